@@ -1,0 +1,83 @@
+"""A cited question-answering pipeline over a folder of news articles.
+
+    from rag import ask
+    a = ask("what did Rubio say about Istanbul")
+    print(a.text)                  # markdown with inline [1] [2] markers
+    for c in a.citations:
+        print(c.number, c.title, c.quote)
+
+`ask`, `stream`, `index`, `sources`, `document` and `add_files` use one shared `Pipeline` per
+process, configured from the environment (see `rag.config`). Heavy libraries load on first use,
+so `import rag` stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.errors import RagError
+from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
+
+if TYPE_CHECKING:
+    from rag.pipeline import History, Pipeline
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Document",
+    "IndexSummary",
+    "Passage",
+    "RagError",
+    "SourceInfo",
+    "add_files",
+    "ask",
+    "document",
+    "get_pipeline",
+    "index",
+    "sources",
+    "stream",
+]
+
+_default: "Pipeline | None" = None
+
+
+def get_pipeline() -> "Pipeline":
+    """The process-wide pipeline, built from the environment on first use."""
+    global _default
+    if _default is None:
+        from rag.pipeline import Pipeline
+
+        _default = Pipeline()
+    return _default
+
+
+def ask(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Answer:
+    """Answer a question from the corpus, with citations. Filters: publisher=, since=, until=."""
+    return get_pipeline().ask(question, history=history, top_k=top_k, **filters)
+
+
+def stream(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Iterator[str | Answer]:
+    """Like `ask`, but yields text deltas as they are produced and finally the checked `Answer`."""
+    return get_pipeline().stream(question, history=history, top_k=top_k, **filters)
+
+
+def index(rebuild: bool = False) -> IndexSummary:
+    """Bring the index up to date with the corpus folder (incremental unless `rebuild`)."""
+    return get_pipeline().index(rebuild=rebuild)
+
+
+def sources() -> list[SourceInfo]:
+    """The indexed documents with their metadata and chunk counts."""
+    return get_pipeline().sources()
+
+
+def document(doc_id: str) -> Document | None:
+    """One indexed document with its cleaned text, or None."""
+    return get_pipeline().document(doc_id)
+
+
+def add_files(paths: Sequence[str | Path]) -> IndexSummary:
+    """Copy files into the corpus folder and index them; bad files are reported, not copied."""
+    return get_pipeline().add_files(paths)

@@ -1,0 +1,135 @@
+"""All configuration in one place: environment variables with defaults.
+
+Every variable is documented in the README and in `.env.example`. Nothing else in the
+package reads `os.environ` for settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+LOCAL_EMBED_MODEL = "local:all-MiniLM-L6-v2"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        return float(raw) if raw is not None else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _path(name: str, default: Path) -> Path:
+    raw = _env(name)
+    return Path(raw).expanduser() if raw else default
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one pipeline. Build it with `Config.from_env()`; override with `.with_()`."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    collection: str = "news"
+
+    # Chunks are sized for MiniLM, which reads at most 256 word pieces and silently truncates
+    # the rest: 200 tiktoken tokens stay under that limit for English news text.
+    chunk_tokens: int = 200
+    chunk_overlap: int = 30
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    embed_model: str = LOCAL_EMBED_MODEL
+    embed_threads: int = 0  # 0: all cores
+
+    top_k: int = 5
+    context_tokens: int = 1800
+    max_question_chars: int = 2000
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 512
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = None  # "user:password", enables the app's login
+    max_upload_bytes: int = 5 * 1024 * 1024
+
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    chroma_headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        headers = {}
+        for pair in (_env("CHROMA_HEADERS") or "").split(","):
+            if "=" in pair:
+                key, value = pair.split("=", 1)
+                headers[key.strip()] = value.strip()
+        return cls(
+            corpus_dir=_path("RAG_CORPUS_DIR", cls.corpus_dir),
+            index_dir=_path("RAG_INDEX_DIR", cls.index_dir),
+            collection=_env("RAG_COLLECTION", cls.collection),
+            chunk_tokens=_int("RAG_CHUNK_TOKENS", cls.chunk_tokens),
+            chunk_overlap=_int("RAG_CHUNK_OVERLAP", cls.chunk_overlap),
+            embed_model=_env("RAG_EMBED_MODEL", cls.embed_model),
+            embed_threads=_int("RAG_EMBED_THREADS", cls.embed_threads),
+            top_k=_int("RAG_TOP_K", cls.top_k),
+            context_tokens=_int("RAG_CONTEXT_TOKENS", cls.context_tokens),
+            max_question_chars=_int("RAG_MAX_QUESTION_CHARS", cls.max_question_chars),
+            openai_api_key=_env("OPENAI_API_KEY"),
+            openai_base_url=_env("OPENAI_BASE_URL"),
+            llm_model=_env("RAG_LLM_MODEL", cls.llm_model),
+            llm_timeout=_float("RAG_LLM_TIMEOUT", cls.llm_timeout),
+            llm_max_tokens=_int("RAG_LLM_MAX_TOKENS", cls.llm_max_tokens),
+            host=_env("RAG_HOST", cls.host),
+            port=_int("RAG_PORT", cls.port),
+            auth=_env("RAG_AUTH"),
+            max_upload_bytes=_int("RAG_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            chroma_host=_env("CHROMA_HOST"),
+            chroma_port=_int("CHROMA_PORT", cls.chroma_port),
+            chroma_ssl=(_env("CHROMA_SSL", "false").lower() in ("1", "true", "yes")),
+            chroma_headers=headers,
+        )
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def uses_local_embeddings(self) -> bool:
+        return self.embed_model.startswith("local:")
+
+    @property
+    def app_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def store_label(self) -> str:
+        if self.chroma_host:
+            return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
+        return f"embedded Chroma in {self.index_dir}"

@@ -1,0 +1,142 @@
+"""Public data types: what the pipeline hands to the CLI, the UI, tests and other callers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Document:
+    """One cleaned article, ready to be chunked.
+
+    `text` is the cleaned text; chunk offsets and citation quotes refer to it.
+    """
+
+    doc_id: str
+    text: str
+    title: str
+    source: str  # path relative to the corpus folder (plus "#line" for JSONL records)
+    content_hash: str
+    publisher: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Skipped:
+    """A file (or JSONL line) that was not indexed, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class Chunk:
+    """A passage of a document, with its character span in the cleaned text."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its document's metadata and its fused retrieval score."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str
+    publisher: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+    score: float = 0.0
+    dense: float = 0.0  # cosine similarity to the query, 0 when only BM25 found it
+
+
+@dataclass
+class Citation:
+    """A numbered source behind an answer. `quote` is verbatim from the cleaned document text."""
+
+    number: int
+    doc_id: str
+    title: str
+    quote: str
+    url: str
+    publisher: str | None = None
+    author: str | None = None
+    published: str | None = None
+    start: int = 0  # character offsets of `quote` in the cleaned document
+    end: int = 0
+    chunk_id: str = ""
+
+
+@dataclass
+class Answer:
+    """The result of `rag.ask`.
+
+    `text` is markdown with inline [n] markers; `citations` are in marker order and numbered 1..n.
+    `answerable` is False when the corpus does not support an answer (then there are no citations).
+    `mode` is "extractive" or the LLM model name. `notice` explains a fallback or a repair
+    (e.g. the LLM timed out, or markers pointing at no source were removed).
+    """
+
+    question: str
+    text: str
+    citations: list[Citation]
+    answerable: bool
+    mode: str
+    notice: str | None = None
+    removed_markers: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SourceInfo:
+    """A document in the index, as listed by `rag sources` and the UI's corpus view."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    publisher: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class IndexSummary:
+    """What an indexing run did."""
+
+    documents: int = 0
+    chunks: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded_chunks: int = 0
+    duplicates: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.documents} documents, {self.chunks} chunks in the index "
+            f"({len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged; {self.embedded_chunks} chunks embedded) in {self.seconds:.1f} s"
+        ]
+        for item in self.duplicates:
+            out.append(f"  duplicate: {item.source}: {item.reason}")
+        for item in self.skipped:
+            out.append(f"  skipped: {item.source}: {item.reason}")
+        return out
