@@ -84,7 +84,8 @@ class Answer:
     `text` is markdown with inline [n] markers; `citations` are in marker order and numbered 1..n.
     `answerable` is False when the corpus does not support an answer (then there are no citations).
     `mode` is "extractive" or the LLM model name. `notice` explains a fallback or a repair
-    (e.g. the LLM timed out, or markers pointing at no source were removed).
+    (e.g. the LLM timed out, or markers pointing at no source were removed). `supported` is False
+    when an LLM answer is left with no valid citation.
     """
 
     question: str
@@ -93,6 +94,7 @@ class Answer:
     answerable: bool
     mode: str
     notice: str | None = None
+    supported: bool = True
     removed_markers: list[str] = field(default_factory=list)
     latency_ms: float = 0.0
 

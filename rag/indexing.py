@@ -1,0 +1,153 @@
+"""Incremental, crash-safe indexing: documents -> chunks -> embeddings -> Chroma.
+
+Per changed document: (1) upsert its new chunks (ids derived from content, so a re-run after a
+crash re-embeds nothing it already stored), (2) write its record in the docs collection, which
+commits the new version, (3) delete the chunks of older versions. Queries only see committed
+versions, so killing the process at any point leaves an index that still answers, and the next
+run finishes the job.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.chunking import Chunker
+from rag.config import Config
+from rag.embeddings import Embedder
+from rag.errors import IndexProblem
+from rag.store import Store
+from rag.types import Chunk, Document, IndexSummary
+
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+
+DOC_FIELDS = ("title", "source", "publisher", "author", "published", "url")
+
+
+def chunk_id(doc: Document, chunk_hash_key: str, start: int, text: str) -> str:
+    digest = hashlib.sha1(f"{doc.doc_id}\0{chunk_hash_key}\0{start}\0{text}".encode()).hexdigest()
+    return digest[:24]
+
+
+def _version(doc: Document, config: Config) -> str:
+    """What must match for a stored document to count as unchanged."""
+    return f"{doc.content_hash[:32]}:{config.chunk_tokens}:{config.chunk_overlap}"
+
+
+def _meta(doc: Document) -> dict:
+    # Chroma metadata values cannot be None.
+    return {key: getattr(doc, key) for key in DOC_FIELDS if getattr(doc, key) is not None}
+
+
+@contextmanager
+def index_lock(config: Config):
+    """One writer at a time per index folder (the app's uploads and the CLI may race)."""
+    config.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem(f"Another process is indexing into {config.index_dir}; try again when it finishes.") from None
+        yield
+
+
+def update_index(
+    config: Config,
+    store: Store,
+    embedder: Embedder,
+    documents: list[Document],
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    summary: IndexSummary | None = None,
+) -> IndexSummary:
+    started = time.perf_counter()
+    summary = summary or IndexSummary()
+    with index_lock(config):
+        if rebuild:
+            store.drop()
+        chunks_col, docs_col = store.open(embedder.name, create=True)
+        committed = store.get_all(docs_col, include=["metadatas"])
+        committed_version = {i: (m or {}).get("version") for i, m in zip(committed["ids"], committed["metadatas"])}
+
+        current = {doc.doc_id: doc for doc in documents}
+        todo = [doc for doc in documents if committed_version.get(doc.doc_id) != _version(doc, config)]
+        summary.unchanged = len(documents) - len(todo)
+
+        chunker = Chunker(config) if todo else None  # loading the splitter costs a second
+        planned: list[tuple[Document, list[Chunk]]] = [(doc, chunker.split(doc)) for doc in todo]
+        total = sum(len(p) for _, p in planned)
+        done = 0
+        if progress:
+            progress(0, total)
+
+        for doc, pieces in planned:
+            ids = [c.chunk_id for c in pieces]
+            present = set(store._call(chunks_col.get, ids=ids, include=[])["ids"]) if ids else set()
+            missing = [c for c in pieces if c.chunk_id not in present]
+            if missing:
+                vectors = embedder.embed([chunker.embedding_text(doc, c) for c in missing])
+                metadata = [
+                    {**_meta(doc), "doc_id": doc.doc_id, "version": _version(doc, config), "start": c.start, "end": c.end}
+                    for c in missing
+                ]
+                store._call(
+                    chunks_col.upsert,
+                    ids=[c.chunk_id for c in missing],
+                    embeddings=vectors.tolist(),
+                    documents=[c.text for c in missing],
+                    metadatas=metadata,
+                )
+                summary.embedded_chunks += len(missing)
+            # The docs collection needs a vector; one constant dimension is enough for a marker.
+            store._call(
+                docs_col.upsert,
+                ids=[doc.doc_id],
+                embeddings=[[1.0]],
+                documents=[doc.text],
+                metadatas=[{**_meta(doc), "version": _version(doc, config), "chunks": len(pieces)}],
+            )
+            (summary.updated if doc.doc_id in committed_version else summary.added).append(doc.doc_id)
+            done += len(pieces)
+            if progress:
+                progress(done, total)
+
+        removed = [doc_id for doc_id in committed_version if doc_id not in current]
+        for start in range(0, len(removed), 500):
+            store._call(docs_col.delete, ids=removed[start : start + 500])
+        summary.removed.extend(removed)
+
+        _delete_stale_chunks(store, chunks_col, {d.doc_id: _version(d, config) for d in documents})
+        summary.documents = len(documents)
+        summary.chunks = store._call(chunks_col.count)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _delete_stale_chunks(store: Store, chunks_col, live: dict[str, str]) -> None:
+    """Chunks of removed documents and of superseded versions (also those left by a killed run)."""
+    records = store.get_all(chunks_col, include=["metadatas"])
+    stale = [
+        cid
+        for cid, meta in zip(records["ids"], records["metadatas"])
+        if live.get((meta or {}).get("doc_id")) != (meta or {}).get("version")
+    ]
+    for start in range(0, len(stale), 500):
+        store._call(chunks_col.delete, ids=stale[start : start + 500])
+
+
+def copy_into_corpus(paths: list[Path], corpus_dir: Path) -> list[Path]:
+    """Copy files into the corpus folder atomically (a partial copy is never seen by the loader)."""
+    copied = []
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        target = corpus_dir / path.name
+        tmp = corpus_dir / f".{path.name}.part"
+        tmp.write_bytes(path.read_bytes())
+        os.replace(tmp, target)
+        copied.append(target)
+    return copied

@@ -1,0 +1,187 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by reciprocal rank, then diversified.
+
+The searchable state is loaded once per process from the store: committed documents, their
+chunks and chunk vectors, and a BM25 index over the chunk texts (llama-index's `BM25Retriever`).
+Fusion is written here rather than with `QueryFusionRetriever` because we also need the dense
+similarity of keyword-only hits (for declining), filters on committed versions, near-duplicate
+collapsing and a cap on passages per document, which that class does not offer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import Config
+from rag.embeddings import Embedder
+from rag.errors import IndexProblem
+from rag.store import Store
+from rag.text import jaccard, shingles, terms
+from rag.types import Document, Passage
+
+RRF_K = 60
+
+
+@dataclass
+class Filters:
+    """Optional restrictions: outlet name (case-insensitive) and a published-date range (ISO strings)."""
+
+    publisher: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def accepts(self, doc: Document) -> bool:
+        if self.publisher and (doc.publisher or "").lower() != self.publisher.lower():
+            return False
+        published = (doc.published or "").replace("/", "-")
+        if self.since and (not published or published < self.since):
+            return False
+        if self.until and (not published or published[: len(self.until)] > self.until):
+            return False
+        return True
+
+    @property
+    def active(self) -> bool:
+        return bool(self.publisher or self.since or self.until)
+
+
+class SearchIndex:
+    """Everything needed to search, loaded once: documents, chunks, vectors, BM25, term stats."""
+
+    def __init__(self, config: Config, store: Store, embedder: Embedder):
+        self.config = config
+        self.store = store
+        self.embedder = embedder
+        self.chunks_col, docs_col = store.open(embedder.name)
+        docs = store.get_all(docs_col, include=["documents", "metadatas"])
+        self.documents: dict[str, Document] = {}
+        versions: dict[str, str] = {}
+        self.chunk_counts: dict[str, int] = {}
+        for doc_id, text, meta in zip(docs["ids"], docs["documents"], docs["metadatas"]):
+            meta = meta or {}
+            versions[doc_id] = meta.get("version", "")
+            self.chunk_counts[doc_id] = int(meta.get("chunks", 0))
+            self.documents[doc_id] = Document(
+                doc_id=doc_id,
+                text=text or "",
+                title=meta.get("title", doc_id),
+                source=meta.get("source", ""),
+                content_hash=meta.get("version", ""),
+                publisher=meta.get("publisher"),
+                author=meta.get("author"),
+                published=meta.get("published"),
+                url=meta.get("url"),
+            )
+        records = store.get_all(self.chunks_col, include=["documents", "metadatas", "embeddings"])
+        self.chunk_ids: list[str] = []
+        self.chunk_text: list[str] = []
+        self.chunk_meta: list[dict] = []
+        vectors = []
+        for cid, text, meta, vector in zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"]):
+            meta = meta or {}
+            if versions.get(meta.get("doc_id")) != meta.get("version"):
+                continue  # left by an unfinished indexing run, or superseded
+            self.chunk_ids.append(cid)
+            self.chunk_text.append(text or "")
+            self.chunk_meta.append(meta)
+            vectors.append(vector)
+        self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
+        self.vectors = np.array(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), dtype=np.float32)
+        self.chunk_terms = [Counter(terms(t)) for t in self.chunk_text]
+        self.df: Counter[str] = Counter()
+        for counts in self.chunk_terms:
+            self.df.update(counts.keys())
+        self.bm25 = self._build_bm25()
+
+    def _build_bm25(self):
+        if not self.chunk_ids:
+            return None
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        nodes = [TextNode(id_=cid, text=text) for cid, text in zip(self.chunk_ids, self.chunk_text)]
+        return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(len(nodes), 50), language="en")
+
+    def idf(self, term: str) -> float:
+        n = max(1, len(self.chunk_ids))
+        return math.log(1 + (n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
+
+    def passage(self, i: int, score: float, dense: float) -> Passage:
+        meta = self.chunk_meta[i]
+        doc = self.documents[meta["doc_id"]]
+        return Passage(
+            chunk_id=self.chunk_ids[i],
+            doc_id=doc.doc_id,
+            text=self.chunk_text[i],
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            title=doc.title,
+            publisher=doc.publisher,
+            author=doc.author,
+            published=doc.published,
+            url=doc.url,
+            score=score,
+            dense=dense,
+        )
+
+    def _dense(self, vector: np.ndarray, n: int, filters: Filters) -> list[int]:
+        where = {"publisher": filters.publisher} if filters.publisher else None
+        result = self.store._call(
+            self.chunks_col.query,
+            query_embeddings=[vector.tolist()],
+            n_results=max(1, min(n, len(self.chunk_ids))),
+            where=where,
+            include=[],
+        )
+        return [self.position[cid] for cid in result["ids"][0] if cid in self.position]
+
+    def _keyword(self, query: str, n: int) -> list[int]:
+        if self.bm25 is None:
+            return []
+        self.bm25.similarity_top_k = max(1, min(n, len(self.chunk_ids)))
+        hits = self.bm25.retrieve(query)
+        return [self.position[h.node.node_id] for h in hits if (h.score or 0) > 0 and h.node.node_id in self.position]
+
+    def search(self, query: str, top_k: int, filters: Filters | None = None, query_vector: np.ndarray | None = None) -> list[Passage]:
+        """The `top_k` best passages for `query`, fused, de-duplicated and spread over documents."""
+        if not self.chunk_ids:
+            raise IndexProblem("The index is empty: add documents to the corpus folder and run `python -m rag index`.")
+        filters = filters or Filters()
+        vector = query_vector if query_vector is not None else self.embedder.embed([query])[0]
+        pool = max(top_k * 8, 40)
+        dense_ranked = self._dense(vector, pool, filters)
+        keyword_ranked = self._keyword(query, pool)
+        fused: dict[int, float] = {}
+        for ranked in (dense_ranked, keyword_ranked):
+            for rank, i in enumerate(ranked):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        candidates = [
+            i for i in sorted(fused, key=fused.get, reverse=True)
+            if filters.accepts(self.documents[self.chunk_meta[i]["doc_id"]])
+        ]
+        similarity = self.vectors[candidates] @ vector if candidates else np.zeros(0)
+        return self._diversify(candidates, fused, dict(zip(candidates, similarity.tolist())), top_k)
+
+    def _diversify(self, candidates: list[int], fused: dict[int, float], similarity: dict[int, float], top_k: int) -> list[Passage]:
+        """Greedy pick: skip near-duplicates; each further passage of a document counts for less."""
+        chosen: list[int] = []
+        chosen_shingles: list[set] = []
+        per_doc: Counter[str] = Counter()
+        remaining = list(candidates)
+        while remaining and len(chosen) < top_k:
+            best, best_score = None, -1.0
+            for i in remaining[: top_k * 4]:
+                score = fused[i] * (0.75 ** per_doc[self.chunk_meta[i]["doc_id"]])
+                if score > best_score:
+                    best, best_score = i, score
+            remaining.remove(best)
+            sh = shingles(self.chunk_text[best])
+            if any(jaccard(sh, other) > 0.6 for other in chosen_shingles):
+                continue
+            chosen.append(best)
+            chosen_shingles.append(sh)
+            per_doc[self.chunk_meta[best]["doc_id"]] += 1
+        return [self.passage(i, fused[i], similarity.get(i, 0.0)) for i in chosen]

@@ -1,0 +1,96 @@
+"""Small text utilities shared by retrieval and answering: terms, sentences, names."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[\w’'-]+", re.U)
+# Sentence ends: . ! ? (optionally closed by quotes or brackets) before whitespace and a capital,
+# a digit or an opening quote; or a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?P<close>[\"'”’)\]]*)\s+(?=[\"“‘(\[]?[A-Z0-9])|(?P<close2>)\n+")
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "gen", "sen", "rep", "gov", "lt", "col", "sgt", "capt", "st", "jr", "sr",
+    "u.s", "u.k", "u.n", "e.u", "vs", "etc", "inc", "corp", "co", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "a.m", "p.m", "d.c", "j",
+}
+
+QUESTION_WORDS = {
+    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
+    "was", "were", "say", "said", "says", "tell", "told", "about", "according", "article", "articles", "report",
+    "reported", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
+}
+PRONOUNS = {"he", "she", "they", "it", "his", "her", "their", "them", "him", "this", "that", "these", "those", "its"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+
+
+def words(text: str) -> list[str]:
+    return [w.strip("'’-") for w in _WORD.findall(text) if w.strip("'’-")]
+
+
+def normalize_word(word: str) -> str:
+    return word.lower().replace("’", "'").removesuffix("'s")
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms (stopwords and question words dropped)."""
+    stop = stopwords()
+    lowered = [normalize_word(w) for w in words(text)]
+    return _stemmer().stemWords([w for w in lowered if w not in stop and len(w) > 1])
+
+
+def names(text: str) -> list[str]:
+    """Capitalised words that are not at the start of a sentence: a cheap proper-noun detector."""
+    found = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        tokens = words(sentence)
+        for i, token in enumerate(tokens):
+            if i == 0 or not token[:1].isupper() or normalize_word(token) in stopwords():
+                continue
+            found.append(normalize_word(token))
+    return found
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, shifted by `offset`; whitespace trimmed."""
+    spans = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end("close") if m.group("close") is not None else m.start()
+        candidate = text[start:end]
+        last = candidate.rstrip("\"'”’)] ").split()[-1:] if candidate.strip() else []
+        if "\n" not in m.group() and last and last[0].rstrip(".").lower() in _ABBREVIATIONS:
+            continue
+        spans.append((start, end))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        chunk = text[s:e]
+        lead = len(chunk) - len(chunk.lstrip())
+        trail = len(chunk) - len(chunk.rstrip())
+        if e - trail > s + lead:
+            out.append((offset + s + lead, offset + e - trail))
+    return out
+
+
+def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    tokens = [w.lower() for w in words(text)]
+    return {tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1))}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
