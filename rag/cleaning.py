@@ -44,7 +44,8 @@ _TEASER = re.compile(
     re.I,
 )
 _NEWSLETTER = re.compile(
-    r"(subscribe to (get|our|the)|sign up (for|to) (our|the)|newsletter|get the latest posts|"
+    r"(subscribe to (get|our|the)|sign up (for|to|here)\b|get the latest posts|"
+    r"(get|receive|subscribe to|sign up for) [\w’' ]{0,40}newsletter|"
     r"delivered to your inbox|sent to your email|to continue reading|already a subscriber|"
     r"support (our|independent) journalism|enable javascript|accept (all )?cookies|cookie policy)",
     re.I,
@@ -75,8 +76,8 @@ def _norm(line: str) -> str:
 
 
 def _looks_like_headline(line: str) -> bool:
-    words = line.split()
-    if not 2 <= len(words) <= 30 or len(line) > 250:
+    words = [w for w in line.split() if any(ch.isalpha() for ch in w)]
+    if not 3 <= len(words) <= 30 or len(line) > 250:
         return False
     # A headline rarely ends in a full stop; a first paragraph of body text does.
     return not line.rstrip().endswith((".", ",", ";", ":")) or line.rstrip().endswith("...")

