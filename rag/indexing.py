@@ -30,7 +30,8 @@ DOC_FIELDS = ("title", "source", "publisher", "author", "published", "url")
 
 
 def chunk_id(doc: Document, chunk_hash_key: str, start: int, text: str) -> str:
-    digest = hashlib.sha1(f"{doc.doc_id}\0{chunk_hash_key}\0{start}\0{text}".encode()).hexdigest()
+    """Unique per document version, so a new version's chunks never overwrite the committed ones."""
+    digest = hashlib.sha1(f"{doc.doc_id}\0{doc.content_hash}\0{chunk_hash_key}\0{start}\0{text}".encode()).hexdigest()
     return digest[:24]
 
 
@@ -90,7 +91,10 @@ def update_index(
             present = set(store._call(chunks_col.get, ids=ids, include=[])["ids"]) if ids else set()
             missing = [c for c in pieces if c.chunk_id not in present]
             if missing:
-                vectors = embedder.embed([chunker.embedding_text(doc, c) for c in missing])
+                reusable = _stored_vectors(store, chunks_col, doc) if doc.doc_id in committed_version else {}
+                fresh = [c for c in missing if c.text not in reusable]
+                embedded = dict(zip((c.chunk_id for c in fresh), embedder.embed([chunker.embedding_text(doc, c) for c in fresh])))
+                vectors = [embedded[c.chunk_id] if c.chunk_id in embedded else reusable[c.text] for c in missing]
                 metadata = [
                     {**_meta(doc), "doc_id": doc.doc_id, "version": _version(doc, config), "start": c.start, "end": c.end}
                     for c in missing
@@ -98,11 +102,11 @@ def update_index(
                 store._call(
                     chunks_col.upsert,
                     ids=[c.chunk_id for c in missing],
-                    embeddings=vectors.tolist(),
+                    embeddings=[list(map(float, v)) for v in vectors],
                     documents=[c.text for c in missing],
                     metadatas=metadata,
                 )
-                summary.embedded_chunks += len(missing)
+                summary.embedded_chunks += len(fresh)
             # The docs collection needs a vector; one constant dimension is enough for a marker.
             store._call(
                 docs_col.upsert,
@@ -126,6 +130,17 @@ def update_index(
         summary.chunks = store._call(chunks_col.count)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _stored_vectors(store: Store, chunks_col, doc: Document) -> dict:
+    """Vectors already stored for this document's chunks, by chunk text: an edit re-embeds only
+    the chunks it touched. Only valid while the headline (part of the embedded text) is the same."""
+    records = store._call(chunks_col.get, where={"doc_id": doc.doc_id}, include=["documents", "metadatas", "embeddings"])
+    return {
+        text: vector
+        for text, meta, vector in zip(records["documents"], records["metadatas"], records["embeddings"])
+        if (meta or {}).get("title") == doc.title
+    }
 
 
 def _delete_stale_chunks(store: Store, chunks_col, live: dict[str, str]) -> None:

@@ -1,0 +1,78 @@
+"""The public contract of `rag.ask`, extractive answers, declining, and follow-ups."""
+
+import re
+
+import pytest
+
+from rag.errors import QuestionError
+from rag.types import Answer, Citation
+
+
+def test_contract_fields(pipeline):
+    a = pipeline.ask("what did Rubio say about Istanbul")
+    assert isinstance(a, Answer) and isinstance(a.text, str)
+    assert a.mode == "extractive" and a.answerable is True
+    assert a.citations and all(isinstance(c, Citation) for c in a.citations)
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", a.text)]
+    assert [c.number for c in a.citations] == sorted(set(markers)) == list(range(1, len(a.citations) + 1))
+    for c in a.citations:
+        assert c.doc_id and c.title and c.url
+        doc = pipeline.document(c.doc_id)
+        assert doc.text[c.start:c.end] == c.quote  # verbatim from the cleaned text
+        assert c.url.startswith("http")
+
+
+def test_rubio_answer_gathers_what_he_said_from_several_articles(pipeline):
+    a = pipeline.ask("what did Rubio say about Istanbul")
+    assert len({c.doc_id for c in a.citations}) >= 2
+    assert all("Rubio" in c.quote for c in a.citations)
+
+
+def test_every_answer_sentence_is_a_source_sentence(pipeline):
+    a = pipeline.ask("Who led the Russian delegation?")
+    quotes = " ".join(" ".join(c.quote.split()) for c in a.citations)
+    for line in a.text.splitlines():
+        sentence = re.sub(r"^- |\s*\[\d+\]$", "", line).strip()
+        assert sentence and sentence in quotes
+    assert "Medinsky" in a.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Angela Merkel say about the ceasefire?",
+        "what did merkel say about the talks",
+        "What did Tom Cruise do at Cannes?",
+        "What is the boiling point of mercury?",
+    ],
+)
+def test_questions_the_corpus_cannot_answer_are_declined(pipeline, question):
+    a = pipeline.ask(question)
+    assert a.answerable is False and a.citations == []
+    assert "do not" in a.text
+
+
+def test_follow_up_uses_the_conversation(pipeline):
+    first = pipeline.ask("Who led the Russian delegation?")
+    follow = pipeline.ask("What did he warn?", history=[("Who led the Russian delegation?", first.text)])
+    assert follow.answerable
+    assert any("Medinsky" in c.quote or "forever" in c.quote for c in follow.citations)
+
+
+def test_top_k_and_publisher_filter(pipeline):
+    a = pipeline.ask("What did Rubio say?", top_k=2, publisher="The Wall Street Journal")
+    assert a.citations and {c.doc_id for c in a.citations} == {"wsj-diplomatic-defeat-for-putin"}
+    assert a.citations[0].publisher == "The Wall Street Journal"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
+def test_empty_and_huge_questions_get_a_clear_message(pipeline, question):
+    with pytest.raises(QuestionError):
+        pipeline.ask(question)
+
+
+def test_stream_yields_text_then_the_answer(pipeline):
+    events = list(pipeline.stream("How many prisoners were swapped?"))
+    assert isinstance(events[-1], Answer)
+    assert "".join(e for e in events[:-1]) == events[-1].text
+    assert re.search(r"1,000", events[-1].text)
