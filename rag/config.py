@@ -58,6 +58,7 @@ class Config:
 
     embed_model: str = LOCAL_EMBED_MODEL
     embed_threads: int = 0  # 0: all cores
+    embed_base_url: str | None = None  # OpenAI-compatible embeddings server; default OPENAI_BASE_URL
 
     top_k: int = 5
     context_tokens: int = 1800
@@ -94,6 +95,7 @@ class Config:
             chunk_overlap=_int("RAG_CHUNK_OVERLAP", cls.chunk_overlap),
             embed_model=_env("RAG_EMBED_MODEL", cls.embed_model),
             embed_threads=_int("RAG_EMBED_THREADS", cls.embed_threads),
+            embed_base_url=_env("RAG_EMBED_BASE_URL", _env("OPENAI_BASE_URL")),
             top_k=_int("RAG_TOP_K", cls.top_k),
             context_tokens=_int("RAG_CONTEXT_TOKENS", cls.context_tokens),
             max_question_chars=_int("RAG_MAX_QUESTION_CHARS", cls.max_question_chars),

@@ -100,7 +100,7 @@ class OpenAIEmbedder:
 
         return OpenAI(
             api_key=self.config.openai_api_key or "sk-no-key",
-            base_url=self.config.openai_base_url,
+            base_url=self.config.embed_base_url,
             timeout=self.config.llm_timeout,
             max_retries=1,
         )

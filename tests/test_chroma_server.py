@@ -1,0 +1,60 @@
+"""The same pipeline against a real `chroma run` server, and OpenAI-style embeddings from a real
+llama.cpp embeddings endpoint."""
+
+import pytest
+
+from rag.config import Config
+from rag.errors import IndexProblem, StoreUnavailable
+from rag.pipeline import Pipeline
+from tests.servers import chroma_server, free_port, llama_server
+
+pytestmark = pytest.mark.servers
+
+QUESTIONS = [
+    "what did Rubio say about Istanbul",
+    "Who led the Russian delegation?",
+    "What did Angela Merkel say about the ceasefire?",
+    "How many prisoners were swapped?",
+]
+
+
+def test_server_store_gives_the_same_answers_and_reindexes_incrementally(corpus_copy, tmp_path, pipeline):
+    with chroma_server(tmp_path / "chroma-data") as server:
+        config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
+                                         chroma_host=server.host, chroma_port=server.port)
+        remote = Pipeline(config)
+        built = remote.index()
+        assert built.documents == 5 and built.embedded_chunks == built.chunks > 0
+        assert not (tmp_path / "local" / "chroma").exists()  # nothing went to the embedded store
+        for question in QUESTIONS:
+            here, there = pipeline.ask(question), remote.ask(question)
+            assert (there.text, there.answerable) == (here.text, here.answerable)
+            assert [(c.doc_id, c.start, c.end) for c in there.citations] == [(c.doc_id, c.start, c.end) for c in here.citations]
+
+        (corpus_copy / "putin-trump-bail-on-istanbul-talks.txt").unlink()
+        again = Pipeline(config).index()
+        assert again.removed == ["putin-trump-bail-on-istanbul-talks"] and again.embedded_chunks == 0
+        assert "putin-trump-bail-on-istanbul-talks" not in {s.doc_id for s in Pipeline(config).sources()}
+
+
+def test_server_down_is_a_clear_error_naming_host_and_port(corpus_copy, tmp_path):
+    port = free_port()
+    config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "i", chroma_host="127.0.0.1", chroma_port=port)
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
+        Pipeline(config).ask("Who led the Russian delegation?")
+
+
+def test_openai_compatible_embeddings_and_model_mismatch(corpus_copy, tmp_path):
+    with llama_server(embeddings=True) as server:
+        # Embeddings from the server; answers stay extractive (no OPENAI_BASE_URL for the LLM).
+        config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index",
+                                         embed_model=server.model, embed_base_url=server.base_url)
+        p = Pipeline(config)
+        summary = p.index()
+        assert summary.embedded_chunks == summary.chunks > 0
+        answer = p.ask("Who led the Russian delegation?")
+        assert answer.citations and p.search_index.vectors.shape[1] == 576
+
+    local = Pipeline(Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
+    with pytest.raises(IndexProblem, match="rebuild"):
+        local.ask("Who led the Russian delegation?")
