@@ -16,8 +16,25 @@ PROMPTS_DIR = PROJECT_ROOT / "prompts"
 LOCAL_EMBED_MODEL = "local:all-MiniLM-L6-v2"
 
 
+def _dotenv() -> dict[str, str]:
+    """KEY=VALUE lines of a `.env` file in the working folder; the real environment wins."""
+    path = Path(".env")
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+_DOTENV: dict[str, str] = {}
+
+
 def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
+    value = os.environ.get(name, _DOTENV.get(name))
     return value if value not in (None, "") else default
 
 
@@ -82,6 +99,8 @@ class Config:
 
     @classmethod
     def from_env(cls) -> "Config":
+        global _DOTENV
+        _DOTENV = _dotenv()
         headers = {}
         for pair in (_env("CHROMA_HEADERS") or "").split(","):
             if "=" in pair:
