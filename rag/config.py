@@ -90,6 +90,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = None  # "user:password", enables the app's login
+    public_url: str | None = None  # the app's address as users reach it (behind a proxy, on 0.0.0.0)
     max_upload_bytes: int = 5 * 1024 * 1024
 
     chroma_host: str | None = None
@@ -126,6 +127,7 @@ class Config:
             host=_env("RAG_HOST", cls.host),
             port=_int("RAG_PORT", cls.port),
             auth=_env("RAG_AUTH"),
+            public_url=_env("RAG_PUBLIC_URL"),
             max_upload_bytes=_int("RAG_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             chroma_host=_env("CHROMA_HOST"),
             chroma_port=_int("CHROMA_PORT", cls.chroma_port),
@@ -146,6 +148,9 @@ class Config:
 
     @property
     def app_url(self) -> str:
+        """Where citation links point when an article has no URL of its own."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
 

@@ -66,18 +66,27 @@ def _record(doc_id: str, source: str, raw_text: str, meta: dict) -> Document:
     cleaned = clean_article(raw_text)
     if len(cleaned.text.split()) < 5:
         raise BadFile("no article text after cleaning")
-    title = meta.get("title") or cleaned.title or _title_from_name(doc_id)
-    return Document(
-        doc_id=doc_id,
-        text=cleaned.text,
-        title=title,
-        source=source,
-        content_hash=content_hash(cleaned.text + json.dumps(meta, sort_keys=True)),
-        publisher=meta.get("publisher") or cleaned.publisher,
-        author=meta.get("author") or cleaned.author,
-        published=meta.get("published"),
-        url=meta.get("url"),
-    )
+    fields = {
+        "title": meta.get("title") or cleaned.title or _title_from_text(cleaned.text) or _title_from_name(doc_id),
+        "publisher": meta.get("publisher") or cleaned.publisher,
+        "author": meta.get("author") or cleaned.author,
+        "published": meta.get("published"),
+        "url": meta.get("url"),
+    }
+    # Metadata is part of the version: fixing a title or URL updates the index too.
+    version = content_hash(cleaned.text + json.dumps(fields, sort_keys=True))
+    return Document(doc_id=doc_id, text=cleaned.text, source=source, content_hash=version, **fields)
+
+
+def _title_from_text(text: str, limit: int = 90) -> str | None:
+    """No headline: the opening words of the article, as news readers show an untitled item."""
+    first = text.strip().split("\n", 1)[0]
+    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    if len(first.split()) < 3:
+        return None
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _title_from_name(doc_id: str) -> str:

@@ -9,6 +9,7 @@ collapsing and a cap on passages per document, which that class does not offer.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from rag.text import jaccard, shingles, terms
 from rag.types import Document, Passage
 
 RRF_K = 60
+BM25_POOL = 100
 
 
 @dataclass
@@ -103,7 +105,9 @@ class SearchIndex:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         nodes = [TextNode(id_=cid, text=text) for cid, text in zip(self.chunk_ids, self.chunk_text)]
-        return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(len(nodes), 50), language="en")
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        # Fixed once: the retriever is shared by concurrent questions, so it is never mutated.
+        return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(len(nodes), BM25_POOL), language="en")
 
     def idf(self, term: str) -> float:
         n = max(1, len(self.chunk_ids))
@@ -141,8 +145,7 @@ class SearchIndex:
     def _keyword(self, query: str, n: int) -> list[int]:
         if self.bm25 is None:
             return []
-        self.bm25.similarity_top_k = max(1, min(n, len(self.chunk_ids)))
-        hits = self.bm25.retrieve(query)
+        hits = self.bm25.retrieve(query)[:n]
         return [self.position[h.node.node_id] for h in hits if (h.score or 0) > 0 and h.node.node_id in self.position]
 
     def search(self, query: str, top_k: int, filters: Filters | None = None, query_vector: np.ndarray | None = None) -> list[Passage]:

@@ -1,0 +1,274 @@
+"""Web chat over the news corpus: `python app.py` (or `make run`).
+
+A thin layer over `rag.pipeline.Pipeline`: retrieval, answering and citation checking all live
+in `rag`; this file only renders, routes and queues. Settings come from the environment
+(see rag/config.py): RAG_HOST, RAG_PORT, RAG_AUTH="user:password" (turns on a login page),
+RAG_MAX_UPLOAD_BYTES, RAG_MAX_QUESTION_CHARS, RAG_CORPUS_DIR, RAG_INDEX_DIR.
+
+Routes: /          the chat (Gradio)
+        /passage/{doc_id}?start=S&end=E   the cleaned article with the cited span highlighted
+        /health    "ok" once the index is loaded (for scripts and tests)
+API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_name="/ask")
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()  # before the heavy imports, so "Ready after" is the real start-up time
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
+# Before gradio is imported: no version check or telemetry calls (the machines are offline).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+
+from rag.errors import RagError  # noqa: E402
+from rag.pipeline import Pipeline, make_progress_bar  # noqa: E402
+from rag.types import Answer  # noqa: E402
+from rag.ui_render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
+
+log = logging.getLogger("rag.app")
+ALL = "All outlets"
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
+EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
+CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }"
+# System fonts: the default theme fetches Google Fonts, which an offline or private install can't reach.
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def say(text: str, **metadata) -> dict:
+    return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
+
+
+def build_ui(p: Pipeline) -> gr.Blocks:
+    def outlets() -> list[str]:
+        return [ALL] + sorted({s.publisher for s in p.sources() if s.publisher})
+
+    def corpus_rows() -> list[list]:
+        return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in p.sources()]
+
+    def respond(question, chat, pairs, top_k, outlet):
+        """Stream one answer into the chat. `pairs` holds the raw (question, answer) texts the
+        pipeline needs for follow-ups, so the rendered links and source boxes never leak into it."""
+        chat, pairs = list(chat or []), list(pairs or [])
+        if question.strip():  # a 100 KB paste is rejected below; echo only its start
+            shown = question if len(question) <= 500 else question[:500] + " …"
+            chat.append({"role": "user", "content": md_text(shown)})
+        yield chat, "", pairs
+        publisher = None if outlet in (None, "", ALL) else outlet
+        answer, partial = None, ""
+        try:
+            for event in p.stream(question, history=pairs, top_k=int(top_k), publisher=publisher):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    partial += event
+                    yield chat + [say(md_text(partial, emphasis=True))], "", pairs
+        except RagError as exc:  # the message is written for the user
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            return
+        except Exception:
+            log.exception("answering failed")
+            oops = "⚠️ Something went wrong while answering; the details are in the server log."
+            yield chat + [say(oops)], "", pairs
+            return
+        # The final Answer replaces the streamed text: markers were checked and renumbered.
+        text = render_answer(answer.text, answer.citations) if answer.answerable else md_text(answer.text)
+        if answer.notice:
+            text += f"\n\n*⚠️ {md_text(answer.notice)}*"
+        chat.append(say(text))
+        if answer.citations:
+            title = f"Sources ({len(answer.citations)})"
+            chat.append(say(render_sources(answer.citations, p.config.app_url), title=title, status="done"))
+        pairs.append([question, answer.text])
+        yield chat, "", pairs
+
+    def refused(message: str) -> dict:
+        return {
+            "text": message, "citations": [], "answerable": False, "mode": p.mode,
+            "notice": None, "supported": True, "error": message,
+        }
+
+    def ask(question: str, history: list | str | None = None, top_k: int | None = None) -> dict:
+        """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns.
+        Returns text (markdown with [n] markers), citations, answerable, mode, notice, and `error`
+        (a message for the user, when the question was rejected)."""
+        try:
+            if isinstance(history, str):
+                history = json.loads(history or "[]")
+            pairs = [(str(u or ""), str(a or "")) for u, a in (history or [])]
+        except (ValueError, TypeError):
+            return refused("history must be a JSON list of [question, answer] pairs.")
+        top_k = max(1, min(int(top_k), 10)) if top_k else None  # the same range as the UI slider
+        try:
+            answer = p.ask(question, history=pairs, top_k=top_k)
+        except RagError as exc:
+            return refused(str(exc))
+        out = answer.to_dict()
+        return {k: out[k] for k in ("text", "citations", "answerable", "mode", "notice", "supported")} | {"error": None}
+
+    def upload(files, progress=gr.Progress()):
+        if not files:
+            return "Choose one or more files first.", gr.update(), gr.update(), gr.update()
+        paths = [f if isinstance(f, str) else f.name for f in files]
+        try:
+            # add_files validates every file before copying any into the corpus folder.
+            summary = p.add_files(paths, progress=lambda done, total: progress((done, total), desc="Embedding"))
+        except RagError as exc:
+            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+        changed = summary.added or summary.updated
+        head = f"**Added {len(summary.added)}, updated {len(summary.updated)}.**"
+        parts = [head if changed else "**Nothing was added.**"]
+        if summary.documents:  # an indexing run happened
+            parts.append(md_text(summary.lines()[0]))
+        problems = summary.skipped + summary.duplicates
+        if problems:
+            parts.append("\n".join(f"- {md_text(s.source)}: {md_text(s.reason)}" for s in problems))
+        cleared = gr.update(value=None) if changed else gr.update()
+        return "\n\n".join(parts), corpus_rows(), gr.update(choices=outlets()), cleared
+
+    with gr.Blocks(title="News Q&A") as demo:
+        gr.Markdown("## Ask the news corpus\nAnswers quote the articles; click **[n]** to see the passage.")
+        gr.Markdown(md_text(p.describe_mode()), elem_classes="mode-line")
+        pairs = gr.State([])
+        with gr.Tab("Chat"):
+            chatbot = gr.Chatbot(
+                label="Conversation", height=520, sanitize_html=True, allow_tags=False,
+                latex_delimiters=[], feedback_options=None, buttons=["copy", "copy_all"], elem_id="chat",
+            )
+            question = gr.Textbox(
+                placeholder="Ask a question and press Enter", show_label=False, autofocus=True, elem_id="question"
+            )
+            with gr.Row():
+                example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
+                clear = gr.Button("Clear conversation", size="sm", variant="stop")
+            with gr.Accordion("Settings", open=False):
+                top_k = gr.Slider(1, 10, value=p.config.top_k, step=1, label="Number of sources to search")
+                outlet = gr.Dropdown(outlets(), value=ALL, label="Only this outlet")
+        with gr.Tab("Corpus"):
+            table = gr.Dataframe(
+                corpus_rows(), headers=["Title", "Outlet", "Author", "Date", "Chunks"],
+                interactive=False, wrap=True, column_widths=["46%", "18%", "18%", "10%", "8%"],
+                elem_id="corpus-table",
+            )
+            limit = p.config.max_upload_bytes
+            limit_text = f"{limit / 1e6:.0f} MB" if limit >= 1e6 else f"{limit / 1e3:.0f} KB"
+            files = gr.File(
+                label=f"Add articles ({', '.join(UPLOAD_TYPES)}; up to {limit_text} each)",
+                file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload",
+            )
+            add = gr.Button("Add to corpus", variant="primary")
+            report = gr.Markdown(elem_id="upload-report")
+
+        chat_io = dict(inputs=[question, chatbot, pairs, top_k, outlet], outputs=[chatbot, question, pairs])
+        question.submit(respond, **chat_io, api_visibility="private")
+        for button, text in zip(example_buttons, EXAMPLES):
+            button.click(lambda t=text: t, outputs=question, queue=False, api_visibility="private").then(
+                respond, **chat_io, api_visibility="private"
+            )
+        clear.click(lambda: ([], [], ""), outputs=[chatbot, pairs, question], queue=False, api_visibility="private")
+        chatbot.clear(lambda: [], outputs=pairs, queue=False, api_visibility="private")
+        # One indexing run at a time: two uploads must not write the index concurrently.
+        add.click(
+            upload, inputs=files, outputs=[report, table, outlet, files], concurrency_limit=1, api_visibility="private"
+        )
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def logged_in(gradio_app, request: Request) -> bool:
+    """Gradio's login sets a cookie it maps to a user; /passage honours the same login."""
+    cookie = f"access-token-{gradio_app.cookie_id}"
+    token = request.cookies.get(cookie) or request.cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
+    return token in gradio_app.tokens
+
+
+def build_app(p: Pipeline) -> FastAPI:
+    config = p.config
+    auth = None
+    if config.auth:
+        user, sep, password = config.auth.partition(":")
+        if not (sep and user and password):
+            sys.exit("RAG_AUTH must look like user:password")
+        auth = (user, password)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        print(f"Ready after {time.perf_counter() - STARTED:.1f} s: open {config.app_url}", flush=True)
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+    gradio_app = None  # set after mounting; the routes below read it at request time
+
+    @app.get("/health", response_class=PlainTextResponse)
+    def health() -> str:
+        return "ok"
+
+    @app.get("/passage/{doc_id:path}", response_class=HTMLResponse)
+    def passage(doc_id: str, request: Request, start: int | None = None, end: int | None = None):
+        if auth and not logged_in(gradio_app, request):
+            return RedirectResponse("/")
+        doc = p.document(doc_id)
+        if doc is None:
+            return HTMLResponse("<!doctype html><title>Not found</title><p>No such document.</p>", status_code=404)
+        nonce = secrets.token_urlsafe(16)
+        page = passage_page(doc, start, end, nonce)
+        return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
+
+    demo = build_ui(p)
+    # Concurrent users are queued; several answers may run at once (the pipeline is read-only
+    # while answering), uploads are limited to one at a time in build_ui.
+    demo.queue(default_concurrency_limit=4)
+    # Our routes are registered first, so they win over the Gradio app mounted at "/".
+    gr.mount_gradio_app(
+        app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
+        max_file_size=config.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
+    )
+    gradio_app = app.state.gradio = app.routes[-1].app
+    return app
+
+
+class Server(uvicorn.Server):
+    def handle_exit(self, sig, frame):
+        # Browsers and clients hold Gradio's heartbeat streams open; end them first, or
+        # Ctrl-C / SIGTERM waits for the graceful-shutdown timeout and then prints tracebacks.
+        self.config.app.state.gradio.stop_event.set()
+        super().handle_exit(sig, frame)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    p = Pipeline()
+    print(f"Pipeline: {p.describe_mode()}", flush=True)
+    if not p.store.exists():
+        print(f"No index yet: building it from {p.config.corpus_dir} ...", flush=True)
+        update, close = make_progress_bar()
+        try:
+            summary = p.index(progress=update)
+        except RagError as exc:
+            sys.exit(f"Cannot build the index: {exc}")
+        finally:
+            close()
+        print("\n".join(summary.lines()), flush=True)
+    try:
+        p.search_index  # load and warm up now, so the first question is fast
+    except RagError as exc:
+        sys.exit(str(exc))
+    print(f"Index loaded: {len(p.sources())} documents. Starting the server ...", flush=True)
+    app = build_app(p)
+    config = uvicorn.Config(app, host=p.config.host, port=p.config.port, log_level="warning", timeout_graceful_shutdown=5)
+    Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,534 @@
+"""Benchmark on a JSONL news-QA set, side by side with plain llama-index and BM25 baselines.
+
+    python -m rag bench --documents documents.jsonl.gz --questions questions.jsonl [--limit N]
+                        [--index DIR] [--out benchmarks/results]
+
+Input: documents, one JSON object a line `{id, title, url, published, text}` (optionally gzipped),
+and questions `{id, question, answers, date?}`. With `--limit N` the first N questions are used,
+with only the documents published in the 14 days up to one of those questions' dates
+(RealTime QA asks about "this week's" news). The question date only chooses the benchmark's
+document slice; no system ever sees it.
+
+Systems, on the same questions and the same slice:
+
+- product: the slice is written to a temporary JSONL corpus and indexed by the real pipeline
+  (cleaning, 200-token chunks, hybrid dense + BM25 retrieval), then `ask(question, top_k=5)`.
+  Its evidence is what it cites: for each citation (at most 5), the quoted span plus the full text
+  of the retrieved chunk the citation came from (`citation.chunk_id`). A decline cites nothing.
+- llama-index dense: `VectorStoreIndex` (in-memory `SimpleVectorStore`) over the raw documents split
+  by the default `SentenceSplitter` (1024/200 tokens), embedded with the same local MiniLM model,
+  top-2 and top-5; the retrieved node texts play the role of citations. MiniLM reads at most 256
+  word pieces, so most of each 1024-token node goes unembedded: that is what the defaults do.
+- BM25: llama-index's `BM25Retriever` over the same default-split nodes, top-5.
+
+Matching: a gold answer counts as present in a text when, both lowercased, with every straight or
+curly quote mark removed and whitespace runs collapsed to one space, the answer is a substring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.citations import MARKER
+from rag.errors import RagError
+
+WINDOW_DAYS = 14
+TOP_K = 5
+QUOTES = str.maketrans("", "", "\"'`“”‘’„‟‚‛«»")
+EXAMPLES_PER_CLASS = 5
+
+
+# --------------------------------------------------------------------------------- input
+
+
+def normalize(text: str) -> str:
+    """Lowercase, quote marks removed, whitespace collapsed: the form answers are matched in."""
+    return " ".join((text or "").lower().translate(QUOTES).split())
+
+
+def contains_answer(text: str, answers: list[str], normalized: bool = False) -> bool:
+    hay = text if normalized else normalize(text)
+    return any(a and a in hay for a in (normalize(x) for x in answers))
+
+
+def _open(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise RagError(f"Not a file: {path}")
+    out = []
+    with _open(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RagError(f"{path}:{lineno}: malformed JSON ({exc})") from None
+            if isinstance(record, dict):
+                out.append(record)
+    return out
+
+
+def parse_date(value: Any) -> dt.date | None:
+    text = str(value or "").strip().replace("/", "-")[:10]
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def select_slice(documents: list[dict], questions: list[dict], days: int = WINDOW_DAYS) -> tuple[list[dict], str]:
+    """The documents published within `days` days up to (and including) some question's date.
+
+    Returns the documents and a sentence describing the choice. Without question dates, all
+    documents are used.
+    """
+    dates = sorted({d for d in (parse_date(q.get("date")) for q in questions) if d})
+    if not dates:
+        return documents, "all documents (the questions carry no dates)"
+    chosen = []
+    for doc in documents:
+        published = parse_date(doc.get("published"))
+        if published and any(0 <= (q - published).days <= days for q in dates):
+            chosen.append(doc)
+    return chosen, (
+        f"documents published 0-{days} days before one of the {len(dates)} question dates "
+        f"({dates[0].isoformat()} to {dates[-1].isoformat()})"
+    )
+
+
+# --------------------------------------------------------------------------------- baselines
+
+
+def minilm_embedding(embedder=None):
+    """rag.embeddings.LocalMiniLM as a llama-index `BaseEmbedding` (same model as the product)."""
+    from llama_index.core.bridge.pydantic import PrivateAttr
+    from llama_index.core.embeddings import BaseEmbedding
+
+    from rag.embeddings import LocalMiniLM
+
+    class MiniLMEmbedding(BaseEmbedding):
+        _embedder: Any = PrivateAttr()
+
+        def __init__(self, embedder=None, **kwargs):
+            super().__init__(model_name="all-MiniLM-L6-v2 (int8 ONNX)", embed_batch_size=32, **kwargs)
+            self._embedder = embedder or LocalMiniLM()
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._embedder.embed([query])[0].tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._embedder.embed([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._embedder.embed(list(texts)).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        async def _aget_text_embedding(self, text: str) -> list[float]:
+            return self._get_text_embedding(text)
+
+    return MiniLMEmbedding(embedder)
+
+
+@dataclass
+class BaselineIndex:
+    """The plain llama-index retrievers over default-split nodes of the raw documents."""
+
+    dense: Any
+    bm25: Any
+    nodes: int
+    tokens: int
+    seconds: float
+
+
+def build_baselines(documents: list[dict], embedder=None) -> BaselineIndex:
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from rag.chunking import count_tokens
+
+    started = time.perf_counter()
+    docs = [
+        Document(text=d.get("text") or "", metadata={"title": d.get("title") or "", "published": d.get("published") or ""}, id_=str(d["id"]))
+        for d in documents
+        if (d.get("text") or "").strip()
+    ]
+    nodes = SentenceSplitter().get_nodes_from_documents(docs)
+    index = VectorStoreIndex(nodes, embed_model=minilm_embedding(embedder))  # in-memory SimpleVectorStore
+    dense = index.as_retriever(similarity_top_k=TOP_K)
+    seconds = time.perf_counter() - started
+    bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(TOP_K, len(nodes)), language="en")
+    return BaselineIndex(dense, bm25, len(nodes), sum(count_tokens(d.text) for d in docs), seconds)
+
+
+# --------------------------------------------------------------------------------- results
+
+
+@dataclass
+class SystemResult:
+    """One system's result on one question."""
+
+    hit: bool  # gold answer in the evidence (citations, or the top-k retrieved texts)
+    evidence_tokens: int
+    latency_ms: float
+    doc_ids: list[str] = field(default_factory=list)
+    hit_at_2: bool | None = None  # dense baseline only
+
+
+@dataclass
+class QuestionResult:
+    """Per question: where the answer is, what each system did, and the product's failure class."""
+
+    id: str
+    question: str
+    answers: list[str]
+    in_slice: bool  # in some slice document as given (title + text)
+    in_cleaned: bool  # in some document as the product stores it after cleaning
+    product_answer: str
+    product_answerable: bool
+    product_citations: list[dict]
+    product_retrieved_hit: bool  # in the text of the product's top-5 retrieved chunks
+    product_in_text: bool
+    product: SystemResult
+    product_top5: SystemResult  # the product's own retrieval, chunk texts, k=5 and k=20
+    product_top20: SystemResult
+    dense: SystemResult
+    bm25: SystemResult
+    failure: str | None = None
+    error: str | None = None
+
+
+FAILURES = {
+    "not_in_slice": "gold answer not in the slice at all",
+    "lost_in_cleaning": "in the slice, but not in the cleaned text the product indexes",
+    "not_retrieved": "in the cleaned slice, but in none of the top-5 retrieved chunks",
+    "declined_though_retrieved": "retrieved in the top 5, but the product declined",
+    "retrieved_not_cited": "retrieved in the top 5, answered, but not in the cited passages",
+}
+
+
+def classify(r: QuestionResult) -> str | None:
+    """The product's failure class for a question it missed (answer not in its citations)."""
+    if r.product.hit:
+        return None
+    if not r.in_slice:
+        return "not_in_slice"
+    if not r.in_cleaned:
+        return "lost_in_cleaning"
+    if not r.product_retrieved_hit:
+        return "not_retrieved"
+    if not r.product_answerable:
+        return "declined_though_retrieved"
+    return "retrieved_not_cited"
+
+
+def _pct(values: list[bool]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _p(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def summarize(results: list[QuestionResult]) -> dict[str, Any]:
+    present = [r for r in results if r.in_slice]
+    absent = [r for r in results if not r.in_slice]
+    rows = {}
+    for name, get, evidence in (
+        ("product", lambda r: r.product, "cited passages (<= 5)"),
+        ("product retrieval top-5", lambda r: r.product_top5, "retrieved chunks (5)"),
+        ("product retrieval top-20", lambda r: r.product_top20, "retrieved chunks (20)"),
+        ("llama-index dense top-2", lambda r: r.dense, "retrieved nodes (2)"),
+        ("llama-index dense top-5", lambda r: r.dense, "retrieved nodes (5)"),
+        ("BM25 top-5", lambda r: r.bm25, "retrieved nodes (5)"),
+    ):
+        hit = (lambda r: get(r).hit_at_2) if name.endswith("top-2") else (lambda r: get(r).hit)
+        tokens = [get(r).evidence_tokens for r in results]
+        if name.endswith("top-2"):
+            tokens = []  # not measured separately
+        latencies = [get(r).latency_ms for r in results]
+        rows[name] = {
+            "evidence": evidence,
+            "answer_in_evidence": _pct([bool(hit(r)) for r in results]),
+            "answer_in_evidence_when_in_slice": _pct([bool(hit(r)) for r in present]),
+            "evidence_tokens_mean": float(np.mean(tokens)) if tokens else None,
+            "latency_p50_ms": _p(latencies, 50),
+            "latency_p95_ms": _p(latencies, 95),
+        }
+    rows["product"].update(
+        answer_in_text=_pct([r.product_in_text for r in results]),
+        answer_in_retrieved_5=_pct([r.product_retrieved_hit for r in results]),
+        declined_when_in_slice=_pct([not r.product_answerable for r in present]),
+        declined_when_not_in_slice=_pct([not r.product_answerable for r in absent]),
+        declined=_pct([not r.product_answerable for r in results]),
+    )
+    failures = Counter(r.failure for r in results if r.failure)
+    return {
+        "questions": len(results),
+        "answer_in_slice": _pct([r.in_slice for r in results]),
+        "answer_in_cleaned": _pct([r.in_cleaned for r in results]),
+        "systems": rows,
+        "failures": {k: failures.get(k, 0) for k in FAILURES},
+        "declined_though_present": sum(1 for r in results if r.in_cleaned and not r.product_answerable),
+        "errors": sum(1 for r in results if r.error),
+    }
+
+
+def _f(value, kind="pct") -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "ms":
+        return f"{value:.0f}"
+    return f"{value:.0f}"
+
+
+def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
+    s = summary["systems"]
+    lines = [
+        f"# Benchmark: {meta['questions_file']}",
+        "",
+        f"{summary['questions']} questions; slice: {meta['documents']} of {meta['documents_total']} documents, "
+        f"{meta['slice']}. Gold answer present in the slice for {_f(summary['answer_in_slice'])} of the questions "
+        f"({_f(summary['answer_in_cleaned'])} after the product's cleaning). Product mode: {meta['mode']}.",
+        "",
+        "| system | evidence | answer in evidence | … when answer in slice | answer in answer text | declined (answer in slice) | declined (not in slice) | evidence tokens / q | p50 ms | p95 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in s.items():
+        lines.append(
+            f"| {name} | {row['evidence']} | {_f(row['answer_in_evidence'])} | {_f(row['answer_in_evidence_when_in_slice'])} | "
+            f"{_f(row.get('answer_in_text'))} | {_f(row.get('declined_when_in_slice'))} | {_f(row.get('declined_when_not_in_slice'))} | "
+            f"{_f(row['evidence_tokens_mean'], 'n')} | {_f(row['latency_p50_ms'], 'ms')} | {_f(row['latency_p95_ms'], 'ms')} |"
+        )
+    p = s["product"]
+    lines += [
+        "",
+        f"Product retrieval alone: answer in the top-5 retrieved chunks for {_f(p['answer_in_retrieved_5'])} of the questions. "
+        "Latency: product = full `ask` (retrieval and answer); retrieval rows = retrieval only. "
+        "Product retrieval top-20 spends about as many evidence tokens as the baselines' top-5 nodes.",
+        "",
+        "| indexing | documents | chunks | tokens | seconds | tokens/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, ix in meta["indexing"].items():
+        lines.append(f"| {name} | {ix['documents']} | {ix['chunks']} | {ix['tokens']:,} | {ix['seconds']:.1f} | {ix['tokens_per_s']:,.0f} |")
+    lines += [
+        "",
+        f"Peak memory (max RSS of the process): {meta['peak_rss_mb']:.0f} MB. Total run time {meta['seconds']:.0f} s.",
+        "",
+        "## Product misses by failure class",
+        "",
+        "| class | questions |",
+        "|---|---:|",
+    ]
+    for key, label in FAILURES.items():
+        lines.append(f"| {key}: {label} | {summary['failures'][key]} |")
+    lines += [
+        "",
+        f"Declined though the answer is in the cleaned slice (any class): {summary['declined_though_present']}.",
+    ]
+    for key in FAILURES:
+        examples = [r for r in results if r.failure == key][:EXAMPLES_PER_CLASS]
+        if not examples:
+            continue
+        lines += ["", f"### {key}", ""]
+        for r in examples:
+            cited = ", ".join(sorted({c["doc_id"] for c in r.product_citations})) or "nothing (declined)"
+            lines.append(f"- `{r.id}` {r.question} — gold: {' / '.join(r.answers)}; cited: {cited}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------- run
+
+
+def _product_evidence(answer, search) -> tuple[str, int, list[dict]]:
+    """Cited quotes plus the full text of each cited chunk (at most TOP_K citations)."""
+    from rag.chunking import count_tokens
+
+    parts, cites = [], []
+    for c in answer.citations[:TOP_K]:
+        chunk = ""
+        i = search.position.get(c.chunk_id) if c.chunk_id else None
+        if i is not None:
+            chunk = search.chunk_text[i]
+        parts.append(c.quote + "\n" + chunk)
+        cites.append({"number": c.number, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "quote": c.quote[:500]})
+    text = "\n\n".join(parts)
+    # Tokens of the distinct evidence (the quote lies inside its chunk, so count chunks, else quotes).
+    distinct = {c.chunk_id or c.quote: (search.chunk_text[search.position[c.chunk_id]] if c.chunk_id in search.position else c.quote)
+                for c in answer.citations[:TOP_K]}
+    return text, sum(count_tokens(t) for t in distinct.values()), cites
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _retrieved(retriever, question: str) -> tuple[list, float]:
+    started = time.perf_counter()
+    nodes = retriever.retrieve(question)
+    return nodes, (time.perf_counter() - started) * 1000
+
+
+def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int | None = None,
+              index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print) -> dict:
+    """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary."""
+    from rag.chunking import count_tokens
+    from rag.config import Config
+    from rag.pipeline import Pipeline
+
+    run_started = time.perf_counter()
+    questions = [q for q in read_jsonl(questions_path) if q.get("question") and q.get("answers")]
+    if limit:
+        questions = questions[:limit]
+    if not questions:
+        raise RagError(f"No usable questions in {questions_path} (each needs 'question' and 'answers').")
+    all_docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
+    documents, how = select_slice(all_docs, questions) if limit else (all_docs, "all documents")
+    if not documents:
+        raise RagError("The document slice is empty.")
+    log(f"{len(questions)} questions; {len(documents)} of {len(all_docs)} documents ({how}); peak RSS {peak_rss_mb():.0f} MB")
+
+    workdir = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        corpus = workdir / "corpus"
+        corpus.mkdir()
+        with (corpus / "slice.jsonl").open("w", encoding="utf-8") as handle:
+            for d in documents:
+                record = {k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        config = Config.from_env().with_(corpus_dir=corpus, index_dir=Path(index_dir) if index_dir else workdir / "index")
+        pipeline = Pipeline(config)
+
+        # Product indexing.
+        summary = pipeline.index()
+        search = pipeline.search_index
+        cleaned = {doc_id: normalize(doc.title + "\n" + doc.text) for doc_id, doc in search.documents.items()}
+        product_tokens = sum(count_tokens(doc.text) for doc in search.documents.values())
+        indexing = {
+            "product": {
+                "documents": summary.documents, "chunks": summary.chunks, "tokens": product_tokens,
+                "seconds": summary.seconds, "tokens_per_s": product_tokens / max(summary.seconds, 1e-9),
+                "embedded_chunks": summary.embedded_chunks,
+            }
+        }
+        log(f"product index: {summary.documents} documents, {summary.chunks} chunks, {product_tokens:,} tokens "
+            f"in {summary.seconds:.1f} s ({indexing['product']['tokens_per_s']:,.0f} tokens/s; {summary.embedded_chunks} chunks embedded); peak RSS {peak_rss_mb():.0f} MB")
+
+        # Baselines, with the same embedding model instance.
+        base = build_baselines(documents, pipeline.embedder)
+        indexing["llama-index default (SentenceSplitter 1024/200, dense)"] = {
+            "documents": len(documents), "chunks": base.nodes, "tokens": base.tokens,
+            "seconds": base.seconds, "tokens_per_s": base.tokens / max(base.seconds, 1e-9),
+        }
+        log(f"llama-index index: {base.nodes} nodes, {base.tokens:,} tokens in {base.seconds:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
+
+        raw = [normalize((d.get("title") or "") + "\n" + (d.get("text") or "")) for d in documents]
+        results: list[QuestionResult] = []
+        for n, q in enumerate(questions, 1):
+            answers = [str(a) for a in q["answers"]]
+            question = str(q["question"])
+            in_slice = any(contains_answer(t, answers, normalized=True) for t in raw)
+            in_cleaned = any(contains_answer(t, answers, normalized=True) for t in cleaned.values())
+            error = None
+            try:
+                answer = pipeline.ask(question, top_k=TOP_K)
+                evidence, ev_tokens, cites = _product_evidence(answer, search)
+                product = SystemResult(contains_answer(evidence, answers), ev_tokens, answer.latency_ms,
+                                       [c["doc_id"] for c in cites])
+                answer_text, answerable = answer.text, answer.answerable
+                in_text = contains_answer(MARKER.sub(" ", answer.text), answers)
+                query = pipeline.retrieval_query(question, [])
+                top = {}
+                for k in (TOP_K, 20):
+                    started = time.perf_counter()
+                    passages = pipeline.retrieve(query, k)
+                    top[k] = SystemResult(any(contains_answer(p.text, answers) for p in passages),
+                                          sum(count_tokens(p.text) for p in passages), (time.perf_counter() - started) * 1000,
+                                          [p.doc_id for p in passages])
+            except RagError as exc:
+                error = str(exc)
+                product = SystemResult(False, 0, 0.0)
+                top = {TOP_K: SystemResult(False, 0, 0.0), 20: SystemResult(False, 0, 0.0)}
+                answer_text, answerable, cites, in_text = "", False, [], False
+            retrieved_hit = top[TOP_K].hit
+
+            nodes, dense_ms = _retrieved(base.dense, question)
+            texts = [nw.node.get_content() for nw in nodes]
+            dense = SystemResult(
+                any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]), dense_ms,
+                [nw.node.ref_doc_id or "" for nw in nodes], hit_at_2=any(contains_answer(t, answers) for t in texts[:2]),
+            )
+            nodes, bm25_ms = _retrieved(base.bm25, question)
+            texts = [nw.node.get_content() for nw in nodes]
+            bm25 = SystemResult(any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]),
+                                bm25_ms, [nw.node.ref_doc_id or "" for nw in nodes])
+            r = QuestionResult(
+                id=str(q.get("id", n)), question=question, answers=answers, in_slice=in_slice, in_cleaned=in_cleaned,
+                product_answer=answer_text, product_answerable=answerable, product_citations=cites,
+                product_retrieved_hit=retrieved_hit, product_in_text=in_text, product=product,
+                product_top5=top[TOP_K], product_top20=top[20], dense=dense, bm25=bm25,
+                error=error,
+            )
+            r.failure = classify(r)
+            results.append(r)
+            if n % 10 == 0 or n == len(questions):
+                log(f"  {n}/{len(questions)} questions asked ({time.perf_counter() - run_started:.0f} s)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    summary_data = summarize(results)
+    meta = {
+        "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit,
+        "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
+        "mode": pipeline.mode, "top_k": TOP_K, "indexing": indexing,
+        "peak_rss_mb": peak_rss_mb(),
+        "seconds": time.perf_counter() - run_started,
+        "command": "python -m rag bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None,
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"bench-n{len(questions)}"
+    md = markdown(summary_data, meta, results)
+    (out / f"{stem}.md").write_text(md, encoding="utf-8")
+    (out / f"{stem}.json").write_text(
+        json.dumps({"meta": meta, "summary": summary_data, "questions": [asdict(r) for r in results]}, ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
+    log("")
+    log(md)
+    log(f"Written: {out / (stem + '.md')} and {out / (stem + '.json')}")
+    return {"meta": meta, "summary": summary_data}
+
+
+def run_bench_cli(args) -> int:
+    """`python -m rag bench`."""
+    run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results")
+    return 0
+
+
+__all__ = ["contains_answer", "normalize", "run_bench", "run_bench_cli", "select_slice"]
