@@ -22,7 +22,8 @@ Systems, on the same questions and the same slice:
 - BM25: llama-index's `BM25Retriever` over the same default-split nodes, top-5.
 
 Matching: a gold answer counts as present in a text when, both lowercased, with every straight or
-curly quote mark removed and whitespace runs collapsed to one space, the answer is a substring.
+curly quote mark removed and whitespace runs collapsed to one space, the answer occurs as whole
+words (not inside a longer word or number: "6" does not match "16", "Europe" not "European").
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 import resource
 import shutil
 import sys
@@ -37,6 +39,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +62,17 @@ def normalize(text: str) -> str:
     return " ".join((text or "").lower().translate(QUOTES).split())
 
 
+@lru_cache(maxsize=4096)
+def _answer_pattern(answer: str) -> re.Pattern | None:
+    norm = normalize(answer)
+    # Whole words only: "6" must not match inside "16", nor "Apple" inside "pineapple".
+    return re.compile(r"(?<!\w)" + re.escape(norm) + r"(?!\w)") if norm else None
+
+
 def contains_answer(text: str, answers: list[str], normalized: bool = False) -> bool:
+    """A gold answer appears in `text` (normalized as `normalize` does), as whole words."""
     hay = text if normalized else normalize(text)
-    return any(a and a in hay for a in (normalize(x) for x in answers))
+    return any(p.search(hay) for p in (_answer_pattern(a) for a in answers) if p is not None)
 
 
 def _open(path: Path):

@@ -18,7 +18,8 @@ _ABBREVIATIONS = {
 QUESTION_WORDS = {
     "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
     "was", "were", "say", "said", "says", "tell", "told", "about", "according", "article", "articles", "report",
-    "reported", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
+    "reported", "think", "thinks", "believe", "believes", "view", "views", "opinion", "mean", "means",
+    "happen", "happened", "happens", "explain", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
 }
 PRONOUNS = {"he", "she", "they", "it", "his", "her", "their", "them", "him", "this", "that", "these", "those", "its"}
 

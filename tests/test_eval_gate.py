@@ -24,14 +24,14 @@ pytestmark = pytest.mark.timeout(300)
 
 MARGIN = 0.03
 
-# Overall scores measured on the gold set (71 questions, extractive mode, k=5), and the gates.
-# name: (measured, gate, issue target or None)
+# Overall scores measured on the gold set (71 questions, extractive mode, k=5) at commit ffb6577
+# (plus the working-tree rag/text.py of 2026-11-23 18:10). GATES: name -> (gate, issue target or None).
 MEASURED = {
-    "fact_recall": 0.6042,
-    "supporting_doc_cited": 0.8000,
+    "fact_recall": 0.6375,
+    "supporting_doc_cited": 0.8333,
     "citation_validity": 1.0,
     "decline_accuracy": 1.0,
-    "mrr": 0.9167,
+    "mrr": 0.9222,
     "citation_support": 1.0,
 }
 GATES = {
@@ -49,7 +49,7 @@ def report(tmp_path_factory):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     index_dir = tmp_path_factory.mktemp("eval-index")
     # Offline and extractive whatever the environment says: the gates are for that mode.
-    config = Config.from_env().with_(index_dir=index_dir, openai_api_key=None, openai_base_url=None)
+    config = Config.from_env().with_(index_dir=index_dir, openai_api_key=None, openai_base_url=None, chroma_host=None)
     pipeline = Pipeline(config)
     return evaluate(pipeline, load_gold(), k=5)
 
@@ -112,3 +112,38 @@ def test_html_report_escapes_everything(report):
     for raw in ("<script>", "<img src=x", "<b>q</b>", "<i>a</i>", "<t1tle>", "<quote>", "<pr0blem>", "<m>", "<j>", "<d>", "<n>"):
         assert raw not in page, raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# The benchmark runner (rag/bench.py), on a three-article toy set: the slice, matching and outputs.
+
+
+def test_bench_runner_on_a_toy_set(tmp_path):
+    from rag.bench import contains_answer, run_bench
+
+    docs = [
+        {"id": "a1", "title": "Squid Game renewed", "published": "2022/06/12", "url": "https://example.com/a1",
+         "text": "Netflix has green lit a second season of “Squid Game”, the wildly popular Korean drama. "
+                 "The show was the most watched series ever on the platform, the company said on Sunday."},
+        {"id": "a2", "title": "One charger for all phones", "published": "2022/06/10", "url": "https://example.com/a2",
+         "text": "Europe will require Apple and other smartphone makers to support one common charging standard "
+                 "for all mobile devices by 2024, to reduce cable clutter and electronic waste."},
+        {"id": "old", "title": "Winter in Idaho", "published": "2019/01/01",
+         "text": "An old article about a long winter in Idaho, outside the two weeks before the questions."},
+    ]
+    questions = [
+        {"id": "q1", "question": "Which wildly popular show was green lit for a new season?", "answers": ['"Squid Game"'], "date": "2022/06/16"},
+        {"id": "q2", "question": "Which continent will require a common charging standard for phones?", "answers": ["Europe"], "date": "2022/06/16"},
+        {"id": "q3", "question": "Which state had a long winter?", "answers": ["Idaho"], "date": "2022/06/16"},
+    ]
+    for name, rows in (("docs.jsonl", docs), ("questions.jsonl", questions)):
+        (tmp_path / name).write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_bench(tmp_path / "docs.jsonl", tmp_path / "questions.jsonl", limit=3, out=out, log=lambda *a: None)
+    assert result["meta"]["documents"] == 2  # the 2019 article is outside the date window
+    summary = result["summary"]
+    assert summary["questions"] == 3 and abs(summary["answer_in_slice"] - 2 / 3) < 1e-9
+    assert summary["failures"]["not_in_slice"] == 1
+    assert {"product", "llama-index dense top-2", "llama-index dense top-5", "BM25 top-5"} <= set(summary["systems"])
+    assert (out / "bench-n3.md").is_file() and json.loads((out / "bench-n3.json").read_text())["questions"][0]["id"] == "q1"
+    assert contains_answer("In “Squid  Game” season 2", ['"Squid Game"'])
+    assert not contains_answer("the 16 men", ["6"]) and not contains_answer("European rules", ["Europe"])
