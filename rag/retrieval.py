@@ -96,7 +96,26 @@ class SearchIndex:
         self.df: Counter[str] = Counter()
         for counts in self.chunk_terms:
             self.df.update(counts.keys())
+        self.known_terms = set(self.df) | self._metadata_terms()
         self.bm25 = self._build_bm25()
+
+    def _metadata_terms(self) -> set[str]:
+        """Words of titles, outlets and authors, and outlet initials ("WSJ"): questions name
+        their sources ("according to the WSJ article") with words the article text may lack."""
+        self.source_terms: dict[str, set[str]] = {}
+        out: set[str] = set()
+        for doc in self.documents.values():
+            names = set()
+            for value in (doc.publisher, doc.author):
+                if not value:
+                    continue
+                names.update(terms(value))
+                initials = "".join(w[0] for w in value.split() if w[:1].isupper() and w.lower() != "the")
+                if len(initials) >= 2:
+                    names.update(terms(initials))
+            self.source_terms[doc.doc_id] = names
+            out |= names | set(terms(doc.title))
+        return out
 
     def _build_bm25(self):
         if not self.chunk_ids:

@@ -19,7 +19,8 @@ QUESTION_WORDS = {
     "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
     "was", "were", "say", "said", "says", "tell", "told", "about", "according", "article", "articles", "report",
     "reported", "think", "thinks", "believe", "believes", "view", "views", "opinion", "mean", "means",
-    "happen", "happened", "happens", "explain", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
+    "happen", "happened", "happens", "explain", "describe", "described", "characterize", "characterized",
+    "characterise", "characterised", "done", "doing", "he", "she", "has", "have", "had", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
 }
 PRONOUNS = {"he", "she", "they", "it", "his", "her", "their", "them", "him", "this", "that", "these", "those", "its"}
 
@@ -47,9 +48,9 @@ def normalize_word(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content terms (stopwords and question words dropped)."""
+    """Stemmed content terms (stopwords and question words dropped); hyphenated words split."""
     stop = stopwords()
-    lowered = [normalize_word(w) for w in words(text)]
+    lowered = [normalize_word(part) for w in words(text) for part in w.split("-")]
     return _stemmer().stemWords([w for w in lowered if w not in stop and len(w) > 1])
 
 
