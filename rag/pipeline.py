@@ -204,11 +204,12 @@ class Pipeline:
     def _extractive(self, question: str, support: answering.Support, top_k: int) -> Answer:
         search = self.search_index
         groups = answering.select_sentences(support, max_sentences=min(top_k, answering.MAX_SENTENCES))
+        wants_speech = bool(answering.SPEECH_QUESTION.search(question))
         citations: list[Citation] = []
         lines: list[str] = []
         for number, group in enumerate(groups, 1):
             doc = search.documents[group[0].doc_id]
-            start, end = answering.quote_span(doc, group)
+            start, end = answering.quote_span(doc, group, wants_speech)
             citations.append(make_citation(number, doc, start, end, self.config.app_url, group[0].passage.chunk_id))
             lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
         text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)

@@ -24,19 +24,19 @@ pytestmark = pytest.mark.timeout(300)
 
 MARGIN = 0.03
 
-# Overall scores measured on the gold set (71 questions, extractive mode, k=5) at commit ffb6577
-# (plus the working-tree rag/text.py of 2026-11-23 18:10). GATES: name -> (gate, issue target or None).
+# Overall scores measured on the gold set (71 questions, extractive mode, k=5) on 2026-11-23 after
+# the quote-extension and wider-pool changes. GATES: name -> (gate, issue target or None).
 MEASURED = {
-    "fact_recall": 0.6375,
-    "supporting_doc_cited": 0.8333,
+    "fact_recall": 0.8875,
+    "supporting_doc_cited": 0.9833,
     "citation_validity": 1.0,
     "decline_accuracy": 1.0,
-    "mrr": 0.9222,
+    "mrr": 0.925,
     "citation_support": 1.0,
 }
 GATES = {
-    "fact_recall": (MEASURED["fact_recall"] - MARGIN, 0.85),  # below the issue target: pipeline work pending
-    "supporting_doc_cited": (MEASURED["supporting_doc_cited"] - MARGIN, 0.95),  # below the issue target
+    "fact_recall": (MEASURED["fact_recall"] - MARGIN, 0.85),
+    "supporting_doc_cited": (MEASURED["supporting_doc_cited"] - MARGIN, 0.95),
     "citation_validity": (1.0, 1.0),  # every citation must be verbatim: no margin
     "decline_accuracy": (MEASURED["decline_accuracy"] - MARGIN, 0.80),
     "mrr": (MEASURED["mrr"] - MARGIN, None),
