@@ -250,7 +250,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     p = Pipeline()
     print(f"Pipeline: {p.describe_mode()}", flush=True)
-    if not p.store.exists():
+    try:
+        has_index = p.store.exists()
+    except RagError as exc:  # e.g. the Chroma server is down: say where, no traceback
+        sys.exit(str(exc))
+    if not has_index:
         print(f"No index yet: building it from {p.config.corpus_dir} ...", flush=True)
         update, close = make_progress_bar()
         try:
