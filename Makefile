@@ -46,7 +46,7 @@ eval: install
 
 bench: install
 	$(BIN)/python -m rag bench --documents ../shared/bench/realtimeqa-2022/documents.jsonl.gz \
-		--questions ../shared/bench/realtimeqa-2022/questions.jsonl --limit 120
+		--questions ../shared/bench/realtimeqa-2022/questions.jsonl --limit 240
 
 clean:
 	rm -rf index/chroma reports test-artifacts
