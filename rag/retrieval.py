@@ -151,7 +151,14 @@ class SearchIndex:
         )
 
     def _dense(self, vector: np.ndarray, n: int, filters: Filters) -> list[int]:
-        where = {"publisher": filters.publisher} if filters.publisher else None
+        where = None
+        if filters.publisher:
+            # Chroma matches exactly; people type outlet names in any case.
+            wanted = filters.publisher.lower()
+            spelled = sorted({d.publisher for d in self.documents.values() if d.publisher and d.publisher.lower() == wanted})
+            if not spelled:
+                return []
+            where = {"publisher": {"$in": spelled}}
         result = self.store._call(
             self.chunks_col.query,
             query_embeddings=[vector.tolist()],

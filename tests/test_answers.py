@@ -76,3 +76,26 @@ def test_stream_yields_text_then_the_answer(pipeline):
     assert isinstance(events[-1], Answer)
     assert "".join(e for e in events[:-1]) == events[-1].text
     assert re.search(r"1,000", events[-1].text)
+
+
+def test_date_range_filter(tmp_path):
+    import json
+
+    from rag.config import Config
+    from rag.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [
+        {"id": "may", "title": "Harbour news in May", "published": "2025-05-10", "publisher": "Coast Weekly",
+         "text": "The harbour authority approved a new ferry timetable after months of talks with islanders."},
+        {"id": "june", "title": "Harbour news in June", "published": "2025-06-12", "publisher": "Island Post",
+         "text": "The harbour authority delayed the new ferry timetable again after a storm damaged the pier."},
+    ]
+    (corpus / "news.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    p = Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    question = "What did the harbour authority do about the ferry timetable?"
+    assert {c.doc_id for c in p.ask(question).citations} == {"may", "june"}
+    assert {c.doc_id for c in p.ask(question, since="2025-06-01").citations} == {"june"}
+    assert {c.doc_id for c in p.ask(question, until="2025-05-31").citations} == {"may"}
+    assert {c.doc_id for c in p.ask(question, publisher="island post").citations} == {"june"}
