@@ -75,15 +75,17 @@ def check_markers(text: str, n_sources: int) -> CheckedText:
 
 
 def collapse_repetition(text: str) -> str:
-    """Small models loop: keep the first copy of every repeated sentence or line."""
+    """Small models loop: keep the first copy of every repeated sentence, and the line structure
+    (paragraphs, bullet lists) of what is left."""
     seen: set[str] = set()
-    kept: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
-        key = MARKER.sub("", piece).strip().lower()
-        if not key:
-            continue
-        if key in seen:
-            continue
-        seen.add(key)
-        kept.append(piece.strip())
-    return " ".join(kept)
+    lines: list[str] = []
+    for line in text.splitlines():
+        kept = []
+        for piece in re.split(r"(?<=[.!?])\s+", line.strip()):
+            key = MARKER.sub("", piece).strip(" -*").lower()
+            if key and key not in seen:
+                seen.add(key)
+                kept.append(piece)
+        if kept or not line.strip():
+            lines.append(" ".join(kept))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

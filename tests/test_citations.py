@@ -24,3 +24,8 @@ def test_no_markers_means_nothing_used():
 def test_repetition_from_small_models_is_collapsed():
     looped = "Putin did not attend [1]. Putin did not attend [1]. Putin did not attend [2]. Medinsky led [2]."
     assert collapse_repetition(looped) == "Putin did not attend [1]. Medinsky led [2]."
+
+
+def test_repetition_repair_keeps_paragraphs_and_lists():
+    text = "Intro [1].\n\n- First point [1].\n- Second point [2].\n- First point [1]."
+    assert collapse_repetition(text) == "Intro [1].\n\n- First point [1].\n- Second point [2]."
