@@ -255,6 +255,10 @@ def quote_span(doc: Document, group: list[Sentence], wants_speech: bool) -> tupl
     follows the sentence introducing it ("... summed it up in an interview: “...”")."""
     start, end = group[0].start, group[-1].end
     text = doc.text
+    if text[start:end].count("”") > text[start:end].count("“"):  # begins inside a quotation
+        opening = text.rfind("“", max(0, start - MAX_QUOTE_EXTENSION), start)
+        if opening >= 0:
+            start = _sentence_start(text, opening)
     limit = min(len(text), end + MAX_QUOTE_EXTENSION)
     if _quote_open(text[start:end]):
         for close in ("”", '"'):
@@ -268,6 +272,13 @@ def quote_span(doc: Document, group: list[Sentence], wants_speech: bool) -> tupl
         if closing > 0:
             return start, _sentence_end(text, offset + closing + 1, limit)
     return start, end
+
+
+def _sentence_start(text: str, position: int) -> int:
+    """Back to the start of the sentence (or line) an opening quote mark sits in."""
+    before = text[max(0, position - MAX_QUOTE_EXTENSION) : position]
+    cut = max(before.rfind(". "), before.rfind("\n"), before.rfind("? "), before.rfind("! "))
+    return position - len(before) + cut + 1 + (before[cut + 1 : cut + 2] == " ") if cut >= 0 else position
 
 
 def _sentence_end(text: str, position: int, limit: int) -> int:

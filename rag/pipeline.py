@@ -205,12 +205,20 @@ class Pipeline:
         search = self.search_index
         groups = answering.select_sentences(support, max_sentences=min(top_k, answering.MAX_SENTENCES))
         wants_speech = bool(answering.SPEECH_QUESTION.search(question))
-        citations: list[Citation] = []
-        lines: list[str] = []
-        for number, group in enumerate(groups, 1):
+        spans: list[list] = []  # [doc, start, end, chunk_id], in answer order
+        for group in groups:
             doc = search.documents[group[0].doc_id]
             start, end = answering.quote_span(doc, group, wants_speech)
-            citations.append(make_citation(number, doc, start, end, self.config.app_url, group[0].passage.chunk_id))
+            for span in spans:  # a quotation extended over another chosen sentence: one citation
+                if span[0] is doc and span[1] <= end and start <= span[2]:
+                    span[1], span[2] = min(span[1], start), max(span[2], end)
+                    break
+            else:
+                spans.append([doc, start, end, group[0].passage.chunk_id])
+        citations: list[Citation] = []
+        lines: list[str] = []
+        for number, (doc, start, end, chunk_id) in enumerate(spans, 1):
+            citations.append(make_citation(number, doc, start, end, self.config.app_url, chunk_id))
             lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
         text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
         return Answer(question, text, citations, bool(citations), "extractive")

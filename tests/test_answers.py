@@ -99,3 +99,21 @@ def test_date_range_filter(tmp_path):
     assert {c.doc_id for c in p.ask(question, since="2025-06-01").citations} == {"june"}
     assert {c.doc_id for c in p.ask(question, until="2025-05-31").citations} == {"may"}
     assert {c.doc_id for c in p.ask(question, publisher="island post").citations} == {"june"}
+
+
+@pytest.mark.parametrize(
+    "question, history",
+    [
+        ("What did he warn?", [("Who led the Russian delegation?", "Vladimir Medinsky led the Russian delegation.")]),
+        ("What did Rubio say about Istanbul?", []),
+        ("How did Elina Valtonen sum up the negotiations?", []),
+    ],
+)
+def test_quotations_are_cited_whole_and_citations_do_not_overlap(pipeline, question, history):
+    a = pipeline.ask(question, history=history)
+    assert a.citations
+    for c in a.citations:
+        assert c.quote.count("“") == c.quote.count("”") and c.quote.count('"') % 2 == 0, c.quote
+    for i, c in enumerate(a.citations):
+        for d in a.citations[i + 1:]:
+            assert c.doc_id != d.doc_id or c.end <= d.start or d.end <= c.start
