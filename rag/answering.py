@@ -22,7 +22,10 @@ SPEECH_QUESTION = re.compile(
     r"argu|insist|stress|add|quot|word)\w*\b",
     re.I,
 )
-PRONOUN_START = re.compile(r"^[“\"]|\b(he|she|they) (said|added|noted|warned|told)\b", re.I)
+# A sentence that continues the previous one: a quotation, "he said ...", or opening with a pronoun.
+CONTINUES = re.compile(
+    r"^[“\"]|\b(he|she|they) (said|added|noted|warned|told)\b|^(it|he|she|they|this|these|his|her|its|their)\b", re.I
+)
 
 MAX_SENTENCES = 5
 SENTENCE_POOL = 15  # passages whose sentences compete for the answer
@@ -181,8 +184,9 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
                 continue
             present = set(terms(text))
             lexical = sum(w for t, w in weights.items() if t in present) / total
-            # "He said ..." right after a sentence naming the speaker carries that speaker.
-            if lexical < previous_lexical and PRONOUN_START.search(text):
+            # "He said ..." or "It is drafting ..." right after the sentence that names the
+            # speaker or subject carries that name.
+            if lexical < previous_lexical and CONTINUES.search(text):
                 lexical = max(lexical, 0.8 * previous_lexical)
             score = 0.65 * lexical + 0.35 * passage.dense
             if wants_speech and SPEECH.search(text):
