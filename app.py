@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
+from rag.indexing import serving  # noqa: E402
 from rag.pipeline import Pipeline, make_progress_bar  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from rag.ui_render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
@@ -271,7 +272,8 @@ def main() -> None:
     print(f"Index loaded: {len(p.sources())} documents. Starting the server ...", flush=True)
     app = build_app(p)
     config = uvicorn.Config(app, host=p.config.host, port=p.config.port, log_level="warning", timeout_graceful_shutdown=5)
-    Server(config).run()
+    with serving(p.config):
+        Server(config).run()
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ def _pipeline(args):
 
 
 def cmd_index(args) -> int:
+    from rag.indexing import check_not_served
     from rag.pipeline import make_progress_bar
 
     pipeline = _pipeline(args)
+    check_not_served(pipeline.config)
     update, close = make_progress_bar()
     try:
         summary = pipeline.index(rebuild=args.rebuild, progress=update)

@@ -45,6 +45,51 @@ def _meta(doc: Document) -> dict:
     return {key: getattr(doc, key) for key in DOC_FIELDS if getattr(doc, key) is not None}
 
 
+def generation_file(config: Config) -> Path:
+    """Touched after every indexing run that changed something: processes that loaded the index
+    (the app) see its new time and reload, so `python -m rag index` shows up without a restart."""
+    return config.index_dir / f".{config.collection}.generation"
+
+
+def mark_changed(config: Config) -> None:
+    path = generation_file(config)
+    path.write_text(str(time.time()))
+
+
+def generation(config: Config) -> float:
+    try:
+        return generation_file(config).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@contextmanager
+def serving(config: Config):
+    """Held by the app while it serves an embedded index. Chroma's embedded store is not safe
+    across processes, so `python -m rag index` refuses to write while this is held; the app's
+    own uploads go through its process and are fine."""
+    config.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.index_dir / ".serving", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
+def check_not_served(config: Config) -> None:
+    if config.chroma_host:
+        return  # a Chroma server takes writes from any number of processes
+    path = config.index_dir / ".serving"
+    if not path.exists():
+        return
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem(
+                f"The app is serving the index in {config.index_dir}: add documents in its Corpus tab, "
+                "or stop it and run this again."
+            ) from None
+
+
 @contextmanager
 def index_lock(config: Config):
     """One writer at a time per index folder (the app's uploads and the CLI may race)."""
@@ -128,6 +173,8 @@ def update_index(
         _delete_stale_chunks(store, chunks_col, {d.doc_id: _version(d, config) for d in documents})
         summary.documents = len(documents)
         summary.chunks = store._call(chunks_col.count)
+        if summary.added or summary.updated or summary.removed:
+            mark_changed(config)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -18,7 +18,7 @@ from rag.config import Config
 from rag.embeddings import make_embedder
 from rag.errors import IndexProblem, QuestionError, RagError
 from rag.generation import LLM, GenerationFailed, build_context, is_decline
-from rag.indexing import Progress, copy_into_corpus, update_index
+from rag.indexing import Progress, copy_into_corpus, generation, update_index
 from rag.loading import SUPPORTED, load_corpus, load_file
 from rag.retrieval import Filters, SearchIndex
 from rag.store import Store
@@ -32,6 +32,7 @@ class Pipeline:
     def __init__(self, config: Config | None = None):
         self.config = config or Config.from_env()
         self._search: SearchIndex | None = None
+        self._loaded_generation = 0.0
         self._load_lock = threading.Lock()
 
     @cached_property
@@ -105,10 +106,14 @@ class Pipeline:
 
     @property
     def search_index(self) -> SearchIndex:
-        """The loaded search state; builds the index first if there is none."""
+        """The loaded search state; builds the index first if there is none, and reloads it when
+        another process (`python -m rag index`) changed it."""
+        if self._search is not None and generation(self.config) != self._loaded_generation:
+            self._search = None
         if self._search is None:
             with self._load_lock:
                 if self._search is None:
+                    self._loaded_generation = generation(self.config)
                     if not self.store.exists():
                         self.index()
                     search = SearchIndex(self.config, self.store, self.embedder)

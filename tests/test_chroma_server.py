@@ -58,3 +58,28 @@ def test_openai_compatible_embeddings_and_model_mismatch(corpus_copy, tmp_path):
     local = Pipeline(Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
     with pytest.raises(IndexProblem, match="rebuild"):
         local.ask("Who led the Russian delegation?")
+
+
+def test_a_running_app_sees_documents_indexed_by_another_process(corpus_copy, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    question = "What did the harbour master say about the ferry timetable?"
+    with chroma_server(tmp_path / "chroma-data") as server:
+        config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
+                                         chroma_host=server.host, chroma_port=server.port)
+        running = Pipeline(config)
+        running.index()
+        assert running.ask(question).answerable is False
+
+        (corpus_copy / "ferry.txt").write_text(
+            "Island Ferry Timetable Changes\n\nThe harbour authority approved a new ferry timetable on Monday. "
+            "“We listened to the islanders,” said the harbour master, Ines Varga.\n", encoding="utf-8")
+        env = {**os.environ, "CHROMA_HOST": server.host, "CHROMA_PORT": str(server.port)}
+        result = subprocess.run([sys.executable, "-m", "rag", "index", "--corpus", str(corpus_copy), "--index", str(tmp_path / "local")],
+                                capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, result.stderr
+
+        answer = running.ask(question)
+        assert answer.answerable and answer.citations[0].doc_id == "ferry"

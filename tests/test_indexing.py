@@ -108,3 +108,18 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
     (tmp_path / "corpus" / "notes.txt").write_text("")
     with pytest.raises(IndexProblem, match="No usable documents.*empty file"):
         make(tmp_path / "corpus", tmp_path / "index").index()
+
+
+def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path):
+    from rag.indexing import serving
+
+    index_dir = tmp_path / "index"
+    app = make(corpus_copy, index_dir)
+    app.index()
+    command = [sys.executable, "-m", "rag", "index", "--corpus", str(corpus_copy), "--index", str(index_dir)]
+    with serving(app.config):
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 1 and "serving the index" in refused.stderr
+        assert app.ask("Who led the Russian delegation?").citations  # the app still answers
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
