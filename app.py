@@ -94,6 +94,11 @@ def build_ui(p: Pipeline) -> gr.Blocks:
         pairs.append([question, answer.text])
         yield chat, "", pairs
 
+    def respond_to(question, chat, pairs, top_k, outlet, event: gr.EventData):
+        if isinstance(event.target, gr.Button):  # an example question
+            question = event.target.value
+        yield from respond(question, chat, pairs, top_k, outlet)
+
     def refused(message: str) -> dict:
         return {
             "text": message, "citations": [], "answerable": False, "mode": p.mode,
@@ -171,12 +176,13 @@ def build_ui(p: Pipeline) -> gr.Blocks:
             add = gr.Button("Add to corpus", variant="primary")
             report = gr.Markdown(elem_id="upload-report")
 
-        chat_io = dict(inputs=[question, chatbot, pairs, top_k, outlet], outputs=[chatbot, question, pairs])
-        question.submit(respond, **chat_io, api_visibility="private")
-        for button, text in zip(example_buttons, EXAMPLES):
-            button.click(lambda t=text: t, outputs=question, queue=False, api_visibility="private").then(
-                respond, **chat_io, api_visibility="private"
-            )
+        # One event for Enter and the example buttons, so a click while an answer is still
+        # streaming is ignored (trigger_mode="once") instead of starting a second answer.
+        gr.on(
+            triggers=[question.submit, *(button.click for button in example_buttons)],
+            fn=respond_to, inputs=[question, chatbot, pairs, top_k, outlet], outputs=[chatbot, question, pairs],
+            trigger_mode="once", api_visibility="private",
+        )
         clear.click(lambda: ([], [], ""), outputs=[chatbot, pairs, question], queue=False, api_visibility="private")
         chatbot.clear(lambda: [], outputs=pairs, queue=False, api_visibility="private")
         # One indexing run at a time: two uploads must not write the index concurrently.
