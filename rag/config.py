@@ -159,3 +159,16 @@ class Config:
         if self.chroma_host:
             return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
         return f"embedded Chroma in {self.index_dir}"
+
+
+def openai_client(config: Config, base_url: str | None, max_retries: int):
+    """An `openai.OpenAI` client for this configuration. Local servers (llama.cpp, Ollama, vLLM)
+    need no key, but the package insists on one."""
+    from openai import OpenAI
+
+    return OpenAI(
+        api_key=config.openai_api_key or "sk-no-key",
+        base_url=base_url,
+        timeout=config.llm_timeout,
+        max_retries=max_retries,
+    )

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.config import LOCAL_EMBED_MODEL, Config
+from rag.config import LOCAL_EMBED_MODEL, Config, openai_client
 from rag.errors import RagError
 
 MAX_WORD_PIECES = 256
@@ -98,14 +98,7 @@ class OpenAIEmbedder:
 
     @cached_property
     def client(self):
-        from openai import OpenAI
-
-        return OpenAI(
-            api_key=self.config.openai_api_key or "sk-no-key",
-            base_url=self.config.embed_base_url,
-            timeout=self.config.llm_timeout,
-            max_retries=1,
-        )
+        return openai_client(self.config, self.config.embed_base_url, max_retries=1)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import openai

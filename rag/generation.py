@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from rag.chunking import count_tokens
-from rag.config import PROMPTS_DIR, Config
+from rag.config import PROMPTS_DIR, Config, openai_client
 from rag.types import Passage
 
 DECLINE_PHRASES = ("the sources do not say", "sources do not contain", "cannot answer", "not mentioned in the sources")
@@ -57,14 +57,7 @@ class LLM:
 
     @cached_property
     def client(self):
-        from openai import OpenAI
-
-        return OpenAI(
-            api_key=self.config.openai_api_key or "sk-no-key",
-            base_url=self.config.openai_base_url,
-            timeout=self.config.llm_timeout,
-            max_retries=0,
-        )
+        return openai_client(self.config, self.config.openai_base_url, max_retries=0)
 
     def messages(self, question: str, passages: list[Passage], history: list[tuple[str, str]]) -> list[dict]:
         out = [{"role": "system", "content": load_prompt("system")}]
