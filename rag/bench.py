@@ -13,8 +13,9 @@ Systems, on the same questions and the same slice:
 
 - product: the slice is written to a temporary JSONL corpus and indexed by the real pipeline
   (cleaning, 200-token chunks, hybrid dense + BM25 retrieval), then `ask(question, top_k=5)`.
-  Its evidence is what it cites: for each citation (at most 5), the quoted span plus the full text
-  of the retrieved chunk the citation came from (`citation.chunk_id`). A decline cites nothing.
+  Its evidence is what it cites: for each citation (at most 5), the quoted span plus the passage
+  it was cited from (the retrieved chunk `citation.chunk_id` with its neighbouring chunks, as the
+  product reads and links it). A decline cites nothing.
 - llama-index dense: `VectorStoreIndex` (in-memory `SimpleVectorStore`) over the raw documents split
   by the default `SentenceSplitter` (1024/200 tokens), embedded with the same local MiniLM model,
   top-2 and top-5; the retrieved node texts play the role of citations. MiniLM reads at most 256
@@ -377,22 +378,18 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
 
 
 def _product_evidence(answer, search) -> tuple[str, int, list[dict]]:
-    """Cited quotes plus the full text of each cited chunk (at most TOP_K citations)."""
+    """Each cited quote plus the passage it was cited from (at most TOP_K citations)."""
     from rag.chunking import count_tokens
 
+    passages: dict[str, str] = {}  # distinct cited passages (several quotes may share one)
     parts, cites = [], []
     for c in answer.citations[:TOP_K]:
-        chunk = ""
         i = search.position.get(c.chunk_id) if c.chunk_id else None
-        if i is not None:
-            chunk = search.chunk_text[i]
-        parts.append(c.quote + "\n" + chunk)
+        passage = search.passage(i).text if i is not None else c.quote
+        passages[c.chunk_id or c.quote] = passage
+        parts.append(c.quote + "\n" + passage)
         cites.append({"number": c.number, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "quote": c.quote[:500]})
-    text = "\n\n".join(parts)
-    # Tokens of the distinct evidence (the quote lies inside its chunk, so count chunks, else quotes).
-    distinct = {c.chunk_id or c.quote: (search.chunk_text[search.position[c.chunk_id]] if c.chunk_id in search.position else c.quote)
-                for c in answer.citations[:TOP_K]}
-    return text, sum(count_tokens(t) for t in distinct.values()), cites
+    return "\n\n".join(parts), sum(count_tokens(t) for t in passages.values()), cites
 
 
 def peak_rss_mb() -> float:

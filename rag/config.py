@@ -78,7 +78,11 @@ class Config:
     embed_base_url: str | None = None  # OpenAI-compatible embeddings server; default OPENAI_BASE_URL
 
     top_k: int = 5
-    context_tokens: int = 1800
+    # A retrieved chunk is read (and cited) with this many neighbouring chunks on each side:
+    # matching on small chunks keeps retrieval precise, reading the window around them finds
+    # the answer that sits a paragraph away from the words the question shares with the article.
+    context_chunks: int = 1
+    context_tokens: int = 3000
     max_question_chars: int = 2000
 
     openai_api_key: str | None = None
@@ -117,6 +121,7 @@ class Config:
             embed_threads=_int("RAG_EMBED_THREADS", cls.embed_threads),
             embed_base_url=_env("RAG_EMBED_BASE_URL", _env("OPENAI_BASE_URL")),
             top_k=_int("RAG_TOP_K", cls.top_k),
+            context_chunks=_int("RAG_CONTEXT_CHUNKS", cls.context_chunks),
             context_tokens=_int("RAG_CONTEXT_TOKENS", cls.context_tokens),
             max_question_chars=_int("RAG_MAX_QUESTION_CHARS", cls.max_question_chars),
             openai_api_key=_env("OPENAI_API_KEY"),

@@ -44,7 +44,9 @@ class Chunk:
 
 @dataclass
 class Passage:
-    """A retrieved chunk with its document's metadata and its fused retrieval score."""
+    """A retrieved chunk, widened by its neighbouring chunks (`RAG_CONTEXT_CHUNKS`), with its
+    document's metadata and its fused retrieval score. `start`/`end` are the widened span's
+    character offsets in the cleaned document; `chunk_id` is the chunk that matched."""
 
     chunk_id: str
     doc_id: str

@@ -189,7 +189,7 @@ def llama_server(
     timeout: float = 120,
     *,
     embeddings: bool = False,
-    n_ctx: int = 2048,
+    n_ctx: int = 4096,
     threads: int = 2,
     n_parallel: int = 1,
     seed: int = 42,
