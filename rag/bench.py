@@ -221,10 +221,10 @@ class QuestionResult:
     product_answer: str
     product_answerable: bool
     product_citations: list[dict]
-    product_retrieved_hit: bool  # in the text of the product's top-5 retrieved chunks
+    product_retrieved_hit: bool  # in the text of the product's top-5 retrieved passages
     product_in_text: bool
     product: SystemResult
-    product_top5: SystemResult  # the product's own retrieval, chunk texts, k=5 and k=20
+    product_top5: SystemResult  # the product's own retrieval, passage texts, k=5 and k=20
     product_top20: SystemResult
     dense: SystemResult
     bm25: SystemResult
@@ -235,7 +235,7 @@ class QuestionResult:
 FAILURES = {
     "not_in_slice": "gold answer not in the slice at all",
     "lost_in_cleaning": "in the slice, but not in the cleaned text the product indexes",
-    "not_retrieved": "in the cleaned slice, but in none of the top-5 retrieved chunks",
+    "not_retrieved": "in the cleaned slice, but in none of the top-5 retrieved passages",
     "declined_though_retrieved": "retrieved in the top 5, but the product declined",
     "retrieved_not_cited": "retrieved in the top 5, answered, but not in the cited passages",
 }
@@ -270,8 +270,8 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
     rows = {}
     for name, get, evidence in (
         ("product", lambda r: r.product, "cited passages (<= 5)"),
-        ("product retrieval top-5", lambda r: r.product_top5, "retrieved chunks (5)"),
-        ("product retrieval top-20", lambda r: r.product_top20, "retrieved chunks (20)"),
+        ("product retrieval top-5", lambda r: r.product_top5, "retrieved passages (5)"),
+        ("product retrieval top-20", lambda r: r.product_top20, "retrieved passages (20)"),
         ("llama-index dense top-2", lambda r: r.dense, "retrieved nodes (2)"),
         ("llama-index dense top-5", lambda r: r.dense, "retrieved nodes (5)"),
         ("BM25 top-5", lambda r: r.bm25, "retrieved nodes (5)"),
@@ -339,9 +339,9 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
     p = s["product"]
     lines += [
         "",
-        f"Product retrieval alone: answer in the top-5 retrieved chunks for {_f(p['answer_in_retrieved_5'])} of the questions. "
+        f"Product retrieval alone: answer in the top-5 retrieved passages for {_f(p['answer_in_retrieved_5'])} of the questions. "
         "Latency: product = full `ask` (retrieval and answer); retrieval rows = retrieval only. "
-        "Product retrieval top-20 spends about as many evidence tokens as the baselines' top-5 nodes.",
+        "A product passage is a retrieved chunk read with its neighbouring chunks (`RAG_CONTEXT_CHUNKS`).",
         "",
         "| indexing | documents | chunks | tokens | seconds | tokens/s |",
         "|---|---:|---:|---:|---:|---:|",
