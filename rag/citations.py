@@ -8,9 +8,11 @@ answer first cites them, so the numbers a reader sees match the list under the a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from rag.text import sentence_spans, terms
 from rag.types import Citation, Document, Passage
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -89,3 +91,52 @@ def collapse_repetition(text: str) -> str:
         if kept or not line.strip():
             lines.append(" ".join(kept))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# A claim is pinned to the passage's sentences that hold at least this share of its weighted terms;
+# below it no sentence clearly backs the claim, and the citation keeps the whole passage.
+MIN_CLAIM_SUPPORT = 0.4
+MAX_QUOTE_SENTENCES = 3
+
+
+def claims_citing(text: str, number: int) -> str:
+    """The sentences of a checked answer that carry the marker [number], markers removed."""
+    tag = f"[{number}]"
+    pieces = []
+    for line in text.splitlines():
+        # In "... rose. [2] Wages ..." the marker belongs to the sentence before it.
+        for sentence in re.split(r"(?<=[.!?])\s+(?!\[)|(?<=\])\s+(?=[A-Z“\"])", line):
+            if tag in sentence:
+                pieces.append(MARKER.sub(" ", sentence).strip(" -*•"))
+    return " ".join(pieces)
+
+
+def supporting_span(claim: str, passage: Passage, weight: Callable[[str], float]) -> tuple[int, int]:
+    """The character span of the passage's sentences that back `claim`: the sentence sharing the
+    most of the claim's terms (weighted, e.g. by IDF) and its neighbours that share nearly as much.
+
+    An LLM cites a whole source; pinning the citation to the sentences that carry the claim lets
+    the reader land on the evidence instead of a page-long highlight. With no clear match the
+    citation stays on the whole passage, which is what the model read.
+    """
+    wanted = {t: weight(t) for t in set(terms(claim))}
+    total = sum(wanted.values())
+    spans = sentence_spans(passage.text, passage.start)
+    if not total or not spans:
+        return passage.start, passage.end
+    present = [set(terms(passage.text[s - passage.start : e - passage.start])) for s, e in spans]
+    scores = [sum(w for t, w in wanted.items() if t in words) / total for words in present]
+    best = max(range(len(spans)), key=scores.__getitem__)
+    if scores[best] < MIN_CLAIM_SUPPORT:
+        return passage.start, passage.end
+    first = last = best
+    while last - first + 1 < MAX_QUOTE_SENTENCES:
+        before = scores[first - 1] if first > 0 else -1.0
+        after = scores[last + 1] if last + 1 < len(spans) else -1.0
+        if max(before, after) < 0.6 * scores[best]:
+            break
+        if after >= before:
+            last += 1
+        else:
+            first -= 1
+    return spans[first][0], spans[last][1]

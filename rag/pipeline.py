@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from rag import answering
-from rag.citations import MARKER, check_markers, collapse_repetition, make_citation
+from rag.citations import MARKER, check_markers, claims_citing, collapse_repetition, make_citation, supporting_span
 from rag.config import Config
 from rag.embeddings import make_embedder
 from rag.errors import IndexProblem, QuestionError, RagError
@@ -244,7 +244,8 @@ class Pipeline:
         citations = []
         for new, old in enumerate(checked.used, 1):
             p = context[old - 1]
-            citations.append(make_citation(new, search.documents[p.doc_id], p.start, p.end, self.config.app_url, p.chunk_id))
+            start, end = supporting_span(claims_citing(checked.text, new), p, search.idf)
+            citations.append(make_citation(new, search.documents[p.doc_id], start, end, self.config.app_url, p.chunk_id))
         notice = None
         if checked.removed:
             notice = f"Removed citation markers that point at no source: {', '.join(checked.removed)}."

@@ -69,6 +69,15 @@ def test_messy_output_is_repaired(shared_index):
     assert "Removed citation markers" in answer.notice
 
 
+def test_llm_citations_point_at_the_sentence_that_backs_each_claim(shared_index):
+    text = "Vladimir Medinsky led the Russian delegation [1]."
+    with FaultyOpenAIServer("ok", text=text) as server:
+        answer = llm_pipeline(shared_index, server.base_url, server.model).ask("Who led the Russian delegation?")
+    (citation,) = answer.citations
+    assert "Medinsky" in citation.quote
+    assert len(citation.quote) < 400  # one or two sentences, not the ~2,000-character passage it came from
+
+
 def test_answer_without_any_valid_marker_is_flagged_unsupported(shared_index):
     with FaultyOpenAIServer("ok", text="Rubio was in Turkey, as everyone knows [7].") as server:
         answer = llm_pipeline(shared_index, server.base_url, server.model).ask("What did Rubio say about Istanbul?")
