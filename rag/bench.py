@@ -1,10 +1,11 @@
 """Benchmark on a JSONL news-QA set, side by side with plain llama-index and BM25 baselines.
 
-    python -m rag bench --documents documents.jsonl.gz --questions questions.jsonl [--limit N]
+    python -m rag bench --documents documents.jsonl.gz --questions questions.jsonl [--limit N] [--skip M]
                         [--index DIR] [--out benchmarks/results]
 
 Input: documents, one JSON object a line `{id, title, url, published, text}` (optionally gzipped),
-and questions `{id, question, answers, date?}`. With `--limit N` the first N questions are used,
+and questions `{id, question, answers, date?}`. With `--limit N` the first N questions are used
+(after skipping `--skip M`, for a held-out slice that no tuning looked at),
 with only the documents published in the 14 days up to one of those questions' dates
 (RealTime QA asks about "this week's" news). The question date only chooses the benchmark's
 document slice; no system ever sees it.
@@ -323,7 +324,7 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
     lines = [
         f"# Benchmark: {meta['questions_file']}",
         "",
-        f"{summary['questions']} questions; slice: {meta['documents']} of {meta['documents_total']} documents, "
+        f"{summary['questions']} questions" + (f" (from question {meta['skip'] + 1})" if meta.get("skip") else "") + f"; slice: {meta['documents']} of {meta['documents_total']} documents, "
         f"{meta['slice']}. Gold answer present in the slice for {_f(summary['answer_in_slice'])} of the questions "
         f"({_f(summary['answer_in_cleaned'])} after the product's cleaning). Product mode: {meta['mode']}.",
         "",
@@ -403,7 +404,7 @@ def _retrieved(retriever, question: str) -> tuple[list, float]:
 
 
 def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int | None = None,
-              index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print) -> dict:
+              index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0) -> dict:
     """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary."""
     from rag.chunking import count_tokens
     from rag.config import Config
@@ -411,12 +412,13 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
 
     run_started = time.perf_counter()
     questions = [q for q in read_jsonl(questions_path) if q.get("question") and q.get("answers")]
+    questions = questions[skip:]
     if limit:
         questions = questions[:limit]
     if not questions:
         raise RagError(f"No usable questions in {questions_path} (each needs 'question' and 'answers').")
     all_docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
-    documents, how = select_slice(all_docs, questions) if limit else (all_docs, "all documents")
+    documents, how = select_slice(all_docs, questions) if limit or skip else (all_docs, "all documents")
     if not documents:
         raise RagError("The document slice is empty.")
     log(f"{len(questions)} questions; {len(documents)} of {len(all_docs)} documents ({how}); peak RSS {peak_rss_mb():.0f} MB")
@@ -511,7 +513,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
 
     summary_data = summarize(results)
     meta = {
-        "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit,
+        "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit, "skip": skip,
         "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
         "mode": pipeline.mode, "top_k": TOP_K, "indexing": indexing,
         "peak_rss_mb": peak_rss_mb(),
@@ -520,7 +522,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-n{len(questions)}"
+    stem = f"bench-n{len(questions)}" + (f"-from{skip}" if skip else "")
     md = markdown(summary_data, meta, results)
     (out / f"{stem}.md").write_text(md, encoding="utf-8")
     (out / f"{stem}.json").write_text(
@@ -535,7 +537,8 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
 
 def run_bench_cli(args) -> int:
     """`python -m rag bench`."""
-    run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results")
+    run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results",
+              skip=args.skip)
     return 0
 
 

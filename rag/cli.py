@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--documents", required=True, help="JSONL (or .jsonl.gz) documents")
     p.add_argument("--questions", required=True, help="JSONL questions: {id, question, answers}")
     p.add_argument("--limit", type=int, default=None, help="use the first N questions (and only their articles)")
+    p.add_argument("--skip", type=int, default=0, help="skip the first M questions (a held-out slice)")
     p.add_argument("--index", default=None, help="index folder to keep (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results", help="folder for the results table and JSON")
     p.set_defaults(func=cmd_bench)

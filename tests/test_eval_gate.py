@@ -145,5 +145,8 @@ def test_bench_runner_on_a_toy_set(tmp_path):
     assert summary["failures"]["not_in_slice"] == 1
     assert {"product", "llama-index dense top-2", "llama-index dense top-5", "BM25 top-5"} <= set(summary["systems"])
     assert (out / "bench-n3.md").is_file() and json.loads((out / "bench-n3.json").read_text())["questions"][0]["id"] == "q1"
+    held_out = run_bench(tmp_path / "docs.jsonl", tmp_path / "questions.jsonl", limit=1, skip=1, out=out, log=lambda *a: None)
+    assert held_out["summary"]["questions"] == 1 and held_out["meta"]["skip"] == 1
+    assert json.loads((out / "bench-n1-from1.json").read_text())["questions"][0]["id"] == "q2"
     assert contains_answer("In “Squid  Game” season 2", ['"Squid Game"'])
     assert not contains_answer("the 16 men", ["6"]) and not contains_answer("European rules", ["Europe"])
