@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app_server import ROOT, XSS_TITLE, app_server
+from tests.app_server import ROOT, XSS_TITLE, app_server
 
 pytestmark = pytest.mark.ui
 

@@ -16,26 +16,15 @@ import httpx
 import openai
 import pytest
 
-try:
-    from tests.servers import (
-        FAULT_MODES,
-        FaultyOpenAIServer,
-        chroma_server,
-        free_port,
-        have_llama,
-        llama_server,
-        smollm_path,
-    )
-except ImportError:  # tests/ is not a package: pytest puts tests/ on sys.path
-    from servers import (
-        FAULT_MODES,
-        FaultyOpenAIServer,
-        chroma_server,
-        free_port,
-        have_llama,
-        llama_server,
-        smollm_path,
-    )
+from tests.servers import (
+    FAULT_MODES,
+    FaultyOpenAIServer,
+    chroma_server,
+    free_port,
+    have_llama,
+    llama_server,
+    smollm_path,
+)
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(180)]
 
