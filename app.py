@@ -17,12 +17,12 @@ import time
 
 STARTED = time.perf_counter()  # before the heavy imports, so "Ready after" is the real start-up time
 
-import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
 import sys  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 # Before gradio is imported: no version check or telemetry calls (the machines are offline).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -30,17 +30,21 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 
+from rag.config import PROJECT_ROOT  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.indexing import serving  # noqa: E402
+from rag.loading import SUPPORTED  # noqa: E402
 from rag.pipeline import Pipeline, make_progress_bar  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from rag.ui_render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
+from rag.web import guards  # noqa: E402
 
 log = logging.getLogger("rag.app")
 ALL = "All outlets"
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
+UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
 CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }"
 # System fonts: the default theme fetches Google Fonts, which an offline or private install can't reach.
@@ -61,15 +65,23 @@ def build_ui(p: Pipeline) -> gr.Blocks:
     def respond(question, chat, pairs, top_k, outlet):
         """Stream one answer into the chat. `pairs` holds the raw (question, answer) texts the
         pipeline needs for follow-ups, so the rendered links and source boxes never leak into it."""
-        chat, pairs = list(chat or []), list(pairs or [])
+        chat = list(chat) if isinstance(chat, list) else []
+        pairs = list(pairs or [])
+        try:
+            question = guards.question_text(question)
+            top_k = guards.top_k(top_k, p.config.top_k)
+            outlet = guards.choice(outlet if outlet not in (None, "") else ALL, outlets(), "outlet")
+        except guards.BadRequest as exc:
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            return
         if question.strip():  # a 100 KB paste is rejected below; echo only its start
             shown = question if len(question) <= 500 else question[:500] + " …"
             chat.append({"role": "user", "content": md_text(shown)})
         yield chat, "", pairs
-        publisher = None if outlet in (None, "", ALL) else outlet
+        publisher = None if outlet == ALL else outlet
         answer, partial = None, ""
         try:
-            for event in p.stream(question, history=pairs, top_k=int(top_k), publisher=publisher):
+            for event in p.stream(question, history=pairs, top_k=top_k, publisher=publisher):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -110,13 +122,9 @@ def build_ui(p: Pipeline) -> gr.Blocks:
         Returns text (markdown with [n] markers), citations, answerable, mode, notice, and `error`
         (a message for the user, when the question was rejected)."""
         try:
-            if isinstance(history, str):
-                history = json.loads(history or "[]")
-            pairs = [(str(u or ""), str(a or "")) for u, a in (history or [])]
-        except (ValueError, TypeError):
-            return refused("history must be a JSON list of [question, answer] pairs.")
-        top_k = max(1, min(int(top_k), 10)) if top_k else None  # the same range as the UI slider
-        try:
+            question = guards.question_text(question)
+            pairs = guards.history_pairs(history)
+            top_k = guards.top_k(top_k, p.config.top_k)
             answer = p.ask(question, history=pairs, top_k=top_k)
         except RagError as exc:
             return refused(str(exc))
@@ -126,9 +134,9 @@ def build_ui(p: Pipeline) -> gr.Blocks:
     def upload(files, progress=gr.Progress()):
         if not files:
             return "Choose one or more files first.", gr.update(), gr.update(), gr.update()
-        paths = [f if isinstance(f, str) else f.name for f in files]
         try:
-            # add_files validates every file before copying any into the corpus folder.
+            paths = guards.uploaded_paths(files, get_upload_folder())
+            # add_files checks every file fully in a staging folder before it enters the corpus.
             summary = p.add_files(paths, progress=lambda done, total: progress((done, total), desc="Embedding"))
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
@@ -140,6 +148,8 @@ def build_ui(p: Pipeline) -> gr.Blocks:
         problems = summary.skipped + summary.duplicates
         if problems:
             parts.append("\n".join(f"- {md_text(s.source)}: {md_text(s.reason)}" for s in problems))
+        if summary.notes:
+            parts.append("\n".join(f"- {md_text(note)}" for note in summary.notes))
         cleared = gr.update(value=None) if changed else gr.update()
         return "\n\n".join(parts), corpus_rows(), gr.update(choices=outlets()), cleared
 
@@ -200,26 +210,57 @@ def logged_in(gradio_app, request: Request) -> bool:
     return token in gradio_app.tokens
 
 
+def blocked_paths(config, upload_folder: str) -> list[str]:
+    """Server folders Gradio must never read or serve, even if its own checks were bypassed: the
+    project (prompts, .env), the corpus and the index. A folder that holds Gradio's upload folder
+    cannot be blocked (uploads would fail), so it is left to the upload-folder check."""
+    upload = Path(upload_folder).resolve()
+    folders = {PROJECT_ROOT.resolve(), config.corpus_dir.resolve(), config.index_dir.resolve()}
+    return sorted(str(f) for f in folders if not upload.is_relative_to(f))
+
+
 def build_app(p: Pipeline) -> FastAPI:
     config = p.config
-    auth = None
-    if config.auth:
-        user, sep, password = config.auth.partition(":")
-        if not (sep and user and password):
-            sys.exit("RAG_AUTH must look like user:password")
-        auth = (user, password)
+    auth = config.auth_pair
+    throttle = guards.LoginThrottle()
 
     @asynccontextmanager
     async def lifespan(_app):
         print(f"Ready after {time.perf_counter() - STARTED:.1f} s: open {config.app_url}", flush=True)
         yield
 
-    app = FastAPI(lifespan=lifespan)
+    # FastAPI's /docs and /redoc load their scripts from a CDN (useless offline) and would be
+    # public under RAG_AUTH; the schema is served below, behind the login.
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app = None  # set after mounting; the routes below read it at request time
+
+    @app.middleware("http")
+    async def slow_down_password_guessing(request: Request, call_next):
+        if not (auth and request.method == "POST" and request.url.path.rstrip("/").endswith("/login")):
+            return await call_next(request)
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.wait_seconds(address)
+        if wait > 0:
+            return JSONResponse(
+                {"detail": f"Too many failed logins; try again in {wait:.0f} s."},
+                status_code=429, headers={"Retry-After": str(int(wait) + 1)},
+            )
+        response = await call_next(request)
+        if response.status_code == 200:
+            throttle.succeeded(address)
+        else:
+            throttle.failed(address)
+        return response
 
     @app.get("/health", response_class=PlainTextResponse)
     def health() -> str:
         return "ok"
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request):
+        if auth and not logged_in(gradio_app, request):
+            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        return JSONResponse(app.openapi())
 
     @app.get("/passage/{doc_id:path}", response_class=HTMLResponse)
     def passage(doc_id: str, request: Request, start: int | None = None, end: int | None = None):
@@ -237,10 +278,17 @@ def build_app(p: Pipeline) -> FastAPI:
     # while answering), uploads are limited to one at a time in build_ui.
     demo.queue(default_concurrency_limit=4)
     # Our routes are registered first, so they win over the Gradio app mounted at "/".
+    upload_folder = get_upload_folder()
     gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
         max_file_size=config.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
+        allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
     )
+    # Gradio checks that every file named in a request was uploaded by a client (and not, say,
+    # /etc/passwd) only once the Blocks counts as launched, which `launch()` sets and
+    # `mount_gradio_app` does not: without this, a hand-made queue request makes Gradio copy any
+    # server file into its cache and serve it.
+    demo.has_launched = True
     gradio_app = app.state.gradio = app.routes[-1].app
     return app
 
@@ -255,7 +303,10 @@ class Server(uvicorn.Server):
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    p = Pipeline()
+    try:
+        p = Pipeline()
+    except RagError as exc:  # a bad setting: one line, no traceback
+        sys.exit(f"error: {exc}")
     print(f"Pipeline: {p.describe_mode()}", flush=True)
     try:
         has_index = p.store.exists()

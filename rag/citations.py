@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from rag.text import sentence_spans, terms
 from rag.types import Citation, Document, Passage
@@ -18,10 +18,20 @@ from rag.types import Citation, Document, Passage
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host (nothing a browser would run or read locally)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and not any(c in url for c in "\r\n\t")
+
+
 def passage_url(app_url: str, doc: Document | Passage, start: int, end: int) -> str:
-    """The original article when its URL is known, else the app's view of the passage."""
-    if doc.url:
-        return doc.url
+    """The original article when it has an http(s) URL, else the app's view of the passage. A
+    document's URL is untrusted input: `javascript:` or `data:` must never reach a client."""
+    if doc.url and is_web_url(doc.url):
+        return doc.url.strip()
     return f"{app_url}/passage/{quote(doc.doc_id, safe='')}?start={start}&end={end}"
 
 

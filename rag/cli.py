@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an unforeseen input: still one line, and a non-zero exit
+        print(f"error: unexpected {exc.__class__.__name__}: {exc}".encode("utf-8", "replace").decode(), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rag.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
@@ -43,7 +45,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw) if raw is not None else default
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 def _float(name: str, default: float) -> float:
@@ -51,7 +53,7 @@ def _float(name: str, default: float) -> float:
     try:
         return float(raw) if raw is not None else default
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
 def _path(name: str, default: Path) -> Path:
@@ -140,8 +142,29 @@ class Config:
             chroma_headers=headers,
         )
 
+    def __post_init__(self):
+        """Refuse values that would only fail later, deep inside a run, with a traceback."""
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"{_ENV_NAMES.get(name, name)} must be between {low} and {high}, got {value}")
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
+        if self.auth is not None:
+            self.auth_pair  # noqa: B018 - fails now, at start-up, rather than on the first request
+
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
+
+    @property
+    def auth_pair(self) -> tuple[str, str] | None:
+        """RAG_AUTH as (user, password), or None when the login is off."""
+        if not self.auth:
+            return None
+        user, sep, password = self.auth.partition(":")
+        if not (sep and user.strip() and password):
+            raise ConfigError("RAG_AUTH must look like user:password")
+        return user.strip(), password
 
     @property
     def llm_enabled(self) -> bool:
@@ -164,6 +187,31 @@ class Config:
         if self.chroma_host:
             return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
         return f"embedded Chroma in {self.index_dir}"
+
+
+# Numeric settings and the values they may take; anything outside is a one-line ConfigError.
+_RANGES = (
+    ("chunk_tokens", 32, 8192),
+    ("chunk_overlap", 0, 4096),
+    ("max_file_bytes", 1, 1 << 34),
+    ("embed_threads", 0, 1024),
+    ("top_k", 1, 50),
+    ("context_chunks", 0, 20),
+    ("context_tokens", 100, 1_000_000),
+    ("max_question_chars", 1, 1_000_000),
+    ("llm_timeout", 0.1, 3600.0),
+    ("llm_max_tokens", 1, 1_000_000),
+    ("port", 1, 65535),
+    ("max_upload_bytes", 1, 1 << 34),
+    ("chroma_port", 1, 65535),
+)
+_ENV_NAMES = {
+    "chunk_tokens": "RAG_CHUNK_TOKENS", "chunk_overlap": "RAG_CHUNK_OVERLAP",
+    "embed_threads": "RAG_EMBED_THREADS", "top_k": "RAG_TOP_K", "context_chunks": "RAG_CONTEXT_CHUNKS",
+    "context_tokens": "RAG_CONTEXT_TOKENS", "max_question_chars": "RAG_MAX_QUESTION_CHARS",
+    "llm_timeout": "RAG_LLM_TIMEOUT", "llm_max_tokens": "RAG_LLM_MAX_TOKENS", "port": "RAG_PORT",
+    "max_upload_bytes": "RAG_MAX_UPLOAD_BYTES", "chroma_port": "CHROMA_PORT",
+}
 
 
 def openai_client(config: Config, base_url: str | None, max_retries: int):

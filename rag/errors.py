@@ -15,3 +15,7 @@ class IndexProblem(RagError):
 
 class StoreUnavailable(RagError):
     """The Chroma server cannot be reached."""
+
+
+class ConfigError(RagError):
+    """A setting (environment variable or `.env` line) has a value the product cannot use."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,10 +26,12 @@ import numpy as np
 
 from rag.config import Config
 from rag.embeddings import Embedder
-from rag.errors import IndexProblem
+from rag.errors import IndexProblem, QuestionError
 from rag.store import Store
 from rag.text import jaccard, shingles, terms
 from rag.types import Document, Passage
+
+_ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 RRF_K = 60
 BM25_POOL = 100
@@ -46,6 +49,21 @@ class Filters:
     since: str | None = None
     until: str | None = None
 
+    @classmethod
+    def checked(cls, **filters) -> "Filters":
+        """Filters from keyword arguments, refusing unknown names and dates that are not ISO."""
+        unknown = sorted(set(filters) - {"publisher", "since", "until"})
+        if unknown:
+            raise QuestionError(f"Unknown filter {unknown[0]!r}; use publisher, since or until.")
+        for name in ("since", "until"):
+            value = filters.get(name)
+            if value is not None and not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+                raise QuestionError(f"{name} must be a date like 2025-05-31 (or 2025-05, 2025), got {value!r}.")
+        publisher = filters.get("publisher")
+        if publisher is not None and not isinstance(publisher, str):
+            raise QuestionError("publisher must be text.")
+        return cls(**filters)
+
     def accepts(self, doc: Document) -> bool:
         if self.publisher and (doc.publisher or "").lower() != self.publisher.lower():
             return False
@@ -55,10 +73,6 @@ class Filters:
         if self.until and (not published or published[: len(self.until)] > self.until):
             return False
         return True
-
-    @property
-    def active(self) -> bool:
-        return bool(self.publisher or self.since or self.until)
 
 
 class SearchIndex:

@@ -131,6 +131,7 @@ class IndexSummary:
     embedded_chunks: int = 0
     duplicates: list[Skipped] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. an upload saved under a new name
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -143,4 +144,6 @@ class IndexSummary:
             out.append(f"  duplicate: {item.source}: {item.reason}")
         for item in self.skipped:
             out.append(f"  skipped: {item.source}: {item.reason}")
+        for note in self.notes:
+            out.append(f"  note: {note}")
         return out

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from rag.citations import MARKER
+from rag.citations import MARKER, is_web_url
 from rag.types import Citation, Document
 
 # Markdown characters that can create links/images ([ ]), code (`), tables (|), math ($),
@@ -38,11 +38,7 @@ def safe_url(url: str | None) -> str | None:
     url = url.strip()
     if url.startswith("/") and not url.startswith("//"):
         return url
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
+    return url if is_web_url(url) else None
 
 
 def _md_url(url: str) -> str:

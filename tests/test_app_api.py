@@ -199,7 +199,17 @@ def test_login_protects_chat_api_and_passages():
         assert web.post("/login", data={"username": "alice", "password": "wrong"}).status_code == 400
         assert web.post("/login", data={"username": "alice", "password": "s3cret"}).status_code == 200
         assert "<mark" in web.get(passage).text
+        assert web.get("/openapi.json").status_code == 200  # logged in
         r = Client(s.url + "/", auth=("alice", "s3cret"), verbose=False).predict(
             "Who led the Russian delegation?", [], None, api_name="/ask"
         )
         assert r["answerable"] is True
+
+        stranger = httpx.Client(base_url=s.url, follow_redirects=False)
+        assert stranger.get("/openapi.json").status_code == 401
+        assert stranger.get("/docs").status_code == 404
+        # Password guessing is slowed down: after five failures this address must wait...
+        codes = [stranger.post("/login", data={"username": "alice", "password": f"guess{i}"}).status_code for i in range(7)]
+        assert codes[:5] == [400] * 5 and codes[-1] == 429
+        # ...even with the right password, until the wait is over.
+        assert stranger.post("/login", data={"username": "alice", "password": "s3cret"}).status_code == 429

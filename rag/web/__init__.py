@@ -1,0 +1,1 @@
+"""The web layer's request checks (the Gradio app itself is `app.py`)."""
