@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     p.add_argument("--corpus", help="corpus folder (default: RAG_CORPUS_DIR or corpus/)")
     p.add_argument("--index", help="index folder (default: RAG_INDEX_DIR or index/)")
-    p.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    p.add_argument("--rebuild", action="store_true", help="build a new index beside the live one, then switch to it")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question")

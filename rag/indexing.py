@@ -5,6 +5,11 @@ crash re-embeds nothing it already stored), (2) write its record in the docs col
 commits the new version, (3) delete the chunks of older versions. Queries only see committed
 versions, so killing the process at any point leaves an index that still answers, and the next
 run finishes the job.
+
+A rebuild indexes everything into a new generation of collections while the live one keeps
+answering, switches readers to it with one write, then deletes the old one (`rag/store.py`). A
+rebuild killed before the switch leaves the old index live, one killed after it the new one; either
+way the next run deletes what is left of the other.
 """
 
 from __future__ import annotations
@@ -114,9 +119,10 @@ def update_index(
     started = time.perf_counter()
     summary = summary or IndexSummary()
     with index_lock(config):
-        if rebuild:
-            store.drop()
-        chunks_col, docs_col = store.open(embedder.name, create=True)
+        if store.remove_leftovers():
+            mark_changed(config)  # a reader may still hold the generation a killed rebuild retired
+        building = store.start_generation() if rebuild else None
+        chunks_col, docs_col = store.open(embedder.name, create=True, generation=building)
         committed = store.get_all(docs_col, include=["metadatas"])
         committed_version = {i: (m or {}).get("version") for i, m in zip(committed["ids"], committed["metadatas"])}
 
@@ -173,8 +179,13 @@ def update_index(
         _delete_stale_chunks(store, chunks_col, {d.doc_id: _version(d, config) for d in documents})
         summary.documents = len(documents)
         summary.chunks = store._call(chunks_col.count)
-        if summary.added or summary.updated or summary.removed:
+        if building is None:
+            if summary.added or summary.updated or summary.removed:
+                mark_changed(config)
+        else:
+            store.make_live(building)
             mark_changed(config)
+            store.remove_leftovers()  # the old generation, once readers have been told to reload
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -1,11 +1,19 @@
 """The Chroma store: embedded (`PersistentClient` in the index folder) or a server (`HttpClient`).
 
-Two collections per index:
-- `<name>_chunks`: one record per chunk (embedding, text, document metadata, character span);
-- `<name>_docs`: one record per committed document version (hash, metadata, cleaned text).
+Two collections per index generation:
+- `<name>[_<generation>]_chunks`: one record per chunk (embedding, text, document metadata, character span);
+- `<name>[_<generation>]_docs`: one record per committed document version (hash, metadata, cleaned text).
 
 A document's record in `_docs` is its commit marker: queries only see chunks whose document
 hash matches the committed one, so an interrupted indexing run never shows half a document.
+
+A rebuild fills a new generation beside the live one; the record "live" in `<name>_meta` names the
+generation readers use, and rewriting that one record is the switch, a single atomic write in the
+embedded store and on a server alike. Every generation is recorded in `<name>_meta` before its
+collections exist, so the ones a killed rebuild leaves behind are known and deleted later, and
+collections this index did not create are never touched. An index without a "live" record (one
+built before generations existed, or never rebuilt) is generation "": `<name>_chunks`/`<name>_docs`.
+
 We use chromadb directly rather than llama-index's `ChromaVectorStore` because that adapter
 has no notion of this commit marker, of upserting by our own ids, or of the index's recorded
 embedding model.
@@ -22,6 +30,7 @@ from rag.errors import IndexProblem, StoreUnavailable
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 BATCH = 1000
+LIVE = "live"  # the id of the record in `<name>_meta` that names the live generation
 
 
 class Store:
@@ -53,6 +62,13 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
 
+    @cached_property
+    def _missing(self) -> type[Exception]:
+        """What Chroma raises for a collection that is not there (imported late, like chromadb itself)."""
+        from chromadb.errors import NotFoundError
+
+        return NotFoundError
+
     def _call(self, fn, *args, **kwargs):
         """Run a client call, turning a lost server connection into a clear one-line error."""
         try:
@@ -67,28 +83,76 @@ class Store:
                 ) from None
             raise
 
-    @property
-    def chunks_name(self) -> str:
-        return f"{self.config.collection}_chunks"
+    def _names(self, generation: str) -> tuple[str, str]:
+        prefix = f"{self.config.collection}_{generation}" if generation else self.config.collection
+        return f"{prefix}_chunks", f"{prefix}_docs"
 
     @property
-    def docs_name(self) -> str:
-        return f"{self.config.collection}_docs"
+    def _meta_name(self) -> str:
+        return f"{self.config.collection}_meta"
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self._call(self.client.list_collections)}
+
+    def _meta(self, create: bool = False):
+        if create:
+            return self._call(self.client.get_or_create_collection, self._meta_name, embedding_function=None)
+        try:
+            return self._call(self.client.get_collection, self._meta_name, embedding_function=None)
+        except self._missing:
+            return None
+
+    def live_generation(self) -> str:
+        meta = self._meta()
+        if meta is None:
+            return ""
+        found = self._call(meta.get, ids=[LIVE], include=["metadatas"])
+        return found["metadatas"][0]["generation"] if found["ids"] else ""
 
     def exists(self) -> bool:
-        names = {getattr(c, "name", c) for c in self._call(self.client.list_collections)}
-        return self.chunks_name in names and self.docs_name in names
+        return self._on_live(lambda generation: set(self._names(generation)) <= self._collection_names())
 
-    def open(self, embed_model: str, create: bool = False):
-        """The (chunks, docs) collections; refuses an index built with another embedding model."""
-        if not create and not self.exists():
+    def _on_live(self, attempt):
+        """`attempt(live generation)`, tried again when a falsy answer or a vanished collection
+        coincides with another process switching generations under us."""
+        generation = self.live_generation()
+        for _ in range(3):
+            try:
+                result = attempt(generation)
+            except self._missing:
+                result = None
+            if result:
+                return result
+            now = self.live_generation()
+            if now == generation:
+                return result
+            generation = now
+        return result
+
+    def open(self, embed_model: str, create: bool = False, generation: str | None = None):
+        """The (chunks, docs) collections of the live generation, or of `generation` (one being
+        built); refuses an index built with another embedding model."""
+        if generation is not None:
+            return self._open(embed_model, generation, create)
+        if create:
+            return self._open(embed_model, self.live_generation(), create)
+        found = self._on_live(lambda live: self._open(embed_model, live, create))
+        if not found:
             raise IndexProblem(f"No index found ({self.config.store_label}). Build it with `python -m rag index`.")
-        chunks = self._call(
-            self.client.get_or_create_collection,
-            self.chunks_name,
-            metadata={"hnsw:space": "cosine", "embed_model": embed_model},
-            embedding_function=None,
-        )
+        return found
+
+    def _open(self, embed_model: str, generation: str, create: bool):
+        chunks_name, docs_name = self._names(generation)
+        if create:
+            chunks = self._call(
+                self.client.get_or_create_collection,
+                chunks_name,
+                metadata={"hnsw:space": "cosine", "embed_model": embed_model},
+                embedding_function=None,
+            )
+        else:
+            # Not get_or_create: that would bring back, empty, a generation a rebuild just retired.
+            chunks = self._call(self.client.get_collection, chunks_name, embedding_function=None)
         built_with = (chunks.metadata or {}).get("embed_model")
         if built_with and built_with != embed_model:
             raise IndexProblem(
@@ -96,17 +160,55 @@ class Store:
                 f"'{embed_model}'. Rebuild it with `python -m rag index --rebuild` or set "
                 f"RAG_EMBED_MODEL={built_with}."
             )
-        docs = self._call(self.client.get_or_create_collection, self.docs_name, embedding_function=None)
+        get_docs = self.client.get_or_create_collection if create else self.client.get_collection
+        docs = self._call(get_docs, docs_name, embedding_function=None)
         return chunks, docs
 
-    def drop(self) -> None:
-        for name in (self.chunks_name, self.docs_name):
+    # Generations: call these only while holding `indexing.index_lock`, so no other process is
+    # building a generation that looks like a leftover.
+
+    def start_generation(self) -> str:
+        """A new, empty generation to build a whole index in, recorded (with the live one, which
+        it will retire) before any of its collections is created."""
+        live = self.live_generation()
+        taken = self._collection_names()
+        number = int(live or 0) + 1
+        while taken & set(self._names(str(number))):  # names another index already uses
+            number += 1
+        generation = str(number)
+        self._call(
+            self._meta(create=True).upsert,
+            ids=[f"generation:{live}", f"generation:{generation}"],
+            embeddings=[[1.0], [1.0]],  # Chroma records need a vector; one dimension is enough
+            metadatas=[{"generation": live}, {"generation": generation}],
+        )
+        return generation
+
+    def make_live(self, generation: str) -> None:
+        """The switch: from this single write on, readers open `generation`."""
+        self._call(self._meta(create=True).upsert, ids=[LIVE], embeddings=[[1.0]], metadatas=[{"generation": generation}])
+
+    def remove_leftovers(self) -> bool:
+        """Delete every recorded generation that is not live: the one a rebuild retired, or a
+        half-built one from a killed rebuild. True when there was something to delete."""
+        meta = self._meta()
+        if meta is None:
+            return False
+        records = self.get_all(meta, include=["metadatas"])
+        generations = {record_id: m["generation"] for record_id, m in zip(records["ids"], records["metadatas"])}
+        live = generations.pop(LIVE, "")
+        leftovers = {record_id: g for record_id, g in generations.items() if g != live}
+        for record_id, generation in leftovers.items():
+            self._delete_generation(record_id, generation)
+        return bool(leftovers)
+
+    def _delete_generation(self, record_id: str, generation: str) -> None:
+        for name in self._names(generation):
             try:
                 self._call(self.client.delete_collection, name)
-            except StoreUnavailable:
-                raise
-            except Exception:  # not there: nothing to drop
+            except self._missing:  # deleted before a kill, or never created
                 pass
+        self._call(self._meta().delete, ids=[record_id])
 
     def get_all(self, collection, include: list[str], where: dict | None = None) -> dict:
         """All records of a collection, fetched in pages (Chroma caps one response's size)."""

@@ -1,8 +1,11 @@
-"""Incremental, crash-safe indexing against a real embedded Chroma."""
+"""Incremental, crash-safe indexing and rebuilds against a real embedded Chroma (and one rebuild
+against a `chroma run` server)."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -11,9 +14,22 @@ from rag.errors import IndexProblem
 from rag.pipeline import Pipeline
 from rag.store import Store
 
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
 
 def make(corpus, index_dir, **changes) -> Pipeline:
     return Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir, **changes))
+
+
+def collections(p: Pipeline) -> set[str]:
+    return {c.name for c in p.store.client.list_collections()}
+
+
+def assert_one_generation(p: Pipeline) -> None:
+    """Exactly the live generation's collections (and the pointer's): no leftovers."""
+    live = p.store.live_generation()
+    prefix = f"news_{live}" if live else "news"
+    assert collections(p) - {"news_meta"} == {f"{prefix}_chunks", f"{prefix}_docs"}
 
 
 def stored_chunks(p: Pipeline) -> dict[str, str]:
@@ -88,6 +104,152 @@ def test_a_run_killed_half_way_leaves_an_index_that_answers_and_the_next_run_com
     assert finished.documents == 5 and len(finished.added) == 5 - len(committed) and finished.unchanged == len(committed)
     assert finished.embedded_chunks < finished.chunks  # what the killed run stored is reused
     assert set(stored_chunks(make(corpus_copy, index_dir)).values()) == {s.doc_id for s in make(corpus_copy, index_dir).sources()}
+
+
+REBUILD_KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import chromadb.api.client
+    from rag import cli, pipeline
+    from rag.store import Store
+
+    corpus, index, moment = sys.argv[1:4]
+
+    def die(*_):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def then_die(cls, name):
+        original = getattr(cls, name)
+
+        def step(*args, **kwargs):
+            original(*args, **kwargs)
+            die()
+
+        setattr(cls, name, step)
+
+    if moment == "recorded":  # the new generation is recorded, none of its collections exists
+        then_die(Store, "start_generation")
+    elif moment == "embedding":  # two documents of the new generation stored
+        calls = []
+
+        def progress(done, total):
+            calls.append(done)
+            if len(calls) == 3:
+                die()
+
+        pipeline.make_progress_bar = lambda: (progress, lambda: None)
+    elif moment == "built":  # the whole new generation stored, the old one still live
+        Store.make_live = die
+    elif moment == "switched":  # the new generation live, readers not yet told, the old one not deleted
+        then_die(Store, "make_live")
+    elif moment == "deleting":  # half of the old generation deleted
+        then_die(chromadb.api.client.Client, "delete_collection")
+    cli.main(["index", "--rebuild", "--corpus", corpus, "--index", index])
+    """
+)
+
+FERRY = (
+    "Island Ferry Timetable Changes\n\nThe harbour authority approved a new ferry timetable on Monday. "
+    "“We listened to the islanders,” said the harbour master, Ines Varga.\n"
+)
+FERRY_QUESTION = "What did the harbour master say about the ferry timetable?"
+
+
+@pytest.fixture(scope="module")
+def index_before_rebuild(tmp_path_factory):
+    """An index of the five articles, built by another process so this one holds no Chroma handles on it."""
+    base = tmp_path_factory.mktemp("before-rebuild")
+    index_dir = base / "index"
+    command = [sys.executable, "-m", "rag", "index", "--corpus", str(CORPUS), "--index", str(index_dir)]
+    built = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return index_dir
+
+
+@pytest.mark.parametrize(
+    ("moment", "next_run"),
+    [("recorded", "index"), ("embedding", "index"), ("embedding", "rebuild"), ("built", "index"),
+     ("switched", "index"), ("deleting", "index")],
+)
+def test_a_rebuild_killed_at_any_moment_leaves_an_index_that_answers(
+    corpus_copy, tmp_path, index_before_rebuild, moment, next_run
+):
+    index_dir = tmp_path / "index"
+    shutil.copytree(index_before_rebuild, index_dir)
+    (corpus_copy / "ferry.txt").write_text(FERRY, encoding="utf-8")  # only the rebuilt index knows it
+    command = [sys.executable, "-c", REBUILD_KILL_SCRIPT, str(corpus_copy), str(index_dir), moment]
+    run = subprocess.run(command, capture_output=True, timeout=300)
+    assert run.returncode == -9, run.stderr.decode()
+
+    survivor = make(corpus_copy, index_dir)
+    switched = moment in ("switched", "deleting")
+    assert survivor.store.live_generation() == ("1" if switched else "")
+    assert len(survivor.sources()) == (6 if switched else 5)
+    answer = survivor.ask("What did the German chancellor say?")
+    assert answer.answerable and answer.citations
+    assert survivor.ask(FERRY_QUESTION).answerable is switched
+
+    finished = make(corpus_copy, index_dir)
+    summary = finished.index(rebuild=next_run == "rebuild")
+    assert summary.documents == 6
+    assert_one_generation(finished)
+    assert finished.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
+    assert survivor.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"  # a loaded index follows
+
+
+def test_an_index_built_before_generations_still_opens_answers_and_rebuilds(corpus_copy, tmp_path, pipeline):
+    """`news_chunks` and `news_docs` with no pointer, as indexes were laid out before rebuilds built aside."""
+    old = make(corpus_copy, tmp_path / "index")
+    source_chunks, source_docs = pipeline.store.open(pipeline.embedder.name)
+    for source, name in ((source_chunks, "news_chunks"), (source_docs, "news_docs")):
+        records = pipeline.store.get_all(source, include=["embeddings", "documents", "metadatas"])
+        target = old.store.client.create_collection(name, metadata=source.metadata, embedding_function=None)
+        target.add(ids=records["ids"], embeddings=[list(map(float, v)) for v in records["embeddings"]],
+                   documents=records["documents"], metadatas=records["metadatas"])
+    assert collections(old) == {"news_chunks", "news_docs"}
+
+    assert old.ask("Who led the Russian delegation?").citations
+    assert make(corpus_copy, tmp_path / "index").index().embedded_chunks == 0
+
+    rebuilt = make(corpus_copy, tmp_path / "index")
+    assert rebuilt.index(rebuild=True).embedded_chunks > 0
+    assert collections(rebuilt) == {"news_meta", "news_1_chunks", "news_1_docs"}
+    assert make(corpus_copy, tmp_path / "index").ask("Who led the Russian delegation?").citations
+
+
+@pytest.mark.servers
+def test_a_rebuild_against_a_chroma_server_crashing_after_the_switch(corpus_copy, tmp_path, monkeypatch):
+    import chromadb.api.client
+
+    from tests.servers import chroma_server
+
+    with chroma_server(tmp_path / "chroma-data") as server:
+        config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
+                                         chroma_host=server.host, chroma_port=server.port)
+        running = Pipeline(config)  # stands for the app, serving while another process rebuilds
+        running.index()
+        assert running.ask(FERRY_QUESTION).answerable is False
+
+        (corpus_copy / "ferry.txt").write_text(FERRY, encoding="utf-8")
+        with monkeypatch.context() as patched:
+            def crash(*_):
+                raise RuntimeError("killed while deleting the old generation")
+
+            patched.setattr(chromadb.api.client.Client, "delete_collection", crash)
+            with pytest.raises(RuntimeError, match="killed"):
+                Pipeline(config).index(rebuild=True)
+        assert collections(running) == {"news_meta", "news_chunks", "news_docs", "news_1_chunks", "news_1_docs"}
+        assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
+        assert Pipeline(config).ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
+
+        finished = Pipeline(config)
+        assert finished.index().unchanged == 6
+        assert_one_generation(finished)
+        assert finished.store.live_generation() == "1"
+        assert running.ask("Who led the Russian delegation?").citations
+        assert Pipeline(config).index(rebuild=True).documents == 6
+        assert collections(finished) == {"news_meta", "news_2_chunks", "news_2_docs"}
+        assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
 
 
 def test_querying_with_another_embedding_model_is_refused(corpus_copy, tmp_path):
