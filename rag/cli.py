@@ -84,13 +84,13 @@ def cmd_sources(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from rag.evaluation import run_eval_cli
+    from rag.evals.cli import run_eval_cli
 
     return run_eval_cli(args, _pipeline(args))
 
 
 def cmd_bench(args) -> int:
-    from rag.bench import run_bench_cli
+    from rag.evals.cli import run_bench_cli
 
     return run_bench_cli(args)
 

@@ -17,7 +17,8 @@ import os
 import pytest
 
 from rag.config import Config
-from rag.evaluation import CHART_NAME, CitationCheck, ItemResult, evaluate, load_gold, report_html, score, write_report
+from rag.evals.gold import CitationCheck, ItemResult, evaluate, load_gold, score
+from rag.evals.report import CHART_NAME, report_html, write_report
 from rag.pipeline import Pipeline
 
 pytestmark = pytest.mark.timeout(300)
@@ -114,11 +115,11 @@ def test_html_report_escapes_everything(report):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-# The benchmark runner (rag/bench.py), on a three-article toy set: the slice, matching and outputs.
+# The benchmark runner (rag/evals/bench.py), on a three-article toy set: the slice, matching and outputs.
 
 
 def test_bench_runner_on_a_toy_set(tmp_path):
-    from rag.bench import contains_answer, run_bench
+    from rag.evals.bench import contains_answer, run_bench
 
     docs = [
         {"id": "a1", "title": "Squid Game renewed", "published": "2022/06/12", "url": "https://example.com/a1",

@@ -45,10 +45,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rag.citations import MARKER
 from rag.errors import RagError
+from rag.evals.stats import fmt, mean, percentile
 
 WINDOW_DAYS = 14
 TOP_K = 5
@@ -257,15 +256,8 @@ def classify(r: QuestionResult) -> str | None:
     return "retrieved_not_cited"
 
 
-def _pct(values: list[bool]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
-def _p(values: list[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None
-
-
 def summarize(results: list[QuestionResult]) -> dict[str, Any]:
+    """Per system: share of questions with the answer in its evidence, evidence size, latency; failure counts."""
     present = [r for r in results if r.in_slice]
     absent = [r for r in results if not r.in_slice]
     rows = {}
@@ -284,24 +276,24 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
         latencies = [get(r).latency_ms for r in results]
         rows[name] = {
             "evidence": evidence,
-            "answer_in_evidence": _pct([bool(hit(r)) for r in results]),
-            "answer_in_evidence_when_in_slice": _pct([bool(hit(r)) for r in present]),
-            "evidence_tokens_mean": float(np.mean(tokens)) if tokens else None,
-            "latency_p50_ms": _p(latencies, 50),
-            "latency_p95_ms": _p(latencies, 95),
+            "answer_in_evidence": mean([bool(hit(r)) for r in results]),
+            "answer_in_evidence_when_in_slice": mean([bool(hit(r)) for r in present]),
+            "evidence_tokens_mean": mean(tokens),
+            "latency_p50_ms": percentile(latencies, 50),
+            "latency_p95_ms": percentile(latencies, 95),
         }
     rows["product"].update(
-        answer_in_text=_pct([r.product_in_text for r in results]),
-        answer_in_retrieved_5=_pct([r.product_retrieved_hit for r in results]),
-        declined_when_in_slice=_pct([not r.product_answerable for r in present]),
-        declined_when_not_in_slice=_pct([not r.product_answerable for r in absent]),
-        declined=_pct([not r.product_answerable for r in results]),
+        answer_in_text=mean([r.product_in_text for r in results]),
+        answer_in_retrieved_5=mean([r.product_retrieved_hit for r in results]),
+        declined_when_in_slice=mean([not r.product_answerable for r in present]),
+        declined_when_not_in_slice=mean([not r.product_answerable for r in absent]),
+        declined=mean([not r.product_answerable for r in results]),
     )
     failures = Counter(r.failure for r in results if r.failure)
     return {
         "questions": len(results),
-        "answer_in_slice": _pct([r.in_slice for r in results]),
-        "answer_in_cleaned": _pct([r.in_cleaned for r in results]),
+        "answer_in_slice": mean([r.in_slice for r in results]),
+        "answer_in_cleaned": mean([r.in_cleaned for r in results]),
         "systems": rows,
         "failures": {k: failures.get(k, 0) for k in FAILURES},
         "declined_though_present": sum(1 for r in results if r.in_cleaned and not r.product_answerable),
@@ -309,38 +301,29 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
     }
 
 
-def _f(value, kind="pct") -> str:
-    if value is None:
-        return "-"
-    if kind == "pct":
-        return f"{100 * value:.1f}%"
-    if kind == "ms":
-        return f"{value:.0f}"
-    return f"{value:.0f}"
-
-
 def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
+    """The results page: systems side by side, indexing, and the product's misses by failure class."""
     s = summary["systems"]
     lines = [
         f"# Benchmark: {meta['questions_file']}",
         "",
         f"{summary['questions']} questions" + (f" (from question {meta['skip'] + 1})" if meta.get("skip") else "") + f"; slice: {meta['documents']} of {meta['documents_total']} documents, "
-        f"{meta['slice']}. Gold answer present in the slice for {_f(summary['answer_in_slice'])} of the questions "
-        f"({_f(summary['answer_in_cleaned'])} after the product's cleaning). Product mode: {meta['mode']}.",
+        f"{meta['slice']}. Gold answer present in the slice for {fmt(summary['answer_in_slice'], 'pct', 1)} of the questions "
+        f"({fmt(summary['answer_in_cleaned'], 'pct', 1)} after the product's cleaning). Product mode: {meta['mode']}.",
         "",
         "| system | evidence | answer in evidence | … when answer in slice | answer in answer text | declined (answer in slice) | declined (not in slice) | evidence tokens / q | p50 ms | p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in s.items():
         lines.append(
-            f"| {name} | {row['evidence']} | {_f(row['answer_in_evidence'])} | {_f(row['answer_in_evidence_when_in_slice'])} | "
-            f"{_f(row.get('answer_in_text'))} | {_f(row.get('declined_when_in_slice'))} | {_f(row.get('declined_when_not_in_slice'))} | "
-            f"{_f(row['evidence_tokens_mean'], 'n')} | {_f(row['latency_p50_ms'], 'ms')} | {_f(row['latency_p95_ms'], 'ms')} |"
+            f"| {name} | {row['evidence']} | {fmt(row['answer_in_evidence'], 'pct', 1)} | {fmt(row['answer_in_evidence_when_in_slice'], 'pct', 1)} | "
+            f"{fmt(row.get('answer_in_text'), 'pct', 1)} | {fmt(row.get('declined_when_in_slice'), 'pct', 1)} | {fmt(row.get('declined_when_not_in_slice'), 'pct', 1)} | "
+            f"{fmt(row['evidence_tokens_mean'], 'n')} | {fmt(row['latency_p50_ms'], 'ms')} | {fmt(row['latency_p95_ms'], 'ms')} |"
         )
     p = s["product"]
     lines += [
         "",
-        f"Product retrieval alone: answer in the top-5 retrieved passages for {_f(p['answer_in_retrieved_5'])} of the questions. "
+        f"Product retrieval alone: answer in the top-5 retrieved passages for {fmt(p['answer_in_retrieved_5'], 'pct', 1)} of the questions. "
         "Latency: product = full `ask` (retrieval and answer); retrieval rows = retrieval only. "
         "A product passage is a retrieved chunk read with its neighbouring chunks (`RAG_CONTEXT_CHUNKS`).",
         "",
@@ -533,13 +516,3 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     log(md)
     log(f"Written: {out / (stem + '.md')} and {out / (stem + '.json')}")
     return {"meta": meta, "summary": summary_data}
-
-
-def run_bench_cli(args) -> int:
-    """`python -m rag bench`."""
-    run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results",
-              skip=args.skip)
-    return 0
-
-
-__all__ = ["contains_answer", "normalize", "run_bench", "run_bench_cli", "select_slice"]

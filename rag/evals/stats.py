@@ -1,0 +1,27 @@
+"""The small statistics and number formatting shared by the evaluation and the benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mean(values: list[float] | list[bool]) -> float | None:
+    """The mean, or `None` for no values; of booleans, the share that are true."""
+    return float(np.mean(values)) if values else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (numpy's linear interpolation), or `None` for no values."""
+    return float(np.percentile(values, q)) if values else None
+
+
+def fmt(value: float | None, kind: str, digits: int = 0) -> str:
+    """A number as a table cell: "-" for `None`; kind "pct" a share as a percentage with `digits`
+    decimals, "score" two decimals, any other ("n", "ms") a whole number."""
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{100 * value:.{digits}f}%"
+    if kind == "score":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
