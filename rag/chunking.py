@@ -7,6 +7,7 @@ llama-index-core ships, because tiktoken would otherwise download it on first us
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -35,6 +36,30 @@ def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
+# NLTK's Punkt sentence tokenizer is quadratic in the length of a run of text without whitespace
+# that holds many sentence ends ("?!)?!)..."), and gives up with TimeoutError after 5 s on a long
+# enough paragraph. Real prose has neither, so such text skips Punkt; the splitter then cuts it
+# at punctuation, spaces or characters, which is linear.
+PUNKT_MAX_CHARS = 100_000
+_LONG_RUN = re.compile(r"(?<!\S)\S{1000}")
+
+
+def _sentence_splitter():
+    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+
+    punkt = split_by_sentence_tokenizer()
+
+    def split(text: str) -> list[str]:
+        if len(text) > PUNKT_MAX_CHARS or _LONG_RUN.search(text):
+            return [text]
+        try:
+            return punkt(text)
+        except TimeoutError:
+            return [text]
+
+    return split
+
+
 class Chunker:
     """llama-index's `SentenceSplitter` (token-sized, sentence-aware), plus each chunk's span."""
 
@@ -46,6 +71,7 @@ class Chunker:
             chunk_overlap=config.chunk_overlap,
             tokenizer=lambda text: encoding().encode(text, disallowed_special=()),
             paragraph_separator="\n\n",
+            chunking_tokenizer_fn=_sentence_splitter(),
         )
         self.key = f"{config.chunk_tokens}/{config.chunk_overlap}"
 
@@ -58,16 +84,16 @@ class Chunker:
             piece = piece.strip()
             if not piece:
                 continue
-            # Chunks overlap, so the next one starts at or before the end of this one.
-            start = doc.text.find(piece, max(0, cursor - len(piece)))
-            if start < 0:
-                start = doc.text.find(piece)
+            # Chunks overlap but each starts after the previous one's start. Searching from there,
+            # never before, finds a repeated passage's own occurrence, so starts increase and
+            # every chunk id (which hashes the start) is unique within the document.
+            start = doc.text.find(piece, cursor)
             if start < 0:
                 # The splitter normalised whitespace inside the piece; cite the text as stored.
                 continue
             end = start + len(piece)
             chunks.append(Chunk(chunk_id(doc, self.key, start, piece), doc.doc_id, piece, start, end))
-            cursor = end
+            cursor = start + 1
         return chunks
 
     @staticmethod

@@ -74,6 +74,12 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 30
     max_file_bytes: int = 20 * 1024 * 1024
+    # Each corpus file is loaded (an upload also chunked) in a worker process (rag/isolation.py),
+    # because a crafted file can make a parser loop or eat memory rather than fail. A document (a
+    # JSONL line) may take this many seconds, a whole file this many per started megabyte, before
+    # the worker is killed and the file skipped; the worker may use this much memory beyond its own.
+    load_timeout: float = 60.0
+    load_memory_mb: int = 2048
 
     embed_model: str = LOCAL_EMBED_MODEL
     embed_threads: int = 0  # 0: all cores
@@ -119,6 +125,8 @@ class Config:
             collection=_env("RAG_COLLECTION", cls.collection),
             chunk_tokens=_int("RAG_CHUNK_TOKENS", cls.chunk_tokens),
             chunk_overlap=_int("RAG_CHUNK_OVERLAP", cls.chunk_overlap),
+            load_timeout=_float("RAG_LOAD_TIMEOUT", cls.load_timeout),
+            load_memory_mb=_int("RAG_LOAD_MEMORY_MB", cls.load_memory_mb),
             embed_model=_env("RAG_EMBED_MODEL", cls.embed_model),
             embed_threads=_int("RAG_EMBED_THREADS", cls.embed_threads),
             embed_base_url=_env("RAG_EMBED_BASE_URL", _env("OPENAI_BASE_URL")),
@@ -194,6 +202,8 @@ _RANGES = (
     ("chunk_tokens", 32, 8192),
     ("chunk_overlap", 0, 4096),
     ("max_file_bytes", 1, 1 << 34),
+    ("load_timeout", 0.1, 86400.0),
+    ("load_memory_mb", 64, 1 << 20),
     ("embed_threads", 0, 1024),
     ("top_k", 1, 50),
     ("context_chunks", 0, 20),
@@ -207,6 +217,7 @@ _RANGES = (
 )
 _ENV_NAMES = {
     "chunk_tokens": "RAG_CHUNK_TOKENS", "chunk_overlap": "RAG_CHUNK_OVERLAP",
+    "load_timeout": "RAG_LOAD_TIMEOUT", "load_memory_mb": "RAG_LOAD_MEMORY_MB",
     "embed_threads": "RAG_EMBED_THREADS", "top_k": "RAG_TOP_K", "context_chunks": "RAG_CONTEXT_CHUNKS",
     "context_tokens": "RAG_CONTEXT_TOKENS", "max_question_chars": "RAG_MAX_QUESTION_CHARS",
     "llm_timeout": "RAG_LLM_TIMEOUT", "llm_max_tokens": "RAG_LLM_MAX_TOKENS", "port": "RAG_PORT",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -211,16 +210,3 @@ def _delete_stale_chunks(store: Store, chunks_col, live: dict[str, str]) -> None
     ]
     for start in range(0, len(stale), 500):
         store._call(chunks_col.delete, ids=stale[start : start + 500])
-
-
-def copy_into_corpus(paths: list[Path], corpus_dir: Path) -> list[Path]:
-    """Copy files into the corpus folder atomically (a partial copy is never seen by the loader)."""
-    copied = []
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        target = corpus_dir / path.name
-        tmp = corpus_dir / f".{path.name}.part"
-        tmp.write_bytes(path.read_bytes())
-        os.replace(tmp, target)
-        copied.append(target)
-    return copied

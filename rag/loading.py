@@ -1,26 +1,41 @@
 """Loading documents from the corpus folder: one function per file type, then cleaning.
 
 Bad input never stops loading: every file that cannot be read becomes a `Skipped` entry with a
-reason, and every good file is still returned.
+reason, and every good file is still returned. Files are read defensively because anyone who can
+drop a file into the folder (or upload one) controls them: only regular files inside the folder
+are opened, YAML may not use aliases, and text must decode to something that looks like text.
+What defensive reading cannot bound (a parser that loops or eats memory) is left to
+`rag/isolation.py`, which runs `load_file` in a worker process with time and memory limits.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from rag.cleaning import clean_article
+from rag.config import Config
 from rag.types import Document, Skipped
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
 SIDECAR = "metadata.yaml"
 META_FIELDS = ("title", "publisher", "author", "published", "url")
+
+# Limits for what hostile files can make the parsers do; no real article comes near them.
+MAX_CHARS = 2_000_000  # a document's text; a long novel is about a million characters
+FRONT_MATTER_BYTES = 64 * 1024
+SIDECAR_BYTES = 1024 * 1024
+MAX_FIELD_CHARS = 2000  # a title, author, URL...
+LISTED_PROBLEMS = 20  # bad JSONL lines listed per file; a file of a million bad lines gets a count
 
 
 class BadFile(Exception):
@@ -31,39 +46,144 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "an unknown kind"
+
+
+def read_bytes(path: Path, folder: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, which must be a regular file inside `folder` (after following links).
+
+    A named pipe would block the reader forever and a device can stream without end, so the type
+    is checked before opening, and again on the open descriptor in case the file was swapped.
+    """
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    if os.path.commonpath([real, root]) != root:
+        raise BadFile("symbolic link to a file outside the corpus folder")
+    mode = os.stat(real).st_mode
+    if not stat.S_ISREG(mode):
+        raise BadFile(f"not a regular file ({_kind(mode)})")
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadFile(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > max_bytes:
+            raise BadFile(f"too large ({info.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+        return handle.read(info.st_size)  # no more than was checked, should it grow meanwhile
+
+
+# Characters that do not occur in prose: controls other than whitespace, lone surrogates,
+# private-use code points, non-characters and U+FFFD (what undecodable bytes become). Binary data
+# read as text is full of them. A few controls in a real article are stray bytes: they are dropped,
+# as are C1 controls, which are not counted because a whole article's apostrophes become U+0092
+# when Windows-1252 text was once converted as Latin-1.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\ufdd0-\ufdef\ufffd\ufffe\uffff]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _check_text(text: str) -> None:
+    bad = len(_NOT_TEXT.findall(text))
+    if bad > max(10, len(text) // 100):
+        raise BadFile(f"not a text file ({bad / len(text):.0%} control or undecodable characters)")
+
+
+# UTF-32 first: its little-endian BOM starts with the UTF-16 one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
 def decode(data: bytes) -> str:
-    """Decode bytes as text: UTF-8 (with or without BOM), UTF-16 with a BOM, else Windows-1252."""
+    """Decode bytes as text: UTF-8 (with or without BOM), UTF-16/UTF-32 with a BOM, else Windows-1252."""
     if not data.strip():
         raise BadFile("empty file")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
-        raise BadFile("binary file (contains NUL bytes)")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise BadFile(f"not valid {encoding} text ({exc.reason})") from None
+            break
+    else:
+        if b"\x00" in data:
+            raise BadFile("binary file (contains NUL bytes)")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+            # Mostly-undecodable bytes are a binary format, not a text in a legacy encoding.
+            if text.count("\ufffd") > max(10, len(text) // 100):
+                raise BadFile("not a text file (undecodable bytes)") from None
+    _check_text(text)
+    return text
+
+
+class AliasRefused(BadFile):
+    """YAML with aliases: a few hundred bytes of nested aliases ("billion laughs") expand to
+    gigabytes as soon as the values are read. Metadata never needs them."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise AliasRefused("YAML aliases are not allowed")
+        return super().compose_node(parent, index)
+
+
+def _yaml(text: str):
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-        # Mostly-undecodable bytes are a binary format, not a text in a legacy encoding.
-        if text.count("\ufffd") > max(10, len(text) // 100):
-            raise BadFile("not a text file (undecodable bytes)") from None
-        return text
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except BadFile:
+        raise
+    except Exception as exc:  # YAMLError, and e.g. ValueError for a date like 2025-02-30
+        raise BadFile(f"invalid YAML ({getattr(exc, 'problem', None) or exc.__class__.__name__})") from None
+
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
 def _front_matter(text: str) -> tuple[dict, str]:
-    m = re.match(r"\A---\s*\n(.*?)\n---\s*\n", text, re.S)
+    """YAML front matter, and the text after it. Front matter that is not a YAML mapping, or does
+    not end within 64 KB, is treated as part of the text, as if there were none; front matter with
+    aliases is dropped, metadata and all."""
+    m = _FRONT_MATTER.match(text, 0, FRONT_MATTER_BYTES)
     if not m:
         return {}, text
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError:
+        meta = _yaml(m.group(1)) or {}
+    except AliasRefused:
+        return {}, text[m.end() :]
+    except BadFile:
         return {}, text
     if not isinstance(meta, dict):
         return {}, text
     return {k: str(v) for k, v in meta.items() if k in META_FIELDS and v is not None}, text[m.end() :]
 
 
+def _field(value: str | None) -> str | None:
+    """A metadata value as stored: no control characters (Chroma and browsers choke on lone
+    surrogates), bounded length."""
+    if value is None:
+        return None
+    return _CONTROLS.sub("", value)[:MAX_FIELD_CHARS] or None
+
+
 def _record(doc_id: str, source: str, raw_text: str, meta: dict) -> Document:
-    cleaned = clean_article(raw_text)
+    if len(raw_text) > MAX_CHARS:
+        raise BadFile(f"text too long for an article ({len(raw_text):,} characters > {MAX_CHARS:,})")
+    _check_text(raw_text)
+    cleaned = clean_article(_CONTROLS.sub("", raw_text))
     if len(cleaned.text.split()) < 5:
         raise BadFile("no article text after cleaning")
     fields = {
@@ -73,6 +193,8 @@ def _record(doc_id: str, source: str, raw_text: str, meta: dict) -> Document:
         "published": meta.get("published"),
         "url": meta.get("url"),
     }
+    fields = {k: _field(v) for k, v in fields.items()}
+    fields["title"] = fields["title"] or _title_from_name(doc_id)
     # Metadata is part of the version: fixing a title or URL updates the index too.
     version = content_hash(cleaned.text + json.dumps(fields, sort_keys=True))
     return Document(doc_id=doc_id, text=cleaned.text, source=source, content_hash=version, **fields)
@@ -94,16 +216,19 @@ def _title_from_name(doc_id: str) -> str:
     return words[:1].upper() + words[1:] if words else doc_id
 
 
-def load_text(path: Path, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
-    front, body = _front_matter(decode(path.read_bytes()))
+def load_text(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
+    front, body = _front_matter(decode(data))
     yield _record(doc_id, source, body, {**meta, **front})
 
 
-def load_html(path: Path, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
+def load_html(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
     import trafilatura
 
-    html = decode(path.read_bytes())
-    extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+    html = decode(data)
+    try:
+        extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+    except Exception as exc:  # lxml and trafilatura raise all sorts on broken markup
+        raise BadFile(f"unreadable HTML ({exc.__class__.__name__})") from None
     if extracted is None or not getattr(extracted, "text", None):
         raise BadFile("no article text found in the HTML")
     found = {
@@ -120,47 +245,71 @@ def load_html(path: Path, doc_id: str, source: str, meta: dict) -> Iterator[Docu
     yield _record(doc_id, source, text, {**found, **meta})
 
 
-def load_pdf(path: Path, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
+def load_pdf(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError
 
     try:
-        reader = PdfReader(io.BytesIO(path.read_bytes()))
+        reader = PdfReader(io.BytesIO(data))
+        # Many PDFs are encrypted with an empty password only to restrict printing or copying.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise BadFile("encrypted PDF (needs a password)")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        found = {key: str(info[name]) for key, name in (("title", "/Title"), ("author", "/Author")) if info.get(name)}
+    except BadFile:
+        raise
+    except DependencyError:
+        raise BadFile("encrypted PDF (AES, which needs the 'cryptography' package)") from None
+    except Exception as exc:  # pypdf's own errors (PdfReadError, LimitReachedError...) and its bugs
         raise BadFile(f"unreadable PDF ({exc.__class__.__name__})") from None
-    found = {}
-    if info.get("/Title"):
-        found["title"] = str(info["/Title"])
-    if info.get("/Author"):
-        found["author"] = str(info["/Author"])
     yield _record(doc_id, source, "\n\n".join(p.strip() for p in pages if p.strip()), {**found, **meta})
 
 
-def load_jsonl(path: Path, doc_id: str, source: str, meta: dict, skipped: list[Skipped]) -> Iterator[Document]:
+def _jsonl_record(line: str) -> dict:
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if "text" not in record:
+        raise ValueError("no 'text' field")
+    if not isinstance(record["text"], str):
+        raise ValueError(f"'text' is not a string ({type(record['text']).__name__})")
+    if not record["text"].strip():
+        raise ValueError("empty 'text'")
+    return record
+
+
+def load_jsonl(data: bytes, doc_id: str, source: str, meta: dict, skipped: list[Skipped]) -> Iterator[Document]:
     """One document a line; a malformed line is skipped and reported, the rest still load."""
-    text = decode(path.read_bytes())
-    for lineno, line in enumerate(text.splitlines(), 1):
+    problems = 0
+
+    def report(where: str, reason: str) -> None:
+        nonlocal problems
+        problems += 1
+        if problems <= LISTED_PROBLEMS:
+            skipped.append(Skipped(where, reason))
+
+    for lineno, line in enumerate(decode(data).splitlines(), 1):
         if not line.strip():
             continue
         where = f"{source}:{lineno}"
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-            body = record.get("text")
-            if not isinstance(body, str) or not body.strip():
-                raise ValueError("no 'text' field")
-        except (ValueError, json.JSONDecodeError) as exc:
-            skipped.append(Skipped(where, f"malformed JSONL line: {exc}"))
+            record = _jsonl_record(line)
+        except ValueError as exc:  # json.JSONDecodeError is one
+            report(where, f"malformed JSONL line: {exc}")
             continue
-        record_id = str(record.get("id") or f"{doc_id}-{lineno}")
+        raw_id = record.get("id")
+        record_id = _field(str(raw_id)) if raw_id and isinstance(raw_id, (str, int, float)) else None
         fields = {k: str(record[k]) for k in META_FIELDS if record.get(k)}
         try:
-            yield _record(record_id, where, body, {**meta, **fields})
+            yield _record(record_id or f"{doc_id}-{lineno}", where, record["text"], {**meta, **fields})
         except BadFile as exc:
-            skipped.append(Skipped(where, str(exc)))
+            report(where, str(exc))
+    if problems > LISTED_PROBLEMS:
+        skipped.append(Skipped(source, f"{problems - LISTED_PROBLEMS} more bad lines not listed"))
 
 
 def _read_sidecar(folder: Path, skipped: list[Skipped]) -> dict[str, dict]:
@@ -169,11 +318,14 @@ def _read_sidecar(folder: Path, skipped: list[Skipped]) -> dict[str, dict]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _yaml(decode(read_bytes(path, folder, SIDECAR_BYTES))) or {}
         if not isinstance(data, dict):
-            raise ValueError("expected a mapping of file names to fields")
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise BadFile("expected a mapping of file names to fields")
+    except BadFile as exc:
         skipped.append(Skipped(SIDECAR, f"ignored: {exc}"))
+        return {}
+    except OSError as exc:
+        skipped.append(Skipped(SIDECAR, f"ignored: unreadable ({exc.strerror or exc.__class__.__name__})"))
         return {}
     return {
         str(name): {k: str(v) for k, v in (fields or {}).items() if k in META_FIELDS and v is not None}
@@ -194,59 +346,70 @@ def doc_id_for(rel: Path) -> str:
     return rel.with_suffix("").as_posix()
 
 
-def load_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_bytes: int) -> list[Document]:
-    """Load one file; append to `skipped` (and return nothing) when it cannot be used."""
+def iter_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_bytes: int) -> Iterator[Document]:
+    """The documents of one file as they are read (a JSONL file has many); what cannot be used
+    is appended to `skipped`. In this process, with no limits: see `rag.isolation` for those."""
     rel = path.relative_to(folder)
     source = rel.as_posix()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         skipped.append(Skipped(source, f"unsupported file type '{suffix or path.name}'"))
-        return []
+        return
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            skipped.append(Skipped(source, f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)"))
-            return []
+        data = read_bytes(path, folder, max_bytes)
         doc_id = doc_id_for(rel)
         if suffix in (".txt", ".md", ".markdown"):
-            return list(load_text(path, doc_id, source, meta))
-        if suffix in (".html", ".htm"):
-            return list(load_html(path, doc_id, source, meta))
-        if suffix == ".pdf":
-            return list(load_pdf(path, doc_id, source, meta))
-        return list(load_jsonl(path, doc_id, source, meta, skipped))
+            yield from load_text(data, doc_id, source, meta)
+        elif suffix in (".html", ".htm"):
+            yield from load_html(data, doc_id, source, meta)
+        elif suffix == ".pdf":
+            yield from load_pdf(data, doc_id, source, meta)
+        else:
+            yield from load_jsonl(data, doc_id, source, meta, skipped)
     except BadFile as exc:
         skipped.append(Skipped(source, str(exc)))
     except OSError as exc:
         skipped.append(Skipped(source, f"unreadable ({exc.strerror or exc.__class__.__name__})"))
-    return []
 
 
-def load_corpus(folder: Path, max_bytes: int = 20 * 1024 * 1024) -> tuple[list[Document], list[Skipped], list[Skipped]]:
-    """Every usable document under `folder`, recursively.
+def load_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_bytes: int) -> list[Document]:
+    """Load one file; append to `skipped` (and return nothing) when it cannot be used."""
+    return list(iter_file(path, folder, meta, skipped, max_bytes))
+
+
+def load_corpus(
+    folder: Path, max_bytes: int = 20 * 1024 * 1024, config: Config | None = None
+) -> tuple[list[Document], list[Skipped], list[Skipped]]:
+    """Every usable document under `folder`, recursively, each file loaded and chunked in a worker
+    process under `config`'s limits (`load_timeout`, `load_memory_mb`; default: from the environment).
 
     Returns (documents, skipped, duplicates): identical documents are kept once and the later
     copies are listed as duplicates.
     """
+    from rag.isolation import LoaderWorker  # it imports this module
+
     skipped: list[Skipped] = []
     duplicates: list[Skipped] = []
     sidecar = _read_sidecar(folder, skipped)
     documents: list[Document] = []
     seen_text: dict[str, str] = {}
     seen_ids: set[str] = set()
-    for path in iter_files(folder):
-        rel = path.relative_to(folder).as_posix()
-        for doc in load_file(path, folder, sidecar.get(rel, {}), skipped, max_bytes):
-            text_key = content_hash(doc.text)
-            if text_key in seen_text:
-                duplicates.append(Skipped(doc.source, f"same text as {seen_text[text_key]}"))
-                continue
-            if doc.doc_id in seen_ids:
-                doc.doc_id = f"{doc.doc_id}{Path(rel).suffix}"
-            if doc.doc_id in seen_ids:
-                duplicates.append(Skipped(doc.source, f"document id '{doc.doc_id}' already used"))
-                continue
-            seen_text[text_key] = doc.source
-            seen_ids.add(doc.doc_id)
-            documents.append(doc)
+    with LoaderWorker(config or Config.from_env()) as worker:
+        for path in iter_files(folder):
+            rel = path.relative_to(folder).as_posix()
+            loaded, problems = worker.load(path, folder, sidecar.get(rel, {}), max_bytes)
+            skipped.extend(problems)
+            for doc in loaded:
+                text_key = content_hash(doc.text)
+                if text_key in seen_text:
+                    duplicates.append(Skipped(doc.source, f"same text as {seen_text[text_key]}"))
+                    continue
+                if doc.doc_id in seen_ids:
+                    doc.doc_id = f"{doc.doc_id}{Path(rel).suffix}"
+                if doc.doc_id in seen_ids:
+                    duplicates.append(Skipped(doc.source, f"document id '{doc.doc_id}' already used"))
+                    continue
+                seen_text[text_key] = doc.source
+                seen_ids.add(doc.doc_id)
+                documents.append(doc)
     return documents, skipped, duplicates

@@ -18,12 +18,14 @@ from rag.config import Config
 from rag.embeddings import make_embedder
 from rag.errors import IndexProblem, QuestionError, RagError
 from rag.generation import LLM, GenerationFailed, build_context, is_decline
-from rag.indexing import Progress, copy_into_corpus, generation, update_index
-from rag.loading import SUPPORTED, load_corpus, load_file
+from rag.indexing import Progress, generation, update_index
+from rag.isolation import check_file
+from rag.loading import load_corpus
 from rag.retrieval import Filters, SearchIndex
 from rag.store import Store
+from rag.uploads import admit
 from rag.text import PRONOUNS, names, words
-from rag.types import Answer, Citation, Document, IndexSummary, Passage, Skipped, SourceInfo
+from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
 
 History = Sequence[tuple[str, str]]
 
@@ -67,7 +69,7 @@ class Pipeline:
         folder = self.config.corpus_dir
         if not folder.is_dir():
             raise IndexProblem(f"Corpus folder not found: {folder}")
-        documents, skipped, duplicates = load_corpus(folder, self.config.max_file_bytes)
+        documents, skipped, duplicates = load_corpus(folder, self.config.max_file_bytes, config=self.config)
         if not documents:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
             raise IndexProblem(f"No usable documents in {folder}" + (f" ({reasons})" if reasons else ""))
@@ -77,31 +79,15 @@ class Pipeline:
         return summary
 
     def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> IndexSummary:
-        """Validate files, copy the good ones into the corpus folder, and index incrementally."""
-        good: list[Path] = []
-        rejected: list[Skipped] = []
-        for raw in paths:
-            path = Path(raw)
-            if path.suffix.lower() not in SUPPORTED:
-                rejected.append(Skipped(path.name, f"unsupported file type; allowed: {', '.join(SUPPORTED)}"))
-                continue
-            if not path.is_file():
-                rejected.append(Skipped(path.name, "not a file"))
-                continue
-            if path.stat().st_size > self.config.max_upload_bytes:
-                rejected.append(Skipped(path.name, f"larger than {self.config.max_upload_bytes / 1e6:.0f} MB"))
-                continue
-            problems: list[Skipped] = []
-            if not load_file(path, path.parent, {}, problems, self.config.max_file_bytes) or problems:
-                rejected.extend(Skipped(path.name, p.reason) for p in problems or [Skipped(path.name, "no document")])
-                continue
-            good.append(path)
-        if good:
-            copy_into_corpus(good, self.config.corpus_dir)
-            summary = self.index(progress=progress)
-        else:
-            summary = IndexSummary()
-        summary.skipped = rejected + summary.skipped
+        """Check uploaded files fully in a staging folder, move the good ones into the corpus
+        folder (never over an existing file) and index incrementally."""
+        admitted = admit(
+            [Path(p) for p in paths], self.config.corpus_dir, self.config.max_upload_bytes,
+            check=lambda path: check_file(path, self.config),
+        )
+        summary = self.index(progress=progress) if admitted.added else IndexSummary()
+        summary.skipped = admitted.rejected + summary.skipped
+        summary.notes = admitted.notes + summary.notes
         return summary
 
     @property
@@ -138,9 +124,15 @@ class Pipeline:
     # Asking -----------------------------------------------------------------------------------
 
     def validate(self, question: str) -> str:
-        question = (question or "").strip()
+        if not isinstance(question, str):
+            raise QuestionError("The question must be text.")
+        question = question.strip()
         if not question:
             raise QuestionError("Please type a question.")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates, e.g. invalid UTF-8 bytes on a command line
+            raise QuestionError("The question contains bytes that are not valid UTF-8 text.") from None
         if len(question) > self.config.max_question_chars:
             raise QuestionError(
                 f"The question is {len(question):,} characters long; the limit is {self.config.max_question_chars:,}. "
@@ -162,7 +154,14 @@ class Pipeline:
         return f"{question} {last_question} {context}".strip()
 
     def retrieve(self, query: str, top_k: int | None = None, **filters) -> list[Passage]:
-        return self.search_index.search(query, top_k or self.config.top_k, Filters(**filters))
+        return self.search_index.search(query, top_k or self.config.top_k, Filters.checked(**filters))
+
+    def _top_k(self, top_k: int | None) -> int:
+        if top_k is None:
+            return self.config.top_k
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 50:
+            raise QuestionError(f"top_k must be a whole number from 1 to 50, got {top_k!r}.")
+        return top_k
 
     def ask(self, question: str, history: History | None = None, top_k: int | None = None, **filters) -> Answer:
         answer = None
@@ -176,10 +175,11 @@ class Pipeline:
         """Yield text deltas, then the final checked `Answer` (whose text replaces the deltas)."""
         started = time.perf_counter()
         question = self.validate(question)
+        top_k = self._top_k(top_k)
+        Filters.checked(**filters)
         history = [(u or "", a or "") for u, a in (history or [])]
         query = self.retrieval_query(question, history)
         search = self.search_index
-        top_k = top_k or self.config.top_k
         # Sentences are picked from a wider pool than the sources finally cited: the passage that
         # holds the answer often ranks just below the top few.
         passages = self.retrieve(query, max(3 * top_k, answering.SENTENCE_POOL), **filters)

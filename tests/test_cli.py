@@ -49,6 +49,12 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path):
         (("ask", ""), {}, "Please type a question"),
         (("index",), {"RAG_CORPUS_DIR": str(empty), "RAG_INDEX_DIR": str(tmp_path / "i")}, "No usable documents"),
         (("ask", "hello"), {"RAG_CORPUS_DIR": str(tmp_path / "missing"), "RAG_INDEX_DIR": str(tmp_path / "j")}, "Corpus folder not found"),
+        (("ask", "hello"), {"RAG_TOP_K": "abc"}, "RAG_TOP_K must be a whole number"),
+        (("ask", "hello"), {"RAG_CHUNK_TOKENS": "-5"}, "RAG_CHUNK_TOKENS must be between"),
+        (("ask", "hello"), {"RAG_LLM_TIMEOUT": "soon"}, "RAG_LLM_TIMEOUT must be a number"),
+        (("ask", "--top-k", "-3", "hello"), {}, "top_k must be a whole number"),
+        (("ask", "--since", "last week", "hello"), {}, "since must be a date"),
+        (("ask", "who said \udcff\udcfe"), {}, "not valid UTF-8"),
     ]
     for args, env, message in cases:
         result = run(*args, env_extra=env)

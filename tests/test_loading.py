@@ -54,6 +54,13 @@ def test_text_markdown_front_matter_and_sidecar(tmp_path):
     assert "title:" not in b.text and "Tuesday" in b.text
 
 
+def test_front_matter_that_is_not_usable_yaml_is_text(tmp_path):
+    # PyYAML raises ValueError, not a YAMLError, for a date that does not exist.
+    (tmp_path / "a.md").write_text("---\npublished: 2025-02-30\n---\n" + BODY, encoding="utf-8")
+    docs, skipped, _ = load(tmp_path)
+    assert skipped == {} and "harbour master" in docs["a"].text and docs["a"].published is None
+
+
 def test_html_uses_trafilatura_for_text_and_metadata(tmp_path):
     html = f"""<html><head><title>Ferry timetable | Harbour Times</title>
     <meta property="og:title" content="Ferry timetable changes">
