@@ -203,7 +203,7 @@ _RANGES = (
     ("chunk_overlap", 0, 4096),
     ("max_file_bytes", 1, 1 << 34),
     ("load_timeout", 0.1, 86400.0),
-    ("load_memory_mb", 64, 1 << 20),
+    ("load_memory_mb", 1, 1 << 20),
     ("embed_threads", 0, 1024),
     ("top_k", 1, 50),
     ("context_chunks", 0, 20),
