@@ -1,6 +1,6 @@
 """Web chat over the news corpus: `python app.py` (or `make run`).
 
-A thin layer over `rag.pipeline.Pipeline`: retrieval, answering and citation checking all live
+A thin layer over `rag.service.Pipeline`: retrieval, answering and citation checking all live
 in `rag`; this file only renders, routes and queues. Settings come from the environment
 (see rag/config.py): RAG_HOST, RAG_PORT, RAG_AUTH="user:password" (turns on a login page),
 RAG_MAX_UPLOAD_BYTES, RAG_MAX_QUESTION_CHARS, RAG_CORPUS_DIR, RAG_INDEX_DIR.
@@ -35,11 +35,11 @@ from gradio.utils import get_upload_folder  # noqa: E402
 
 from rag.config import PROJECT_ROOT  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.indexing import serving  # noqa: E402
-from rag.loading import SUPPORTED  # noqa: E402
-from rag.pipeline import Pipeline, make_progress_bar  # noqa: E402
+from rag.ingest.indexer import serving  # noqa: E402
+from rag.ingest.loading import SUPPORTED  # noqa: E402
+from rag.service import Pipeline, make_progress_bar  # noqa: E402
 from rag.types import Answer  # noqa: E402
-from rag.ui_render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
+from rag.web.render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
 from rag.web import guards  # noqa: E402
 
 log = logging.getLogger("rag.app")

@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     builds, reindex, cold = [], [], []
     for _ in range(args.repeat):

@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
 
 if TYPE_CHECKING:
-    from rag.pipeline import History, Pipeline
+    from rag.service import History, Pipeline
 
 __all__ = [
     "Answer",
@@ -47,7 +47,7 @@ def get_pipeline() -> "Pipeline":
     """The process-wide pipeline, built from the environment on first use."""
     global _default
     if _default is None:
-        from rag.pipeline import Pipeline
+        from rag.service import Pipeline
 
         _default = Pipeline()
     return _default

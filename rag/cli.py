@@ -13,7 +13,7 @@ from rag.errors import RagError
 
 def _pipeline(args):
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     config = Config.from_env()
     if getattr(args, "corpus", None):
@@ -24,8 +24,8 @@ def _pipeline(args):
 
 
 def cmd_index(args) -> int:
-    from rag.indexing import check_not_served
-    from rag.pipeline import make_progress_bar
+    from rag.ingest.indexer import check_not_served
+    from rag.service import make_progress_bar
 
     pipeline = _pipeline(args)
     check_not_served(pipeline.config)

@@ -74,7 +74,7 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 30
     max_file_bytes: int = 20 * 1024 * 1024
-    # Each corpus file is loaded (an upload also chunked) in a worker process (rag/isolation.py),
+    # Each corpus file is loaded (an upload also chunked) in a worker process (rag/ingest/isolation.py),
     # because a crafted file can make a parser loop or eat memory rather than fail. A document (a
     # JSONL line) may take this many seconds, a whole file this many per started megabyte, before
     # the worker is killed and the file skipped; the worker may use this much memory beyond its own.

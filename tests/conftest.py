@@ -42,7 +42,7 @@ def corpus_copy(tmp_path) -> Path:
 def pipeline(tmp_path_factory):
     """The default (extractive, embedded Chroma) pipeline over the shipped corpus, indexed once."""
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     base = tmp_path_factory.mktemp("shared")
     config = Config.from_env().with_(corpus_dir=copy_corpus(base / "corpus"), index_dir=base / "index")

@@ -82,7 +82,7 @@ def test_date_range_filter(tmp_path):
     import json
 
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

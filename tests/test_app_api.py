@@ -20,7 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import pytest  # noqa: E402
 
 from rag.types import Citation  # noqa: E402
-from rag.ui_render import md_text, passage_path, render_answer, render_sources, safe_url  # noqa: E402
+from rag.web.render import md_text, passage_path, render_answer, render_sources, safe_url  # noqa: E402
 from tests.app_server import XSS_FILE, app_server  # noqa: E402
 
 pytestmark = pytest.mark.ui

@@ -5,7 +5,7 @@ import pytest
 
 from rag.config import Config
 from rag.errors import IndexProblem, StoreUnavailable
-from rag.pipeline import Pipeline
+from rag.service import Pipeline
 from tests.servers import chroma_server, free_port, llama_server
 
 pytestmark = pytest.mark.servers

@@ -1,6 +1,6 @@
 """The citation checker: markers that point nowhere are removed, the rest renumbered in order."""
 
-from rag.citations import check_markers, claims_citing, collapse_repetition, supporting_span
+from rag.answer.citations import check_markers, claims_citing, collapse_repetition, supporting_span
 from rag.types import Passage
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cleaning import clean_article
+from rag.ingest.cleaning import clean_article
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "realtimeqa"

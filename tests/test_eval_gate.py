@@ -19,7 +19,7 @@ import pytest
 from rag.config import Config
 from rag.evals.gold import CitationCheck, ItemResult, evaluate, load_gold, score
 from rag.evals.report import CHART_NAME, report_html, write_report
-from rag.pipeline import Pipeline
+from rag.service import Pipeline
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunker
+from rag.ingest.chunking import Chunker
 from rag.config import Config
-from rag.isolation import LoaderWorker, check_file
-from rag.loading import BadFile, load_corpus, read_bytes
-from rag.pipeline import Pipeline
+from rag.ingest.isolation import LoaderWorker, check_file
+from rag.ingest.loading import BadFile, load_corpus, read_bytes
+from rag.service import Pipeline
 from rag.types import Document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -285,7 +285,7 @@ def our_workers() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
-        if parent == os.getpid() and b"rag.isolation" in cmdline:
+        if parent == os.getpid() and b"rag.ingest.isolation" in cmdline:
             pids.append(int(entry.name))
     return pids
 

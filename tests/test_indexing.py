@@ -11,8 +11,8 @@ import pytest
 
 from rag.config import Config
 from rag.errors import IndexProblem
-from rag.pipeline import Pipeline
-from rag.store import Store
+from rag.service import Pipeline
+from rag.backends.store import Store
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -74,7 +74,7 @@ KILL_SCRIPT = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
     calls = []
@@ -110,8 +110,8 @@ REBUILD_KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     import chromadb.api.client
-    from rag import cli, pipeline
-    from rag.store import Store
+    from rag import cli, service
+    from rag.backends.store import Store
 
     corpus, index, moment = sys.argv[1:4]
 
@@ -137,7 +137,7 @@ REBUILD_KILL_SCRIPT = textwrap.dedent(
             if len(calls) == 3:
                 die()
 
-        pipeline.make_progress_bar = lambda: (progress, lambda: None)
+        service.make_progress_bar = lambda: (progress, lambda: None)
     elif moment == "built":  # the whole new generation stored, the old one still live
         Store.make_live = die
     elif moment == "switched":  # the new generation live, readers not yet told, the old one not deleted
@@ -273,7 +273,7 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 
 
 def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path):
-    from rag.indexing import serving
+    from rag.ingest.indexer import serving
 
     index_dir = tmp_path / "index"
     app = make(corpus_copy, index_dir)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from rag.config import Config
-from rag.pipeline import Pipeline
+from rag.service import Pipeline
 from rag.types import Answer
 from tests.servers import FaultyOpenAIServer, llama_server
 

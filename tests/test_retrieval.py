@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.config import Config
-from rag.pipeline import Pipeline
+from rag.service import Pipeline
 
 QUESTION = "What did Medinsky say about the talks in Istanbul?"
 

@@ -9,7 +9,7 @@ import pytest
 from rag.config import Config
 from rag.errors import ConfigError
 from rag.types import Document, Skipped
-from rag.uploads import admit, safe_name
+from rag.ingest.uploads import admit, safe_name
 from rag.web import guards
 
 
@@ -76,7 +76,7 @@ def test_bad_settings_are_one_line_config_errors(monkeypatch):
 
 
 def test_citation_urls_are_http_or_the_apps_own_links():
-    from rag.citations import passage_url
+    from rag.answer.citations import passage_url
 
     def doc(url):
         return Document("d", "text", "T", "d.txt", "h", url=url)

@@ -45,7 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.citations import MARKER
+from rag.answer.citations import MARKER
 from rag.errors import RagError
 from rag.evals.stats import fmt, mean, percentile
 
@@ -132,11 +132,11 @@ def select_slice(documents: list[dict], questions: list[dict], days: int = WINDO
 
 
 def minilm_embedding(embedder=None):
-    """rag.embeddings.LocalMiniLM as a llama-index `BaseEmbedding` (same model as the product)."""
+    """rag.backends.embeddings.LocalMiniLM as a llama-index `BaseEmbedding` (same model as the product)."""
     from llama_index.core.bridge.pydantic import PrivateAttr
     from llama_index.core.embeddings import BaseEmbedding
 
-    from rag.embeddings import LocalMiniLM
+    from rag.backends.embeddings import LocalMiniLM
 
     class MiniLMEmbedding(BaseEmbedding):
         _embedder: Any = PrivateAttr()
@@ -179,7 +179,7 @@ def build_baselines(documents: list[dict], embedder=None) -> BaselineIndex:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    from rag.chunking import count_tokens
+    from rag.ingest.chunking import count_tokens
 
     started = time.perf_counter()
     docs = [
@@ -363,7 +363,7 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
 
 def _product_evidence(answer, search) -> tuple[str, int, list[dict]]:
     """Each cited quote plus the passage it was cited from (at most TOP_K citations)."""
-    from rag.chunking import count_tokens
+    from rag.ingest.chunking import count_tokens
 
     passages: dict[str, str] = {}  # distinct cited passages (several quotes may share one)
     parts, cites = [], []
@@ -389,9 +389,9 @@ def _retrieved(retriever, question: str) -> tuple[list, float]:
 def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int | None = None,
               index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0) -> dict:
     """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary."""
-    from rag.chunking import count_tokens
+    from rag.ingest.chunking import count_tokens
     from rag.config import Config
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
     run_started = time.perf_counter()
     questions = [q for q in read_jsonl(questions_path) if q.get("question") and q.get("answers")]

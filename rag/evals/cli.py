@@ -11,7 +11,7 @@ from rag.evals.gold import DEFAULT_GOLD, ItemResult, evaluate, load_gold
 from rag.evals.report import CHART_NAME, failure_lines, format_table, write_report
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
 
 
 def run_eval_cli(args, pipeline: "Pipeline") -> int:

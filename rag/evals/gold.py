@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rag.citations import MARKER
+from rag.answer.citations import MARKER
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.evals.judges import JudgeVerdict, judge_answer, make_judges
 from rag.evals.stats import mean, percentile
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
     from rag.types import Answer, Passage
 
 DEFAULT_GOLD = PROJECT_ROOT / "tests" / "gold" / "gold.yaml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from rag.service import Pipeline
     from rag.types import Answer
 
 JUDGES_SKIPPED = "LLM judges skipped: no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL)"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from functools import cached_property
 
-from rag.chunking import count_tokens
+from rag.ingest.chunking import count_tokens
 from rag.config import PROMPTS_DIR, Config, openai_client
 from rag.types import Passage
 

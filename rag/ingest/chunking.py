@@ -76,7 +76,7 @@ class Chunker:
         self.key = f"{config.chunk_tokens}/{config.chunk_overlap}"
 
     def split(self, doc: Document) -> list[Chunk]:
-        from rag.indexing import chunk_id
+        from rag.ingest.indexer import chunk_id
 
         chunks: list[Chunk] = []
         cursor = 0

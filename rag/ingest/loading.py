@@ -5,7 +5,7 @@ reason, and every good file is still returned. Files are read defensively becaus
 drop a file into the folder (or upload one) controls them: only regular files inside the folder
 are opened, YAML may not use aliases, and text must decode to something that looks like text.
 What defensive reading cannot bound (a parser that loops or eats memory) is left to
-`rag/isolation.py`, which runs `load_file` in a worker process with time and memory limits.
+`rag/ingest/isolation.py`, which runs `load_file` in a worker process with time and memory limits.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from rag.cleaning import clean_article
+from rag.ingest.cleaning import clean_article
 from rag.config import Config
 from rag.types import Document, Skipped
 
@@ -348,7 +348,7 @@ def doc_id_for(rel: Path) -> str:
 
 def iter_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_bytes: int) -> Iterator[Document]:
     """The documents of one file as they are read (a JSONL file has many); what cannot be used
-    is appended to `skipped`. In this process, with no limits: see `rag.isolation` for those."""
+    is appended to `skipped`. In this process, with no limits: see `rag.ingest.isolation` for those."""
     rel = path.relative_to(folder)
     source = rel.as_posix()
     suffix = path.suffix.lower()
@@ -386,7 +386,7 @@ def load_corpus(
     Returns (documents, skipped, duplicates): identical documents are kept once and the later
     copies are listed as duplicates.
     """
-    from rag.isolation import LoaderWorker  # it imports this module
+    from rag.ingest.isolation import LoaderWorker  # it imports this module
 
     skipped: list[Skipped] = []
     duplicates: list[Skipped] = []

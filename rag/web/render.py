@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from rag.citations import MARKER, is_web_url
+from rag.answer.citations import MARKER, is_web_url
 from rag.types import Citation, Document
 
 # Markdown characters that can create links/images ([ ]), code (`), tables (|), math ($),

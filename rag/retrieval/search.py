@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import Config
-from rag.embeddings import Embedder
+from rag.backends.embeddings import Embedder
 from rag.errors import IndexProblem, QuestionError
-from rag.store import Store
+from rag.backends.store import Store
 from rag.text import jaccard, shingles, terms
 from rag.types import Document, Passage
 

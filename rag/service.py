@@ -12,18 +12,18 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
-from rag import answering
-from rag.citations import MARKER, check_markers, claims_citing, collapse_repetition, make_citation, supporting_span
+from rag.answer import extractive as answering
+from rag.answer.citations import MARKER, check_markers, claims_citing, collapse_repetition, make_citation, supporting_span
 from rag.config import Config
-from rag.embeddings import make_embedder
+from rag.backends.embeddings import make_embedder
 from rag.errors import IndexProblem, QuestionError, RagError
-from rag.generation import LLM, GenerationFailed, build_context, is_decline
-from rag.indexing import Progress, generation, update_index
-from rag.isolation import check_file
-from rag.loading import load_corpus
-from rag.retrieval import Filters, SearchIndex
-from rag.store import Store
-from rag.uploads import admit
+from rag.answer.generated import LLM, GenerationFailed, build_context, is_decline
+from rag.ingest.indexer import Progress, generation, update_index
+from rag.ingest.isolation import check_file
+from rag.ingest.loading import load_corpus
+from rag.retrieval.search import Filters, SearchIndex
+from rag.backends.store import Store
+from rag.ingest.uploads import admit
 from rag.text import PRONOUNS, names, words
 from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
 

@@ -2,7 +2,7 @@
 
 Why this exists: the loaders hand files that anyone who can drop a file into the corpus folder (or
 upload one) controls to third-party parsers: PyYAML, pypdf, trafilatura/lxml, and llama-index's
-sentence splitter. rag/loading.py turns their exceptions into `Skipped` reasons, but not every
+sentence splitter. rag/ingest/loading.py turns their exceptions into `Skipped` reasons, but not every
 failure is an exception: a crafted file can make a parser loop for hours, allocate gigabytes, or
 crash the interpreter in C code. Such a file must cost the run one skipped file, not the run.
 
@@ -14,8 +14,8 @@ it, reports the file as skipped, and starts a fresh worker for the next file.
 
 `check_file` (for uploads) also chunks each document in the worker, since the splitter is a parser
 too. A corpus run does not: importing the splitter would make the worker's start-up a second
-instead of a twentieth, for every run. Instead rag/chunking.py keeps the splitter linear on
-pathological text and rag/loading.py caps a document at 2,000,000 characters, so the indexer's
+instead of a twentieth, for every run. Instead rag/ingest/chunking.py keeps the splitter linear on
+pathological text and rag/ingest/loading.py caps a document at 2,000,000 characters, so the indexer's
 own chunking stays bounded (about 10 s for the largest document).
 
 One worker serves a whole run, files going to it one at a time. A worker is a fresh interpreter,
@@ -41,16 +41,16 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from rag.chunking import Chunker
+from rag.ingest.chunking import Chunker
 from rag.config import Config
 from rag.errors import IndexProblem
-from rag.loading import iter_file
+from rag.ingest.loading import iter_file
 from rag.types import Document, Skipped
 
 # The worker gets the caller's sys.path, so it imports the same `rag`, wherever that came from.
 WORKER = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
-    "from rag.isolation import _serve; _serve(int(sys.argv[1]))"
+    "from rag.ingest.isolation import _serve; _serve(int(sys.argv[1]))"
 )
 STARTUP_SECONDS = 120.0  # a slow, busy machine
 MB = 1024 * 1024
@@ -73,7 +73,7 @@ class LoaderWorker:
         self.close()
 
     def load(self, path: Path, folder: Path, meta: dict, max_bytes: int) -> tuple[list[Document], list[Skipped]]:
-        """`rag.loading.load_file` in the worker: (documents, skipped). A file that overruns the
+        """`rag.ingest.loading.load_file` in the worker: (documents, skipped). A file that overruns the
         limits or kills the worker is skipped with the reason; documents it gave before are kept."""
         source = path.relative_to(folder).as_posix()
         try:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rag.retrieval import SearchIndex
+from rag.retrieval.search import SearchIndex
 from rag.text import jaccard, names, normalize_word, sentence_spans, shingles, stopwords, terms, words
 from rag.types import Document, Passage
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.loading import SUPPORTED
+from rag.ingest.loading import SUPPORTED
 from rag.types import Document, Skipped
 
 STAGING = ".staging"

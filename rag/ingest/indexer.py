@@ -7,7 +7,7 @@ versions, so killing the process at any point leaves an index that still answers
 run finishes the job.
 
 A rebuild indexes everything into a new generation of collections while the live one keeps
-answering, switches readers to it with one write, then deletes the old one (`rag/store.py`). A
+answering, switches readers to it with one write, then deletes the old one (`rag/backends/store.py`). A
 rebuild killed before the switch leaves the old index live, one killed after it the new one; either
 way the next run deletes what is left of the other.
 """
@@ -21,11 +21,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.chunking import Chunker
+from rag.ingest.chunking import Chunker
 from rag.config import Config
-from rag.embeddings import Embedder
+from rag.backends.embeddings import Embedder
 from rag.errors import IndexProblem
-from rag.store import Store
+from rag.backends.store import Store
 from rag.types import Chunk, Document, IndexSummary
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
