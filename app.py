@@ -1,6 +1,6 @@
 """Web chat over the news corpus: `python app.py` (or `make run`).
 
-A thin layer over `rag.service.Pipeline`: retrieval, answering and citation checking all live
+A thin layer over `rag.service.Service`: retrieval, answering and citation checking all live
 in `rag`; this file only renders, routes and queues. Settings come from the environment
 (see rag/config.py): RAG_HOST, RAG_PORT, RAG_AUTH="user:password" (turns on a login page),
 RAG_MAX_UPLOAD_BYTES, RAG_MAX_QUESTION_CHARS, RAG_CORPUS_DIR, RAG_INDEX_DIR.
@@ -37,7 +37,7 @@ from rag.config import PROJECT_ROOT  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest.indexer import serving  # noqa: E402
 from rag.ingest.loading import SUPPORTED  # noqa: E402
-from rag.service import Pipeline, make_progress_bar  # noqa: E402
+from rag.service import Service, make_progress_bar  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from rag.web.render import md_text, passage_csp, passage_page, render_answer, render_sources  # noqa: E402
 from rag.web import guards  # noqa: E402
@@ -55,7 +55,7 @@ def say(text: str, **metadata) -> dict:
     return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
 
 
-def build_ui(p: Pipeline) -> gr.Blocks:
+def build_ui(p: Service) -> gr.Blocks:
     def outlets() -> list[str]:
         return [ALL] + sorted({s.publisher for s in p.sources() if s.publisher})
 
@@ -64,12 +64,12 @@ def build_ui(p: Pipeline) -> gr.Blocks:
 
     def respond(question, chat, pairs, top_k, outlet):
         """Stream one answer into the chat. `pairs` holds the raw (question, answer) texts the
-        pipeline needs for follow-ups, so the rendered links and source boxes never leak into it."""
+        service needs for follow-ups, so the rendered links and source boxes never leak into it."""
         chat = list(chat) if isinstance(chat, list) else []
         pairs = list(pairs or [])
         try:
             question = guards.question_text(question)
-            top_k = guards.top_k(top_k, p.config.top_k)
+            top_k = guards.top_k(top_k, p.config.retrieval.top_k)
             outlet = guards.choice(outlet if outlet not in (None, "") else ALL, outlets(), "outlet")
         except guards.BadRequest as exc:
             yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
@@ -102,7 +102,7 @@ def build_ui(p: Pipeline) -> gr.Blocks:
         chat.append(say(text))
         if answer.citations:
             title = f"Sources ({len(answer.citations)})"
-            chat.append(say(render_sources(answer.citations, p.config.app_url), title=title, status="done"))
+            chat.append(say(render_sources(answer.citations, p.config.web.app_url), title=title, status="done"))
         pairs.append([question, answer.text])
         yield chat, "", pairs
 
@@ -124,7 +124,7 @@ def build_ui(p: Pipeline) -> gr.Blocks:
         try:
             question = guards.question_text(question)
             pairs = guards.history_pairs(history)
-            top_k = guards.top_k(top_k, p.config.top_k)
+            top_k = guards.top_k(top_k, p.config.retrieval.top_k)
             answer = p.ask(question, history=pairs, top_k=top_k)
         except RagError as exc:
             return refused(str(exc))
@@ -169,7 +169,7 @@ def build_ui(p: Pipeline) -> gr.Blocks:
                 example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
                 clear = gr.Button("Clear conversation", size="sm", variant="stop")
             with gr.Accordion("Settings", open=False):
-                top_k = gr.Slider(1, 10, value=p.config.top_k, step=1, label="Number of sources to search")
+                top_k = gr.Slider(1, 10, value=p.config.retrieval.top_k, step=1, label="Number of sources to search")
                 outlet = gr.Dropdown(outlets(), value=ALL, label="Only this outlet")
         with gr.Tab("Corpus"):
             table = gr.Dataframe(
@@ -177,7 +177,7 @@ def build_ui(p: Pipeline) -> gr.Blocks:
                 interactive=False, wrap=True, column_widths=["46%", "18%", "18%", "10%", "8%"],
                 elem_id="corpus-table",
             )
-            limit = p.config.max_upload_bytes
+            limit = p.config.web.max_upload_bytes
             limit_text = f"{limit / 1e6:.0f} MB" if limit >= 1e6 else f"{limit / 1e3:.0f} KB"
             files = gr.File(
                 label=f"Add articles ({', '.join(UPLOAD_TYPES)}; up to {limit_text} each)",
@@ -215,18 +215,18 @@ def blocked_paths(config, upload_folder: str) -> list[str]:
     project (prompts, .env), the corpus and the index. A folder that holds Gradio's upload folder
     cannot be blocked (uploads would fail), so it is left to the upload-folder check."""
     upload = Path(upload_folder).resolve()
-    folders = {PROJECT_ROOT.resolve(), config.corpus_dir.resolve(), config.index_dir.resolve()}
+    folders = {PROJECT_ROOT.resolve(), config.paths.corpus_dir.resolve(), config.paths.index_dir.resolve()}
     return sorted(str(f) for f in folders if not upload.is_relative_to(f))
 
 
-def build_app(p: Pipeline) -> FastAPI:
+def build_app(p: Service) -> FastAPI:
     config = p.config
-    auth = config.auth_pair
+    auth = config.web.auth_pair
     throttle = guards.LoginThrottle()
 
     @asynccontextmanager
     async def lifespan(_app):
-        print(f"Ready after {time.perf_counter() - STARTED:.1f} s: open {config.app_url}", flush=True)
+        print(f"Ready after {time.perf_counter() - STARTED:.1f} s: open {config.web.app_url}", flush=True)
         yield
 
     # FastAPI's /docs and /redoc load their scripts from a CDN (useless offline) and would be
@@ -274,14 +274,14 @@ def build_app(p: Pipeline) -> FastAPI:
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
     demo = build_ui(p)
-    # Concurrent users are queued; several answers may run at once (the pipeline is read-only
+    # Concurrent users are queued; several answers may run at once (the service is read-only
     # while answering), uploads are limited to one at a time in build_ui.
     demo.queue(default_concurrency_limit=4)
     # Our routes are registered first, so they win over the Gradio app mounted at "/".
     upload_folder = get_upload_folder()
     gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
-        max_file_size=config.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
+        max_file_size=config.web.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
         allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
     )
     # Gradio checks that every file named in a request was uploaded by a client (and not, say,
@@ -304,16 +304,16 @@ class Server(uvicorn.Server):
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        p = Pipeline()
+        p = Service()
     except RagError as exc:  # a bad setting: one line, no traceback
         sys.exit(f"error: {exc}")
-    print(f"Pipeline: {p.describe_mode()}", flush=True)
+    print(f"Service: {p.describe_mode()}", flush=True)
     try:
         has_index = p.store.exists()
     except RagError as exc:  # e.g. the Chroma server is down: say where, no traceback
         sys.exit(str(exc))
     if not has_index:
-        print(f"No index yet: building it from {p.config.corpus_dir} ...", flush=True)
+        print(f"No index yet: building it from {p.config.paths.corpus_dir} ...", flush=True)
         update, close = make_progress_bar()
         try:
             summary = p.index(progress=update)
@@ -328,7 +328,7 @@ def main() -> None:
         sys.exit(str(exc))
     print(f"Index loaded: {len(p.sources())} documents. Starting the server ...", flush=True)
     app = build_app(p)
-    config = uvicorn.Config(app, host=p.config.host, port=p.config.port, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, host=p.config.web.host, port=p.config.web.port, log_level="warning", timeout_graceful_shutdown=5)
     with serving(p.config):
         Server(config).run()
 

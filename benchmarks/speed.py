@@ -43,17 +43,17 @@ def main() -> None:
     args = parser.parse_args()
 
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     builds, reindex, cold = [], [], []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             config = Config.from_env().with_(index_dir=Path(tmp))
             started = time.perf_counter()
-            summary = Pipeline(config).index()
+            summary = Service(config).index()
             builds.append(time.perf_counter() - started)
             started = time.perf_counter()
-            Pipeline(config).index()
+            Service(config).index()
             reindex.append(time.perf_counter() - started)
             started = time.perf_counter()
             subprocess.run(
@@ -63,13 +63,13 @@ def main() -> None:
             cold.append(time.perf_counter() - started)
 
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline = Pipeline(Config.from_env().with_(index_dir=Path(tmp)))
-        pipeline.index()
-        pipeline.search_index
+        service = Service(Config.from_env().with_(index_dir=Path(tmp)))
+        service.index()
+        service.search_index
         latencies = []
         for i in range(args.questions):
             started = time.perf_counter()
-            pipeline.ask(QUESTIONS[i % len(QUESTIONS)])
+            service.ask(QUESTIONS[i % len(QUESTIONS)])
             latencies.append((time.perf_counter() - started) * 1000)
 
     print(f"corpus: {summary.documents} documents, {summary.chunks} chunks; {args.repeat} runs, medians")

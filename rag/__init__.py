@@ -1,4 +1,4 @@
-"""A cited question-answering pipeline over a folder of news articles.
+"""A cited question-answering service over a folder of news articles.
 
     from rag import ask
     a = ask("what did Rubio say about Istanbul")
@@ -6,7 +6,7 @@
     for c in a.citations:
         print(c.number, c.title, c.quote)
 
-`ask`, `stream`, `index`, `sources`, `document` and `add_files` use one shared `Pipeline` per
+`ask`, `stream`, `index`, `sources`, `document` and `add_files` use one shared `Service` per
 process, configured from the environment (see `rag.config`). Heavy libraries load on first use,
 so `import rag` stays cheap.
 """
@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
 
 if TYPE_CHECKING:
-    from rag.service import History, Pipeline
+    from rag.service import History, Service
 
 __all__ = [
     "Answer",
@@ -34,50 +34,50 @@ __all__ = [
     "add_files",
     "ask",
     "document",
-    "get_pipeline",
+    "get_service",
     "index",
     "sources",
     "stream",
 ]
 
-_default: "Pipeline | None" = None
+_default: "Service | None" = None
 
 
-def get_pipeline() -> "Pipeline":
-    """The process-wide pipeline, built from the environment on first use."""
+def get_service() -> "Service":
+    """The process-wide service, built from the environment on first use."""
     global _default
     if _default is None:
-        from rag.service import Pipeline
+        from rag.service import Service
 
-        _default = Pipeline()
+        _default = Service()
     return _default
 
 
 def ask(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Answer:
     """Answer a question from the corpus, with citations. Filters: publisher=, since=, until=."""
-    return get_pipeline().ask(question, history=history, top_k=top_k, **filters)
+    return get_service().ask(question, history=history, top_k=top_k, **filters)
 
 
 def stream(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are produced and finally the checked `Answer`."""
-    return get_pipeline().stream(question, history=history, top_k=top_k, **filters)
+    return get_service().stream(question, history=history, top_k=top_k, **filters)
 
 
 def index(rebuild: bool = False) -> IndexSummary:
     """Bring the index up to date with the corpus folder (incremental unless `rebuild`)."""
-    return get_pipeline().index(rebuild=rebuild)
+    return get_service().index(rebuild=rebuild)
 
 
 def sources() -> list[SourceInfo]:
     """The indexed documents with their metadata and chunk counts."""
-    return get_pipeline().sources()
+    return get_service().sources()
 
 
 def document(doc_id: str) -> Document | None:
     """One indexed document with its cleaned text, or None."""
-    return get_pipeline().document(doc_id)
+    return get_service().document(doc_id)
 
 
 def add_files(paths: Sequence[str | Path]) -> IndexSummary:
     """Copy files into the corpus folder and index them; bad files are reported, not copied."""
-    return get_pipeline().add_files(paths)
+    return get_service().add_files(paths)

@@ -11,27 +11,27 @@ from pathlib import Path
 from rag.errors import RagError
 
 
-def _pipeline(args):
+def _service(args):
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     config = Config.from_env()
     if getattr(args, "corpus", None):
         config = config.with_(corpus_dir=Path(args.corpus))
     if getattr(args, "index", None):
         config = config.with_(index_dir=Path(args.index))
-    return Pipeline(config)
+    return Service(config)
 
 
 def cmd_index(args) -> int:
     from rag.ingest.indexer import check_not_served
     from rag.service import make_progress_bar
 
-    pipeline = _pipeline(args)
-    check_not_served(pipeline.config)
+    service = _service(args)
+    check_not_served(service.config)
     update, close = make_progress_bar()
     try:
-        summary = pipeline.index(rebuild=args.rebuild, progress=update)
+        summary = service.index(rebuild=args.rebuild, progress=update)
     finally:
         close()
     print("\n".join(summary.lines()))
@@ -39,21 +39,21 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    pipeline = _pipeline(args)
+    service = _service(args)
     question = " ".join(args.question)
     filters = {k: v for k, v in (("publisher", args.publisher), ("since", args.since), ("until", args.until)) if v}
     if args.json:
-        answer = pipeline.ask(question, top_k=args.top_k, **filters)
+        answer = service.ask(question, top_k=args.top_k, **filters)
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     from rag.types import Answer
 
     answer = None
     streamed = False
-    for event in pipeline.stream(question, top_k=args.top_k, **filters):
+    for event in service.stream(question, top_k=args.top_k, **filters):
         if isinstance(event, Answer):
             answer = event
-        elif pipeline.llm is not None and answer is None:
+        elif service.llm is not None and answer is None:
             streamed = True
             print(event, end="", flush=True)
     if streamed:
@@ -71,8 +71,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_sources(args) -> int:
-    pipeline = _pipeline(args)
-    rows = pipeline.sources()
+    service = _service(args)
+    rows = service.sources()
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
         return 0
@@ -86,7 +86,7 @@ def cmd_sources(args) -> int:
 def cmd_eval(args) -> int:
     from rag.evals.cli import run_eval_cli
 
-    return run_eval_cli(args, _pipeline(args))
+    return run_eval_cli(args, _service(args))
 
 
 def cmd_bench(args) -> int:

@@ -22,6 +22,8 @@ QUESTION_WORDS = {
     "happen", "happened", "happens", "explain", "describe", "described", "characterize", "characterized",
     "characterise", "characterised", "done", "doing", "he", "she", "has", "have", "had", "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "with", "as", "by", "at", "from",
 }
+# A citation marker in answer text: [1], [2, 3].
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 PRONOUNS = {"he", "she", "they", "it", "his", "her", "their", "them", "him", "this", "that", "these", "those", "its"}
 
 

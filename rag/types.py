@@ -1,4 +1,4 @@
-"""Public data types: what the pipeline hands to the CLI, the UI, tests and other callers."""
+"""Public data types: what the service hands to the CLI, the UI, tests and other callers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: a copy of the corpus and a pipeline indexed once per session."""
+"""Shared pytest fixtures: a copy of the corpus and a service indexed once per session."""
 
 from __future__ import annotations
 
@@ -39,13 +39,13 @@ def corpus_copy(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pipeline(tmp_path_factory):
-    """The default (extractive, embedded Chroma) pipeline over the shipped corpus, indexed once."""
+def service(tmp_path_factory):
+    """The default (extractive, embedded Chroma) service over the shipped corpus, indexed once."""
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     base = tmp_path_factory.mktemp("shared")
     config = Config.from_env().with_(corpus_dir=copy_corpus(base / "corpus"), index_dir=base / "index")
-    p = Pipeline(config)
+    p = Service(config)
     p.index()
     return p

@@ -8,8 +8,8 @@ from rag.errors import QuestionError
 from rag.types import Answer, Citation
 
 
-def test_contract_fields(pipeline):
-    a = pipeline.ask("what did Rubio say about Istanbul")
+def test_contract_fields(service):
+    a = service.ask("what did Rubio say about Istanbul")
     assert isinstance(a, Answer) and isinstance(a.text, str)
     assert a.mode == "extractive" and a.answerable is True
     assert a.citations and all(isinstance(c, Citation) for c in a.citations)
@@ -17,19 +17,19 @@ def test_contract_fields(pipeline):
     assert [c.number for c in a.citations] == sorted(set(markers)) == list(range(1, len(a.citations) + 1))
     for c in a.citations:
         assert c.doc_id and c.title and c.url
-        doc = pipeline.document(c.doc_id)
+        doc = service.document(c.doc_id)
         assert doc.text[c.start:c.end] == c.quote  # verbatim from the cleaned text
         assert c.url.startswith("http")
 
 
-def test_rubio_answer_gathers_what_he_said_from_several_articles(pipeline):
-    a = pipeline.ask("what did Rubio say about Istanbul")
+def test_rubio_answer_gathers_what_he_said_from_several_articles(service):
+    a = service.ask("what did Rubio say about Istanbul")
     assert len({c.doc_id for c in a.citations}) >= 2
     assert all("Rubio" in c.quote for c in a.citations)
 
 
-def test_every_answer_sentence_is_a_source_sentence(pipeline):
-    a = pipeline.ask("Who led the Russian delegation?")
+def test_every_answer_sentence_is_a_source_sentence(service):
+    a = service.ask("Who led the Russian delegation?")
     quotes = " ".join(" ".join(c.quote.split()) for c in a.citations)
     for line in a.text.splitlines():
         sentence = re.sub(r"^- |\s*\[\d+\]$", "", line).strip()
@@ -46,33 +46,33 @@ def test_every_answer_sentence_is_a_source_sentence(pipeline):
         "What is the boiling point of mercury?",
     ],
 )
-def test_questions_the_corpus_cannot_answer_are_declined(pipeline, question):
-    a = pipeline.ask(question)
+def test_questions_the_corpus_cannot_answer_are_declined(service, question):
+    a = service.ask(question)
     assert a.answerable is False and a.citations == []
     assert "do not" in a.text
 
 
-def test_follow_up_uses_the_conversation(pipeline):
-    first = pipeline.ask("Who led the Russian delegation?")
-    follow = pipeline.ask("What did he warn?", history=[("Who led the Russian delegation?", first.text)])
+def test_follow_up_uses_the_conversation(service):
+    first = service.ask("Who led the Russian delegation?")
+    follow = service.ask("What did he warn?", history=[("Who led the Russian delegation?", first.text)])
     assert follow.answerable
     assert any("Medinsky" in c.quote or "forever" in c.quote for c in follow.citations)
 
 
-def test_top_k_and_publisher_filter(pipeline):
-    a = pipeline.ask("What did Rubio say?", top_k=2, publisher="The Wall Street Journal")
+def test_top_k_and_publisher_filter(service):
+    a = service.ask("What did Rubio say?", top_k=2, publisher="The Wall Street Journal")
     assert a.citations and {c.doc_id for c in a.citations} == {"wsj-diplomatic-defeat-for-putin"}
     assert a.citations[0].publisher == "The Wall Street Journal"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
-def test_empty_and_huge_questions_get_a_clear_message(pipeline, question):
+def test_empty_and_huge_questions_get_a_clear_message(service, question):
     with pytest.raises(QuestionError):
-        pipeline.ask(question)
+        service.ask(question)
 
 
-def test_stream_yields_text_then_the_answer(pipeline):
-    events = list(pipeline.stream("How many prisoners were swapped?"))
+def test_stream_yields_text_then_the_answer(service):
+    events = list(service.stream("How many prisoners were swapped?"))
     assert isinstance(events[-1], Answer)
     assert "".join(e for e in events[:-1]) == events[-1].text
     assert re.search(r"1,000", events[-1].text)
@@ -82,7 +82,7 @@ def test_date_range_filter(tmp_path):
     import json
 
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -93,7 +93,7 @@ def test_date_range_filter(tmp_path):
          "text": "The harbour authority delayed the new ferry timetable again after a storm damaged the pier."},
     ]
     (corpus / "news.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    p = Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    p = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=tmp_path / "index"))
     question = "What did the harbour authority do about the ferry timetable?"
     assert {c.doc_id for c in p.ask(question).citations} == {"may", "june"}
     assert {c.doc_id for c in p.ask(question, since="2025-06-01").citations} == {"june"}
@@ -109,8 +109,8 @@ def test_date_range_filter(tmp_path):
         ("How did Elina Valtonen sum up the negotiations?", []),
     ],
 )
-def test_quotations_are_cited_whole_and_citations_do_not_overlap(pipeline, question, history):
-    a = pipeline.ask(question, history=history)
+def test_quotations_are_cited_whole_and_citations_do_not_overlap(service, question, history):
+    a = service.ask(question, history=history)
     assert a.citations
     for c in a.citations:
         assert c.quote.count("“") == c.quote.count("”") and c.quote.count('"') % 2 == 0, c.quote

@@ -1,11 +1,11 @@
-"""The same pipeline against a real `chroma run` server, and OpenAI-style embeddings from a real
+"""The same service against a real `chroma run` server, and OpenAI-style embeddings from a real
 llama.cpp embeddings endpoint."""
 
 import pytest
 
 from rag.config import Config
 from rag.errors import IndexProblem, StoreUnavailable
-from rag.service import Pipeline
+from rag.service import Service
 from tests.servers import chroma_server, free_port, llama_server
 
 pytestmark = pytest.mark.servers
@@ -18,30 +18,30 @@ QUESTIONS = [
 ]
 
 
-def test_server_store_gives_the_same_answers_and_reindexes_incrementally(corpus_copy, tmp_path, pipeline):
+def test_server_store_gives_the_same_answers_and_reindexes_incrementally(corpus_copy, tmp_path, service):
     with chroma_server(tmp_path / "chroma-data") as server:
         config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
                                          chroma_host=server.host, chroma_port=server.port)
-        remote = Pipeline(config)
+        remote = Service(config)
         built = remote.index()
         assert built.documents == 5 and built.embedded_chunks == built.chunks > 0
         assert not (tmp_path / "local" / "chroma").exists()  # nothing went to the embedded store
         for question in QUESTIONS:
-            here, there = pipeline.ask(question), remote.ask(question)
+            here, there = service.ask(question), remote.ask(question)
             assert (there.text, there.answerable) == (here.text, here.answerable)
             assert [(c.doc_id, c.start, c.end) for c in there.citations] == [(c.doc_id, c.start, c.end) for c in here.citations]
 
         (corpus_copy / "putin-trump-bail-on-istanbul-talks.txt").unlink()
-        again = Pipeline(config).index()
+        again = Service(config).index()
         assert again.removed == ["putin-trump-bail-on-istanbul-talks"] and again.embedded_chunks == 0
-        assert "putin-trump-bail-on-istanbul-talks" not in {s.doc_id for s in Pipeline(config).sources()}
+        assert "putin-trump-bail-on-istanbul-talks" not in {s.doc_id for s in Service(config).sources()}
 
 
 def test_server_down_is_a_clear_error_naming_host_and_port(corpus_copy, tmp_path):
     port = free_port()
     config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "i", chroma_host="127.0.0.1", chroma_port=port)
     with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
-        Pipeline(config).ask("Who led the Russian delegation?")
+        Service(config).ask("Who led the Russian delegation?")
 
 
 def test_openai_compatible_embeddings_and_model_mismatch(corpus_copy, tmp_path):
@@ -49,13 +49,13 @@ def test_openai_compatible_embeddings_and_model_mismatch(corpus_copy, tmp_path):
         # Embeddings from the server; answers stay extractive (no OPENAI_BASE_URL for the LLM).
         config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index",
                                          embed_model=server.model, embed_base_url=server.base_url)
-        p = Pipeline(config)
+        p = Service(config)
         summary = p.index()
         assert summary.embedded_chunks == summary.chunks > 0
         answer = p.ask("Who led the Russian delegation?")
         assert answer.citations and p.search_index.vectors.shape[1] == 576
 
-    local = Pipeline(Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
+    local = Service(Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
     with pytest.raises(IndexProblem, match="rebuild"):
         local.ask("Who led the Russian delegation?")
 
@@ -69,7 +69,7 @@ def test_a_running_app_sees_documents_indexed_by_another_process(corpus_copy, tm
     with chroma_server(tmp_path / "chroma-data") as server:
         config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
                                          chroma_host=server.host, chroma_port=server.port)
-        running = Pipeline(config)
+        running = Service(config)
         running.index()
         assert running.ask(question).answerable is False
 

@@ -1,9 +1,9 @@
 """Quality gate: the offline evaluation on the gold set must not fall below today's scores.
 
-The default pipeline (extractive, no LLM, local embeddings) answers every question of
+The default service (extractive, no LLM, local embeddings) answers every question of
 tests/gold/gold.yaml over the corpus/ articles, indexed into a temporary folder. Each gate is the
 score measured when the gate was set, minus a small margin (never above the measured value), so a
-regression fails the suite and an improvement passes. Raise a gate when the pipeline improves.
+regression fails the suite and an improvement passes. Raise a gate when the service improves.
 
 Issue targets, for comparison (see GATES): fact recall >= 0.85, supporting doc cited >= 0.95 of the
 answerable questions, every citation valid, >= 0.8 of the unanswerable questions declined.
@@ -19,7 +19,7 @@ import pytest
 from rag.config import Config
 from rag.evals.gold import CitationCheck, ItemResult, evaluate, load_gold, score
 from rag.evals.report import CHART_NAME, report_html, write_report
-from rag.service import Pipeline
+from rag.service import Service
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -51,8 +51,8 @@ def report(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("eval-index")
     # Offline and extractive whatever the environment says: the gates are for that mode.
     config = Config.from_env().with_(index_dir=index_dir, openai_api_key=None, openai_base_url=None, chroma_host=None)
-    pipeline = Pipeline(config)
-    return evaluate(pipeline, load_gold(), k=5)
+    service = Service(config)
+    return evaluate(service, load_gold(), k=5)
 
 
 def test_gold_set_is_complete(report):

@@ -20,7 +20,7 @@ from rag.ingest.chunking import Chunker
 from rag.config import Config
 from rag.ingest.isolation import LoaderWorker, check_file
 from rag.ingest.loading import BadFile, load_corpus, read_bytes
-from rag.service import Pipeline
+from rag.service import Service
 from rag.types import Document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -165,34 +165,34 @@ def hostile_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
     corpus = Path(shutil.copytree(CORPUS, base / "corpus"))
     build_hostile(corpus)
-    pipeline = Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=base / "index"))
+    service = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=base / "index"))
     started = time.monotonic()
-    summary = pipeline.index()
-    return pipeline, summary, time.monotonic() - started
+    summary = service.index()
+    return service, summary, time.monotonic() - started
 
 
 @pytest.mark.timeout(240)
 def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(hostile_run):
-    pipeline, summary, seconds = hostile_run
+    service, summary, seconds = hostile_run
     skipped = {s.source: s.reason for s in summary.skipped}
     for source, words in EXPECTED.items():
         assert words in skipped.get(source, ""), (source, skipped.get(source))
     assert set(skipped) == set(EXPECTED)
     assert all("\n" not in reason for reason in skipped.values())
     # Read safely rather than refused: the good text of these files is indexed.
-    indexed = {s.doc_id: s for s in pipeline.sources()}
+    indexed = {s.doc_id: s for s in service.sources()}
     assert ARTICLES | {"bomb", "owner-only", "utf32", "repeated", "n-good"} == set(indexed)
-    assert "Friday" in pipeline.document("utf32").text
-    assert "harbour master" in pipeline.document("bomb").text and "lol" not in pipeline.document("bomb").text
+    assert "Friday" in service.document("utf32").text
+    assert "harbour master" in service.document("bomb").text and "lol" not in service.document("bomb").text
     # A lone surrogate (Chroma cannot store one) is dropped from text and title alike.
-    assert "\ud800" not in pipeline.document("n-good").text and indexed["n-good"].title == "Ferries "
+    assert "\ud800" not in service.document("n-good").text and indexed["n-good"].title == "Ferries "
     assert [d.source for d in summary.duplicates] == ["zz-link.txt"]  # a link inside the corpus is followed
     assert seconds < 120
 
 
 def test_nothing_from_outside_the_corpus_is_indexed(hostile_run):
-    pipeline, _, _ = hostile_run
-    texts = [pipeline.document(s.doc_id).text for s in pipeline.sources()]
+    service, _, _ = hostile_run
+    texts = [service.document(s.doc_id).text for s in service.sources()]
     assert not any("root:x:0:0" in text for text in texts)
 
 

@@ -11,28 +11,28 @@ import pytest
 
 from rag.config import Config
 from rag.errors import IndexProblem
-from rag.service import Pipeline
+from rag.service import Service
 from rag.backends.store import Store
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
-def make(corpus, index_dir, **changes) -> Pipeline:
-    return Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir, **changes))
+def make(corpus, index_dir, **changes) -> Service:
+    return Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir, **changes))
 
 
-def collections(p: Pipeline) -> set[str]:
+def collections(p: Service) -> set[str]:
     return {c.name for c in p.store.client.list_collections()}
 
 
-def assert_one_generation(p: Pipeline) -> None:
+def assert_one_generation(p: Service) -> None:
     """Exactly the live generation's collections (and the pointer's): no leftovers."""
     live = p.store.live_generation()
     prefix = f"news_{live}" if live else "news"
     assert collections(p) - {"news_meta"} == {f"{prefix}_chunks", f"{prefix}_docs"}
 
 
-def stored_chunks(p: Pipeline) -> dict[str, str]:
+def stored_chunks(p: Service) -> dict[str, str]:
     chunks, _ = p.store.open(p.embedder.name)
     records = p.store.get_all(chunks, include=["metadatas"])
     return dict(zip(records["ids"], (m["doc_id"] for m in records["metadatas"])))
@@ -47,7 +47,7 @@ def test_unchanged_changed_and_deleted_files(corpus_copy, tmp_path):
     assert again.embedded_chunks == 0 and again.unchanged == 5 and again.chunks == first.chunks
 
     wsj = corpus_copy / "wsj-diplomatic-defeat-for-putin.txt"
-    wsj.write_text(wsj.read_text(encoding="utf-8") + "\nA new closing paragraph about the pipeline talks in Geneva.\n", encoding="utf-8")
+    wsj.write_text(wsj.read_text(encoding="utf-8") + "\nA new closing paragraph about the service talks in Geneva.\n", encoding="utf-8")
     (corpus_copy / "analysis-illusion-of-progress.txt").unlink()
     p = make(corpus_copy, index_dir)
     before = stored_chunks(p)
@@ -74,7 +74,7 @@ KILL_SCRIPT = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
     calls = []
@@ -84,7 +84,7 @@ KILL_SCRIPT = textwrap.dedent(
         if len(calls) == 3:  # two documents stored, the third not yet
             os.kill(os.getpid(), signal.SIGKILL)
 
-    Pipeline(Config.from_env().with_(corpus_dir=corpus, index_dir=index)).index(progress=progress)
+    Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index)).index(progress=progress)
     """
 )
 
@@ -197,12 +197,12 @@ def test_a_rebuild_killed_at_any_moment_leaves_an_index_that_answers(
     assert survivor.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"  # a loaded index follows
 
 
-def test_an_index_built_before_generations_still_opens_answers_and_rebuilds(corpus_copy, tmp_path, pipeline):
+def test_an_index_built_before_generations_still_opens_answers_and_rebuilds(corpus_copy, tmp_path, service):
     """`news_chunks` and `news_docs` with no pointer, as indexes were laid out before rebuilds built aside."""
     old = make(corpus_copy, tmp_path / "index")
-    source_chunks, source_docs = pipeline.store.open(pipeline.embedder.name)
+    source_chunks, source_docs = service.store.open(service.embedder.name)
     for source, name in ((source_chunks, "news_chunks"), (source_docs, "news_docs")):
-        records = pipeline.store.get_all(source, include=["embeddings", "documents", "metadatas"])
+        records = service.store.get_all(source, include=["embeddings", "documents", "metadatas"])
         target = old.store.client.create_collection(name, metadata=source.metadata, embedding_function=None)
         target.add(ids=records["ids"], embeddings=[list(map(float, v)) for v in records["embeddings"]],
                    documents=records["documents"], metadatas=records["metadatas"])
@@ -226,7 +226,7 @@ def test_a_rebuild_against_a_chroma_server_crashing_after_the_switch(corpus_copy
     with chroma_server(tmp_path / "chroma-data") as server:
         config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
                                          chroma_host=server.host, chroma_port=server.port)
-        running = Pipeline(config)  # stands for the app, serving while another process rebuilds
+        running = Service(config)  # stands for the app, serving while another process rebuilds
         running.index()
         assert running.ask(FERRY_QUESTION).answerable is False
 
@@ -237,17 +237,17 @@ def test_a_rebuild_against_a_chroma_server_crashing_after_the_switch(corpus_copy
 
             patched.setattr(chromadb.api.client.Client, "delete_collection", crash)
             with pytest.raises(RuntimeError, match="killed"):
-                Pipeline(config).index(rebuild=True)
+                Service(config).index(rebuild=True)
         assert collections(running) == {"news_meta", "news_chunks", "news_docs", "news_1_chunks", "news_1_docs"}
         assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
-        assert Pipeline(config).ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
+        assert Service(config).ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
 
-        finished = Pipeline(config)
+        finished = Service(config)
         assert finished.index().unchanged == 6
         assert_one_generation(finished)
         assert finished.store.live_generation() == "1"
         assert running.ask("Who led the Russian delegation?").citations
-        assert Pipeline(config).index(rebuild=True).documents == 6
+        assert Service(config).index(rebuild=True).documents == 6
         assert collections(finished) == {"news_meta", "news_2_chunks", "news_2_docs"}
         assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from rag.config import Config
-from rag.service import Pipeline
+from rag.service import Service
 from rag.types import Answer
 from tests.servers import FaultyOpenAIServer, llama_server
 
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")
-def shared_index(pipeline):
+def shared_index(service):
     """Reuse the session's index (built with local embeddings) for the LLM pipelines."""
-    return pipeline.config
+    return service.config
 
 
-def llm_pipeline(config: Config, base_url: str, model: str, timeout: float = 60.0) -> Pipeline:
-    return Pipeline(config.with_(openai_base_url=base_url, openai_api_key="sk-local", llm_model=model,
+def llm_pipeline(config: Config, base_url: str, model: str, timeout: float = 60.0) -> Service:
+    return Service(config.with_(openai_base_url=base_url, openai_api_key="sk-local", llm_model=model,
                                  llm_timeout=timeout, llm_max_tokens=200))
 
 
@@ -113,7 +113,7 @@ def test_a_hanging_llm_does_not_block_other_questions(shared_index):
         worker.start()
         time.sleep(0.3)
         started = time.monotonic()
-        quick = Pipeline(shared_index).ask("Who led the Russian delegation?")  # another user, no LLM
+        quick = Service(shared_index).ask("Who led the Russian delegation?")  # another user, no LLM
         assert time.monotonic() - started < 2 and quick.citations
         worker.join(timeout=10)
     assert slow and slow[0].notice

@@ -72,7 +72,7 @@ def test_bad_settings_are_one_line_config_errors(monkeypatch):
     with pytest.raises(ConfigError, match="user:password"):
         Config.from_env()
     monkeypatch.setenv("RAG_AUTH", "alice:pw")
-    assert Config.from_env().auth_pair == ("alice", "pw")
+    assert Config.from_env().web.auth_pair == ("alice", "pw")
 
 
 def test_citation_urls_are_http_or_the_apps_own_links():

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from rag.text import sentence_spans, terms
+from rag.text import MARKER, sentence_spans, terms
 from rag.types import Citation, Document, Passage
 
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 def is_web_url(url: str) -> bool:

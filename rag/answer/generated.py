@@ -1,25 +1,23 @@
-"""Answer generation with an LLM behind an OpenAI-compatible API (OpenAI, llama.cpp, Ollama, vLLM).
+"""Generated answers: the prompt an LLM reads, and the check of what it wrote.
 
-The model sees numbered sources built from the retrieved passages and is told to cite them. Any
-failure (server down, HTTP error, malformed stream, time limit) raises `GenerationFailed` with a
-short reason, and the pipeline falls back to the extractive answer with a visible notice.
+The model sees numbered sources built from the retrieved passages (as many as fit the token budget)
+and the prompts in prompts/. Its answer is then checked: repetition from looping models removed,
+markers that point at no source removed and reported, sources renumbered in citation order, and
+each citation pinned to the sentences of its source that back the claim.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from functools import cached_property
+from collections.abc import Mapping
 
+from rag.answer.citations import check_markers, claims_citing, collapse_repetition, make_citation, supporting_span
+from rag.answer.support import decline_text
+from rag.config import PROMPTS_DIR
 from rag.ingest.chunking import count_tokens
-from rag.config import PROMPTS_DIR, Config, openai_client
-from rag.types import Passage
+from rag.retrieval.stats import CorpusStats
+from rag.types import Answer, Document, Passage
 
 DECLINE_PHRASES = ("the sources do not say", "sources do not contain", "cannot answer", "not mentioned in the sources")
-
-
-class GenerationFailed(Exception):
-    """The LLM call did not produce an answer; the message says why, in a few words."""
 
 
 def load_prompt(name: str) -> str:
@@ -47,71 +45,40 @@ def format_sources(passages: list[Passage]) -> str:
     return "\n\n".join(parts)
 
 
-class LLM:
-    def __init__(self, config: Config):
-        self.config = config
-
-    @property
-    def name(self) -> str:
-        return self.config.llm_model
-
-    @cached_property
-    def client(self):
-        return openai_client(self.config, self.config.openai_base_url, max_retries=0)
-
-    def messages(self, question: str, passages: list[Passage], history: list[tuple[str, str]]) -> list[dict]:
-        out = [{"role": "system", "content": load_prompt("system")}]
-        for user, assistant in history[-3:]:
-            out.append({"role": "user", "content": user})
-            out.append({"role": "assistant", "content": assistant})
-        out.append({"role": "user", "content": load_prompt("question").format(sources=format_sources(passages), question=question)})
-        return out
-
-    def stream(self, messages: list[dict]) -> Iterator[str]:
-        """Yield text deltas; raise GenerationFailed on any error or when the time limit passes."""
-        import openai
-
-        deadline = time.monotonic() + self.config.llm_timeout
-        stream = None
-        try:
-            stream = self.client.chat.completions.create(
-                model=self.config.llm_model,
-                messages=messages,
-                stream=True,
-                temperature=0.1,
-                max_tokens=self.config.llm_max_tokens,
-            )
-            for event in stream:
-                if time.monotonic() > deadline:
-                    raise GenerationFailed(f"no complete answer within {self.config.llm_timeout:.0f} s")
-                choices = getattr(event, "choices", None) or []
-                delta = choices[0].delta.content if choices and choices[0].delta else None
-                if delta:
-                    yield delta
-        except GenerationFailed:
-            raise
-        except openai.APITimeoutError:
-            raise GenerationFailed(f"timed out after {self.config.llm_timeout:.0f} s") from None
-        except openai.APIConnectionError as exc:
-            raise GenerationFailed(f"cannot reach the server ({_cause(exc)})") from None
-        except openai.APIStatusError as exc:
-            raise GenerationFailed(f"HTTP {exc.status_code} from the server") from None
-        except Exception as exc:  # a malformed stream surfaces as JSON, httpx or attribute errors
-            raise GenerationFailed(f"unreadable response ({exc.__class__.__name__})") from None
-        finally:
-            if stream is not None:
-                try:
-                    stream.close()
-                except Exception:  # closing a broken connection may fail again; nothing to do
-                    pass
-
-
-def _cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc.__class__.__name__
+def messages(question: str, passages: list[Passage], history: list[tuple[str, str]]) -> list[dict]:
+    out = [{"role": "system", "content": load_prompt("system")}]
+    for user, assistant in history[-3:]:
+        out.append({"role": "user", "content": user})
+        out.append({"role": "assistant", "content": assistant})
+    out.append({"role": "user", "content": load_prompt("question").format(sources=format_sources(passages), question=question)})
+    return out
 
 
 def is_decline(text: str) -> bool:
     lowered = text.lower()
     return any(phrase in lowered for phrase in DECLINE_PHRASES)
+
+
+def checked_answer(
+    question: str, raw: str, context: list[Passage], documents: Mapping[str, Document], stats: CorpusStats,
+    app_url: str, mode: str,
+) -> Answer:
+    """Repair a generated answer: drop repetition and invalid markers, renumber, attach quotes."""
+    checked = check_markers(collapse_repetition(raw), len(context))
+    if not checked.used:
+        if is_decline(checked.text) or not checked.text.strip():
+            return Answer(question, decline_text([]), [], False, mode)
+        return Answer(
+            question, checked.text, [], True, mode,
+            notice="Unsupported: the answer cites none of the sources it was given; check it against the articles.",
+            supported=False, removed_markers=checked.removed,
+        )
+    citations = []
+    for new, old in enumerate(checked.used, 1):
+        p = context[old - 1]
+        start, end = supporting_span(claims_citing(checked.text, new), p, stats.idf)
+        citations.append(make_citation(new, documents[p.doc_id], start, end, app_url, p.chunk_id))
+    notice = None
+    if checked.removed:
+        notice = f"Removed citation markers that point at no source: {', '.join(checked.removed)}."
+    return Answer(question, checked.text, citations, True, mode, notice=notice, removed_markers=checked.removed)

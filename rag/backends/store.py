@@ -43,22 +43,22 @@ class Store:
         from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False, allow_reset=False)
-        if self.config.chroma_host:
+        if self.config.chroma.chroma_host:
             try:
                 return chromadb.HttpClient(
-                    host=self.config.chroma_host,
-                    port=self.config.chroma_port,
-                    ssl=self.config.chroma_ssl,
-                    headers=self.config.chroma_headers or None,
+                    host=self.config.chroma.chroma_host,
+                    port=self.config.chroma.chroma_port,
+                    ssl=self.config.chroma.chroma_ssl,
+                    headers=self.config.chroma.chroma_headers or None,
                     settings=settings,
                 )
             except Exception as exc:  # chromadb raises several types for a server that is down
                 raise StoreUnavailable(
-                    f"Cannot reach the Chroma server at {self.config.chroma_host}:{self.config.chroma_port} "
+                    f"Cannot reach the Chroma server at {self.config.chroma.chroma_host}:{self.config.chroma.chroma_port} "
                     f"({exc.__class__.__name__}). Start it with `chroma run --path DIR --port "
-                    f"{self.config.chroma_port}` or unset CHROMA_HOST to use the embedded store."
+                    f"{self.config.chroma.chroma_port}` or unset CHROMA_HOST to use the embedded store."
                 ) from None
-        path = self.config.index_dir / "chroma"
+        path = self.config.paths.index_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
 
@@ -76,20 +76,20 @@ class Store:
         except StoreUnavailable:
             raise
         except Exception as exc:
-            if self.config.chroma_host and _is_connection_error(exc):
+            if self.config.chroma.chroma_host and _is_connection_error(exc):
                 raise StoreUnavailable(
-                    f"Lost the Chroma server at {self.config.chroma_host}:{self.config.chroma_port} "
+                    f"Lost the Chroma server at {self.config.chroma.chroma_host}:{self.config.chroma.chroma_port} "
                     f"({exc.__class__.__name__})."
                 ) from None
             raise
 
     def _names(self, generation: str) -> tuple[str, str]:
-        prefix = f"{self.config.collection}_{generation}" if generation else self.config.collection
+        prefix = f"{self.config.paths.collection}_{generation}" if generation else self.config.paths.collection
         return f"{prefix}_chunks", f"{prefix}_docs"
 
     @property
     def _meta_name(self) -> str:
-        return f"{self.config.collection}_meta"
+        return f"{self.config.paths.collection}_meta"
 
     def _collection_names(self) -> set[str]:
         return {getattr(c, "name", c) for c in self._call(self.client.list_collections)}

@@ -12,7 +12,7 @@ document slice; no system ever sees it.
 
 Systems, on the same questions and the same slice:
 
-- product: the slice is written to a temporary JSONL corpus and indexed by the real pipeline
+- product: the slice is written to a temporary JSONL corpus and indexed by the real service
   (cleaning, 200-token chunks, hybrid dense + BM25 retrieval), then `ask(question, top_k=5)`.
   Its evidence is what it cites: for each citation (at most 5), the quoted span plus the passage
   it was cited from (the retrieved chunk `citation.chunk_id` with its neighbouring chunks, as the
@@ -45,7 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.answer.citations import MARKER
+from rag.text import MARKER
 from rag.errors import RagError
 from rag.evals.stats import fmt, mean, percentile
 
@@ -368,8 +368,8 @@ def _product_evidence(answer, search) -> tuple[str, int, list[dict]]:
     passages: dict[str, str] = {}  # distinct cited passages (several quotes may share one)
     parts, cites = [], []
     for c in answer.citations[:TOP_K]:
-        i = search.position.get(c.chunk_id) if c.chunk_id else None
-        passage = search.passage(i).text if i is not None else c.quote
+        window = search.window(c.chunk_id) if c.chunk_id else None
+        passage = window.text if window is not None else c.quote
         passages[c.chunk_id or c.quote] = passage
         parts.append(c.quote + "\n" + passage)
         cites.append({"number": c.number, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "quote": c.quote[:500]})
@@ -391,7 +391,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary."""
     from rag.ingest.chunking import count_tokens
     from rag.config import Config
-    from rag.service import Pipeline
+    from rag.service import Service
 
     run_started = time.perf_counter()
     questions = [q for q in read_jsonl(questions_path) if q.get("question") and q.get("answers")]
@@ -415,11 +415,11 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
                 record = {k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         config = Config.from_env().with_(corpus_dir=corpus, index_dir=Path(index_dir) if index_dir else workdir / "index")
-        pipeline = Pipeline(config)
+        service = Service(config)
 
         # Product indexing.
-        summary = pipeline.index()
-        search = pipeline.search_index
+        summary = service.index()
+        search = service.search_index
         cleaned = {doc_id: normalize(doc.title + "\n" + doc.text) for doc_id, doc in search.documents.items()}
         product_tokens = sum(count_tokens(doc.text) for doc in search.documents.values())
         indexing = {
@@ -433,7 +433,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             f"in {summary.seconds:.1f} s ({indexing['product']['tokens_per_s']:,.0f} tokens/s; {summary.embedded_chunks} chunks embedded); peak RSS {peak_rss_mb():.0f} MB")
 
         # Baselines, with the same embedding model instance.
-        base = build_baselines(documents, pipeline.embedder)
+        base = build_baselines(documents, service.embedder)
         indexing["llama-index default (SentenceSplitter 1024/200, dense)"] = {
             "documents": len(documents), "chunks": base.nodes, "tokens": base.tokens,
             "seconds": base.seconds, "tokens_per_s": base.tokens / max(base.seconds, 1e-9),
@@ -449,17 +449,17 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             in_cleaned = any(contains_answer(t, answers, normalized=True) for t in cleaned.values())
             error = None
             try:
-                answer = pipeline.ask(question, top_k=TOP_K)
+                answer = service.ask(question, top_k=TOP_K)
                 evidence, ev_tokens, cites = _product_evidence(answer, search)
                 product = SystemResult(contains_answer(evidence, answers), ev_tokens, answer.latency_ms,
                                        [c["doc_id"] for c in cites])
                 answer_text, answerable = answer.text, answer.answerable
                 in_text = contains_answer(MARKER.sub(" ", answer.text), answers)
-                query = pipeline.retrieval_query(question, [])
+                query = question
                 top = {}
                 for k in (TOP_K, 20):
                     started = time.perf_counter()
-                    passages = pipeline.retrieve(query, k)
+                    passages = service.retrieve(query, k)
                     top[k] = SystemResult(any(contains_answer(p.text, answers) for p in passages),
                                           sum(count_tokens(p.text) for p in passages), (time.perf_counter() - started) * 1000,
                                           [p.doc_id for p in passages])
@@ -498,7 +498,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     meta = {
         "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit, "skip": skip,
         "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
-        "mode": pipeline.mode, "top_k": TOP_K, "indexing": indexing,
+        "mode": service.mode, "top_k": TOP_K, "indexing": indexing,
         "peak_rss_mb": peak_rss_mb(),
         "seconds": time.perf_counter() - run_started,
         "command": "python -m rag bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None,

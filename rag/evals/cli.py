@@ -11,14 +11,14 @@ from rag.evals.gold import DEFAULT_GOLD, ItemResult, evaluate, load_gold
 from rag.evals.report import CHART_NAME, failure_lines, format_table, write_report
 
 if TYPE_CHECKING:
-    from rag.service import Pipeline
+    from rag.service import Service
 
 
-def run_eval_cli(args, pipeline: "Pipeline") -> int:
+def run_eval_cli(args, service: "Service") -> int:
     """`python -m rag eval`: evaluate, print the table, write the report folder."""
     gold_path = Path(args.gold) if getattr(args, "gold", None) else DEFAULT_GOLD
     items = load_gold(gold_path)
-    k = getattr(args, "k", None) or pipeline.config.top_k
+    k = getattr(args, "k", None) or service.config.retrieval.top_k
 
     interactive = sys.stdout.isatty()
 
@@ -26,7 +26,7 @@ def run_eval_cli(args, pipeline: "Pipeline") -> int:
         if interactive:
             print(f"\r{done}/{total} {result.id:<20}", end="", flush=True)
 
-    report = evaluate(pipeline, items, k=k, progress=progress)
+    report = evaluate(service, items, k=k, progress=progress)
     report.gold_path = str(gold_path)
     if interactive:
         print("\r" + " " * 40 + "\r", end="")

@@ -1,6 +1,6 @@
 """Answer-quality evaluation on a hand-written gold set, offline by default.
 
-Every gold item of `tests/gold/gold.yaml` is asked through the real pipeline (follow-ups first
+Every gold item of `tests/gold/gold.yaml` is asked through the real service (follow-ups first
 replay their earlier user questions, passing the (question, answer) pairs as history) and scored
 without any model:
 
@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rag.answer.citations import MARKER
+from rag.retrieval.followup import retrieval_query
+from rag.text import MARKER
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.evals.judges import JudgeVerdict, judge_answer, make_judges
 from rag.evals.stats import mean, percentile
 
 if TYPE_CHECKING:
-    from rag.service import Pipeline
+    from rag.service import Service
     from rag.types import Answer, Passage
 
 DEFAULT_GOLD = PROJECT_ROOT / "tests" / "gold" / "gold.yaml"
@@ -278,8 +279,8 @@ def score(items: list[ItemResult]) -> Scores:
 # --------------------------------------------------------------------------------- retrieval
 
 
-def _retrieval_evaluator(pipeline: "Pipeline", k: int):
-    """llama-index's RetrieverEvaluator (HitRate, MRR) over the pipeline's own hybrid retrieval.
+def _retrieval_evaluator(service: "Service", k: int):
+    """llama-index's RetrieverEvaluator (HitRate, MRR) over the service's own hybrid retrieval.
 
     The adapter reports each passage's doc id as its node id, so the metrics compare documents
     (rank of the first passage from a supporting document), and it keeps the passages it returned
@@ -295,7 +296,7 @@ def _retrieval_evaluator(pipeline: "Pipeline", k: int):
             self.last: list[Passage] = []
 
         def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-            self.last = pipeline.retrieve(query_bundle.query_str, k)
+            self.last = service.retrieve(query_bundle.query_str, k)
             return [NodeWithScore(node=TextNode(id_=p.doc_id, text=p.text), score=p.score) for p in self.last]
 
     retriever = PipelineDocRetriever()
@@ -316,19 +317,19 @@ def _reference(item: GoldItem) -> str:
 # --------------------------------------------------------------------------------- evaluate
 
 
-def evaluate_item(pipeline: "Pipeline", item: GoldItem, k: int, retrieval=None, judges: list | None = None) -> ItemResult:
+def evaluate_item(service: "Service", item: GoldItem, k: int, retrieval=None, judges: list | None = None) -> ItemResult:
     """Ask one gold item (replaying its history first) and score it."""
     history: list[tuple[str, str]] = []
     for earlier in item.history:
-        previous = pipeline.ask(earlier, history=list(history), top_k=k)
+        previous = service.ask(earlier, history=list(history), top_k=k)
         history.append((earlier, previous.text))
-    query = pipeline.retrieval_query(item.question, history)
+    query = retrieval_query(item.question, history)
     started = time.perf_counter()
-    answer = pipeline.ask(item.question, history=list(history), top_k=k)
+    answer = service.ask(item.question, history=list(history), top_k=k)
     latency = (time.perf_counter() - started) * 1000
 
     expected = set(item.docs)
-    documents = pipeline.search_index.documents
+    documents = service.search_index.documents
     checks = [check_citation(c, documents, expected) for c in answer.citations]
     result = ItemResult(
         id=item.id, category=item.category, question=item.question, history=history, retrieval_query=query,
@@ -342,7 +343,7 @@ def evaluate_item(pipeline: "Pipeline", item: GoldItem, k: int, retrieval=None, 
         result.retrieved_doc_ids = [p.doc_id for p in retriever.last]
         result.hit, result.reciprocal_rank = metrics["hit_rate"], metrics["mrr"]
     elif item.docs or not item.answerable:
-        result.retrieved_doc_ids = [p.doc_id for p in pipeline.retrieve(query, k)]
+        result.retrieved_doc_ids = [p.doc_id for p in service.retrieve(query, k)]
 
     if item.answerable:
         text = strip_markers(answer.text)
@@ -362,25 +363,25 @@ def evaluate_item(pipeline: "Pipeline", item: GoldItem, k: int, retrieval=None, 
     return result
 
 
-def evaluate(pipeline: "Pipeline", gold_items: list[GoldItem], k: int = 5, progress=None) -> EvalReport:
-    """Run every gold item through `pipeline` and score it (offline; LLM judges only with an LLM).
+def evaluate(service: "Service", gold_items: list[GoldItem], k: int = 5, progress=None) -> EvalReport:
+    """Run every gold item through `service` and score it (offline; LLM judges only with an LLM).
 
     `progress(done, total, item_result)` is called after each item when given.
     """
     started = time.perf_counter()
-    search = pipeline.search_index  # builds the index when there is none, outside the timings
-    retrieval = _retrieval_evaluator(pipeline, k)
-    judges, judges_note = make_judges(pipeline)
+    search = service.search_index  # builds the index when there is none, outside the timings
+    retrieval = _retrieval_evaluator(service, k)
+    judges, judges_note = make_judges(service)
     results: list[ItemResult] = []
     for n, item in enumerate(gold_items, 1):
-        results.append(evaluate_item(pipeline, item, k, retrieval, judges))
+        results.append(evaluate_item(service, item, k, retrieval, judges))
         if progress:
             progress(n, len(gold_items), results[-1])
     categories = [c for c in CATEGORIES if any(r.category == c for r in results)]
     categories += sorted({r.category for r in results} - set(categories))
     return EvalReport(
         k=k,
-        mode=pipeline.mode,
+        mode=service.mode,
         items=results,
         by_category={c: score([r for r in results if r.category == c]) for c in categories},
         overall=score(results),

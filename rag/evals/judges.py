@@ -1,6 +1,6 @@
 """LLM judges for evaluated answers: llama-index's `FaithfulnessEvaluator` and `CorrectnessEvaluator`.
 
-They run only when the pipeline has an LLM configured; otherwise `make_judges` says why they were
+They run only when the service has an LLM configured; otherwise `make_judges` says why they were
 skipped. A judge that fails records its error instead of stopping the evaluation.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rag.service import Pipeline
+    from rag.service import Service
     from rag.types import Answer
 
 JUDGES_SKIPPED = "LLM judges skipped: no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL)"
@@ -28,20 +28,20 @@ class JudgeVerdict:
 
 
 def judge_llm(config):
-    """A llama-index LLM for the judges, from the pipeline's OpenAI settings.
+    """A llama-index LLM for the judges, from the service's OpenAI settings.
 
     `OpenAILike` (llama-index-llms-openai-like) is used when installed; otherwise the OpenAI class
     with its model-name lookups relaxed, so a local server's model name (e.g. "smollm2") works.
     """
     kwargs = dict(
-        model=config.llm_model,
-        api_key=config.openai_api_key or "sk-no-key",
-        timeout=config.llm_timeout,
+        model=config.llm.llm_model,
+        api_key=config.llm.openai_api_key or "sk-no-key",
+        timeout=config.llm.llm_timeout,
         max_retries=1,
         temperature=0.0,
     )
-    if config.openai_base_url:
-        kwargs["api_base"] = config.openai_base_url
+    if config.llm.openai_base_url:
+        kwargs["api_base"] = config.llm.openai_base_url
         try:
             from llama_index.llms.openai_like import OpenAILike
 
@@ -70,16 +70,16 @@ def judge_llm(config):
     return CompatibleOpenAI(**kwargs)
 
 
-def make_judges(pipeline: "Pipeline") -> tuple[list, str]:
+def make_judges(service: "Service") -> tuple[list, str]:
     """The (name, evaluator) pairs to run, and a sentence saying which judges run or why none do."""
-    if pipeline.llm is None:
+    if service.llm is None:
         return [], JUDGES_SKIPPED
     from llama_index.core.evaluation import CorrectnessEvaluator, FaithfulnessEvaluator
 
-    llm = judge_llm(pipeline.config)
+    llm = judge_llm(service.config)
     judges = [("faithfulness", FaithfulnessEvaluator(llm=llm)), ("correctness", CorrectnessEvaluator(llm=llm))]
-    where = pipeline.config.openai_base_url or "OpenAI"
-    return judges, f"LLM judges: llama-index FaithfulnessEvaluator and CorrectnessEvaluator with {pipeline.config.llm_model} ({where})"
+    where = service.config.llm.openai_base_url or "OpenAI"
+    return judges, f"LLM judges: llama-index FaithfulnessEvaluator and CorrectnessEvaluator with {service.config.llm.llm_model} ({where})"
 
 
 def judge_answer(judges: list, question: str, answer: "Answer", reference: str) -> list[JudgeVerdict]:

@@ -67,13 +67,13 @@ class Chunker:
         from llama_index.core.node_parser import SentenceSplitter
 
         self.splitter = SentenceSplitter(
-            chunk_size=config.chunk_tokens,
-            chunk_overlap=config.chunk_overlap,
+            chunk_size=config.ingest.chunk_tokens,
+            chunk_overlap=config.ingest.chunk_overlap,
             tokenizer=lambda text: encoding().encode(text, disallowed_special=()),
             paragraph_separator="\n\n",
             chunking_tokenizer_fn=_sentence_splitter(),
         )
-        self.key = f"{config.chunk_tokens}/{config.chunk_overlap}"
+        self.key = f"{config.ingest.chunk_tokens}/{config.ingest.chunk_overlap}"
 
     def split(self, doc: Document) -> list[Chunk]:
         from rag.ingest.indexer import chunk_id

@@ -41,7 +41,7 @@ def chunk_id(doc: Document, chunk_hash_key: str, start: int, text: str) -> str:
 
 def _version(doc: Document, config: Config) -> str:
     """What must match for a stored document to count as unchanged."""
-    return f"{doc.content_hash[:32]}:{config.chunk_tokens}:{config.chunk_overlap}"
+    return f"{doc.content_hash[:32]}:{config.ingest.chunk_tokens}:{config.ingest.chunk_overlap}"
 
 
 def _meta(doc: Document) -> dict:
@@ -52,7 +52,7 @@ def _meta(doc: Document) -> dict:
 def generation_file(config: Config) -> Path:
     """Touched after every indexing run that changed something: processes that loaded the index
     (the app) see its new time and reload, so `python -m rag index` shows up without a restart."""
-    return config.index_dir / f".{config.collection}.generation"
+    return config.paths.index_dir / f".{config.paths.collection}.generation"
 
 
 def mark_changed(config: Config) -> None:
@@ -72,16 +72,16 @@ def serving(config: Config):
     """Held by the app while it serves an embedded index. Chroma's embedded store is not safe
     across processes, so `python -m rag index` refuses to write while this is held; the app's
     own uploads go through its process and are fine."""
-    config.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.index_dir / ".serving", "w") as handle:
+    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.index_dir / ".serving", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_SH)
         yield
 
 
 def check_not_served(config: Config) -> None:
-    if config.chroma_host:
+    if config.chroma.chroma_host:
         return  # a Chroma server takes writes from any number of processes
-    path = config.index_dir / ".serving"
+    path = config.paths.index_dir / ".serving"
     if not path.exists():
         return
     with open(path) as handle:
@@ -89,7 +89,7 @@ def check_not_served(config: Config) -> None:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexProblem(
-                f"The app is serving the index in {config.index_dir}: add documents in its Corpus tab, "
+                f"The app is serving the index in {config.paths.index_dir}: add documents in its Corpus tab, "
                 "or stop it and run this again."
             ) from None
 
@@ -97,12 +97,12 @@ def check_not_served(config: Config) -> None:
 @contextmanager
 def index_lock(config: Config):
     """One writer at a time per index folder (the app's uploads and the CLI may race)."""
-    config.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.index_dir / ".lock", "w") as handle:
+    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.index_dir / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexProblem(f"Another process is indexing into {config.index_dir}; try again when it finishes.") from None
+            raise IndexProblem(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
         yield
 
 

@@ -91,7 +91,7 @@ class LoaderWorker:
             self._conn.send(request)
         documents: list[Document] = []
         skipped: list[Skipped] = []
-        timeout = self.config.load_timeout
+        timeout = self.config.ingest.load_timeout
         file_limit = timeout * max(1, math.ceil(size / MB))
         started = last = time.monotonic()
         while True:
@@ -173,7 +173,7 @@ def check_file(path: Path, config: Config) -> tuple[list[Document], list[Skipped
     (documents, skipped); the file is good when it gives documents and nothing is skipped.
     A symbolic link must point inside `path`'s own folder."""
     with LoaderWorker(config, chunk=True) as worker:
-        return worker.load(path, path.parent, {}, config.max_file_bytes)
+        return worker.load(path, path.parent, {}, config.ingest.max_file_bytes)
 
 
 def _serve(fd: int) -> None:
@@ -188,7 +188,7 @@ def _serve(fd: int) -> None:
         chunker.split(Document("warm-up", "Loading the tokenizers now. The first file should not pay.", "", "", ""))
     with open("/proc/self/statm") as handle:
         own_size = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    limit = own_size + config.load_memory_mb * MB
+    limit = own_size + config.ingest.load_memory_mb * MB
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
     conn.send(("ready", None))
@@ -223,7 +223,7 @@ def _load(conn, chunker: Chunker | None, config: Config, path: str, folder: str,
                 conn.send(("document", doc))
             flush()
     except MemoryError:
-        reason = f"needs more than {config.load_memory_mb} MB of memory to load (RAG_LOAD_MEMORY_MB)"
+        reason = f"needs more than {config.ingest.load_memory_mb} MB of memory to load (RAG_LOAD_MEMORY_MB)"
         skipped.append(Skipped(source, reason))
     except Exception as exc:  # a parser error no loader anticipated: this file is skipped, not the run
         skipped.append(Skipped(source, f"could not be loaded ({exc.__class__.__name__})"))

@@ -17,7 +17,6 @@ questions whose answer is in the top 5 passages from 52.5% to 58.3% (development
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from rag.backends.embeddings import Embedder
 from rag.errors import IndexProblem, QuestionError
 from rag.backends.store import Store
 from rag.text import jaccard, shingles, terms
-from rag.types import Document, Passage
+from rag.retrieval.stats import CorpusStats
+from rag.types import Chunk, Document, Passage
 
 _ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
@@ -116,13 +116,9 @@ class SearchIndex:
             self.chunk_meta.append(meta)
             vectors.append(vector)
         self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        self.spans = self._windows(config.context_chunks)
+        self.spans = self._windows(config.retrieval.context_chunks)
         self.vectors = np.array(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), dtype=np.float32)
-        self.chunk_terms = [Counter(terms(t)) for t in self.chunk_text]
-        self.df: Counter[str] = Counter()
-        for counts in self.chunk_terms:
-            self.df.update(counts.keys())
-        self.known_terms = set(self.df) | self._metadata_terms()
+        self.stats = CorpusStats.build((terms(t) for t in self.chunk_text), self.documents.values())
         self.bm25 = self._build_bm25()
 
     def _windows(self, neighbours: int) -> list[tuple[int, int]]:
@@ -139,24 +135,6 @@ class SearchIndex:
                 spans[i] = (int(self.chunk_meta[first].get("start", 0)), int(self.chunk_meta[last].get("end", 0)))
         return spans
 
-    def _metadata_terms(self) -> set[str]:
-        """Words of titles, outlets and authors, and outlet initials ("WSJ"): questions name
-        their sources ("according to the WSJ article") with words the article text may lack."""
-        self.source_terms: dict[str, set[str]] = {}
-        out: set[str] = set()
-        for doc in self.documents.values():
-            names = set()
-            for value in (doc.publisher, doc.author):
-                if not value:
-                    continue
-                names.update(terms(value))
-                initials = "".join(w[0] for w in value.split() if w[:1].isupper() and w.lower() != "the")
-                if len(initials) >= 2:
-                    names.update(terms(initials))
-            self.source_terms[doc.doc_id] = names
-            out |= names | set(terms(doc.title))
-        return out
-
     def _build_bm25(self):
         if not self.chunk_ids:
             return None
@@ -168,9 +146,18 @@ class SearchIndex:
         # Fixed once: the retriever is shared by concurrent questions, so it is never mutated.
         return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(len(nodes), BM25_POOL), language="en")
 
-    def idf(self, term: str) -> float:
-        n = max(1, len(self.chunk_ids))
-        return math.log(1 + (n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
+    def window(self, chunk_id: str) -> Passage | None:
+        """The passage a stored chunk is read and cited as (the chunk with its neighbours)."""
+        i = self.position.get(chunk_id)
+        return None if i is None else self.passage(i)
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """A stored chunk (its own span and text, without the window it is read with)."""
+        i = self.position.get(chunk_id)
+        if i is None:
+            return None
+        meta = self.chunk_meta[i]
+        return Chunk(chunk_id, meta["doc_id"], self.chunk_text[i], int(meta.get("start", 0)), int(meta.get("end", 0)))
 
     def passage(self, i: int, score: float = 0.0, dense: float = 0.0) -> Passage:
         """Chunk `i` as it is read and cited: with its neighbouring chunks (`context_chunks`)."""

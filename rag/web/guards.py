@@ -1,4 +1,4 @@
-"""Checks on what a web client sends, before any of it reaches the pipeline.
+"""Checks on what a web client sends, before any of it reaches the service.
 
 A browser only sends what the page's components produce, but anyone can post hand-made JSON to
 Gradio's queue and API routes. Every value is therefore checked for its type and range here, and
@@ -23,7 +23,7 @@ class BadRequest(RagError):
 
 
 def question_text(value: object) -> str:
-    """The question must be text; its length and content are checked by the pipeline."""
+    """The question must be text; its length and content are checked by the service."""
     if not isinstance(value, str):
         raise BadRequest("The question must be text.")
     return value

@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from rag.answer.citations import MARKER, is_web_url
+from rag.answer.citations import is_web_url
+from rag.text import MARKER
 from rag.types import Citation, Document
 
 # Markdown characters that can create links/images ([ ]), code (`), tables (|), math ($),
