@@ -33,9 +33,7 @@ def assert_one_generation(p: Service) -> None:
 
 
 def stored_chunks(p: Service) -> dict[str, str]:
-    chunks, _ = p.store.open(p.embedder.name)
-    records = p.store.get_all(chunks, include=["metadatas"])
-    return dict(zip(records["ids"], (m["doc_id"] for m in records["metadatas"])))
+    return {chunk_id: meta["doc_id"] for chunk_id, _, meta, _ in p.store.open(p.embedder.name).chunk_records(vectors=False)}
 
 
 def test_unchanged_changed_and_deleted_files(corpus_copy, tmp_path):
@@ -200,9 +198,10 @@ def test_a_rebuild_killed_at_any_moment_leaves_an_index_that_answers(
 def test_an_index_built_before_generations_still_opens_answers_and_rebuilds(corpus_copy, tmp_path, service):
     """`news_chunks` and `news_docs` with no pointer, as indexes were laid out before rebuilds built aside."""
     old = make(corpus_copy, tmp_path / "index")
-    source_chunks, source_docs = service.store.open(service.embedder.name)
-    for source, name in ((source_chunks, "news_chunks"), (source_docs, "news_docs")):
-        records = service.store.get_all(source, include=["embeddings", "documents", "metadatas"])
+    assert service.store.live_generation() == ""  # the shared index was never rebuilt: news_chunks, news_docs
+    for name in ("news_chunks", "news_docs"):
+        source = service.store.client.get_collection(name, embedding_function=None)
+        records = source.get(include=["embeddings", "documents", "metadatas"])
         target = old.store.client.create_collection(name, metadata=source.metadata, embedding_function=None)
         target.add(ids=records["ids"], embeddings=[list(map(float, v)) for v in records["embeddings"]],
                    documents=records["documents"], metadatas=records["metadatas"])

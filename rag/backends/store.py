@@ -129,9 +129,9 @@ class Store:
             generation = now
         return result
 
-    def open(self, embed_model: str, create: bool = False, generation: str | None = None):
-        """The (chunks, docs) collections of the live generation, or of `generation` (one being
-        built); refuses an index built with another embedding model."""
+    def open(self, embed_model: str, create: bool = False, generation: str | None = None) -> StoredIndex:
+        """The live generation of the index, or `generation` (one being built); refuses an index
+        built with another embedding model."""
         if generation is not None:
             return self._open(embed_model, generation, create)
         if create:
@@ -162,7 +162,7 @@ class Store:
             )
         get_docs = self.client.get_or_create_collection if create else self.client.get_collection
         docs = self._call(get_docs, docs_name, embedding_function=None)
-        return chunks, docs
+        return StoredIndex(self, chunks, docs)
 
     # Generations: call these only while holding `indexing.index_lock`, so no other process is
     # building a generation that looks like a leftover.
@@ -194,7 +194,7 @@ class Store:
         meta = self._meta()
         if meta is None:
             return False
-        records = self.get_all(meta, include=["metadatas"])
+        records = self._call(meta.get, include=["metadatas"])  # a few records: no paging
         generations = {record_id: m["generation"] for record_id, m in zip(records["ids"], records["metadatas"])}
         live = generations.pop(LIVE, "")
         leftovers = {record_id: g for record_id, g in generations.items() if g != live}
@@ -210,12 +210,85 @@ class Store:
                 pass
         self._call(self._meta().delete, ids=[record_id])
 
-    def get_all(self, collection, include: list[str], where: dict | None = None) -> dict:
+
+class StoredIndex:
+    """One generation of the index as domain operations: committed documents and their chunks.
+
+    Chunks of a document version are put first; `commit_document` then writes the document's
+    record, which makes that version visible; stale chunks are removed last."""
+
+    DELETE_BATCH = 500
+
+    def __init__(self, store: Store, chunks, docs):
+        self._store, self._chunks, self._docs = store, chunks, docs
+
+    def committed_versions(self) -> dict[str, str]:
+        records = self._all(self._docs, ["metadatas"])
+        return {i: (m or {}).get("version") for i, m in zip(records["ids"], records["metadatas"])}
+
+    def documents(self) -> list[tuple[str, str, dict]]:
+        """Every committed document as (doc_id, cleaned text, metadata)."""
+        records = self._all(self._docs, ["documents", "metadatas"])
+        return list(zip(records["ids"], records["documents"], (m or {} for m in records["metadatas"])))
+
+    def chunk_records(self, vectors: bool = True) -> list[tuple[str, str, dict, list | None]]:
+        """Every stored chunk as (chunk_id, text, metadata, vector or None)."""
+        include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
+        records = self._all(self._chunks, include)
+        found = records["embeddings"] if vectors else [None] * len(records["ids"])
+        return list(zip(records["ids"], records["documents"], (m or {} for m in records["metadatas"]), found))
+
+    def chunk_count(self) -> int:
+        return self._store._call(self._chunks.count)
+
+    def stored_chunk_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self._store._call(self._chunks.get, ids=ids, include=[])["ids"])
+
+    def chunks_of(self, doc_id: str) -> list[tuple[str, dict, list]]:
+        """(text, metadata, vector) of every stored chunk of one document."""
+        records = self._store._call(
+            self._chunks.get, where={"doc_id": doc_id}, include=["documents", "metadatas", "embeddings"]
+        )
+        return list(zip(records["documents"], (m or {} for m in records["metadatas"]), records["embeddings"]))
+
+    def put_chunks(self, ids: list[str], vectors, texts: list[str], metadatas: list[dict]) -> None:
+        self._store._call(
+            self._chunks.upsert, ids=ids, embeddings=[list(map(float, v)) for v in vectors],
+            documents=texts, metadatas=metadatas,
+        )
+
+    def commit_document(self, doc_id: str, text: str, metadata: dict) -> None:
+        # The docs collection needs a vector; one constant dimension is enough for a marker.
+        self._store._call(self._docs.upsert, ids=[doc_id], embeddings=[[1.0]], documents=[text], metadatas=[metadata])
+
+    def remove_documents(self, doc_ids: list[str]) -> None:
+        for start in range(0, len(doc_ids), self.DELETE_BATCH):
+            self._store._call(self._docs.delete, ids=doc_ids[start : start + self.DELETE_BATCH])
+
+    def remove_stale_chunks(self, live: dict[str, str]) -> None:
+        """Chunks whose (doc_id, version) is not in `live`: of removed documents, of superseded
+        versions, and those a killed run left behind."""
+        records = self._all(self._chunks, ["metadatas"])
+        stale = [
+            cid for cid, meta in zip(records["ids"], records["metadatas"])
+            if live.get((meta or {}).get("doc_id")) != (meta or {}).get("version")
+        ]
+        for start in range(0, len(stale), self.DELETE_BATCH):
+            self._store._call(self._chunks.delete, ids=stale[start : start + self.DELETE_BATCH])
+
+    def nearest(self, vector, n: int, where: dict | None = None) -> list[str]:
+        """Ids of the `n` chunks closest to `vector` (Chroma's HNSW search)."""
+        result = self._store._call(self._chunks.query, query_embeddings=[list(map(float, vector))], n_results=n, where=where, include=[])
+        return result["ids"][0]
+
+    def _all(self, collection, include: list[str]) -> dict:
         """All records of a collection, fetched in pages (Chroma caps one response's size)."""
         out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
         offset = 0
         while True:
-            page = self._call(collection.get, include=include, where=where, limit=BATCH, offset=offset)
+            page = self._store._call(collection.get, include=include, limit=BATCH, offset=offset)
             out["ids"].extend(page["ids"])
             for key in include:
                 values = page.get(key)

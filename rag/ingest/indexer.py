@@ -25,7 +25,7 @@ from rag.ingest.chunking import Chunker
 from rag.config import Config
 from rag.backends.embeddings import Embedder
 from rag.errors import IndexProblem
-from rag.backends.store import Store
+from rag.backends.store import Store, StoredIndex
 from rag.types import Chunk, Document, IndexSummary
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
@@ -121,9 +121,8 @@ def update_index(
         if store.remove_leftovers():
             mark_changed(config)  # a reader may still hold the generation a killed rebuild retired
         building = store.start_generation() if rebuild else None
-        chunks_col, docs_col = store.open(embedder.name, create=True, generation=building)
-        committed = store.get_all(docs_col, include=["metadatas"])
-        committed_version = {i: (m or {}).get("version") for i, m in zip(committed["ids"], committed["metadatas"])}
+        index = store.open(embedder.name, create=True, generation=building)
+        committed_version = index.committed_versions()
 
         current = {doc.doc_id: doc for doc in documents}
         todo = [doc for doc in documents if committed_version.get(doc.doc_id) != _version(doc, config)]
@@ -137,47 +136,34 @@ def update_index(
             progress(0, total)
 
         for doc, pieces in planned:
-            ids = [c.chunk_id for c in pieces]
-            present = set(store._call(chunks_col.get, ids=ids, include=[])["ids"]) if ids else set()
+            present = index.stored_chunk_ids([c.chunk_id for c in pieces])
             missing = [c for c in pieces if c.chunk_id not in present]
             if missing:
-                reusable = _stored_vectors(store, chunks_col, doc) if doc.doc_id in committed_version else {}
+                reusable = _stored_vectors(index, doc) if doc.doc_id in committed_version else {}
                 fresh = [c for c in missing if c.text not in reusable]
                 embedded = dict(zip((c.chunk_id for c in fresh), embedder.embed([chunker.embedding_text(doc, c) for c in fresh])))
-                vectors = [embedded[c.chunk_id] if c.chunk_id in embedded else reusable[c.text] for c in missing]
-                metadata = [
-                    {**_meta(doc), "doc_id": doc.doc_id, "version": _version(doc, config), "start": c.start, "end": c.end}
-                    for c in missing
-                ]
-                store._call(
-                    chunks_col.upsert,
+                index.put_chunks(
                     ids=[c.chunk_id for c in missing],
-                    embeddings=[list(map(float, v)) for v in vectors],
-                    documents=[c.text for c in missing],
-                    metadatas=metadata,
+                    vectors=[embedded[c.chunk_id] if c.chunk_id in embedded else reusable[c.text] for c in missing],
+                    texts=[c.text for c in missing],
+                    metadatas=[
+                        {**_meta(doc), "doc_id": doc.doc_id, "version": _version(doc, config), "start": c.start, "end": c.end}
+                        for c in missing
+                    ],
                 )
                 summary.embedded_chunks += len(fresh)
-            # The docs collection needs a vector; one constant dimension is enough for a marker.
-            store._call(
-                docs_col.upsert,
-                ids=[doc.doc_id],
-                embeddings=[[1.0]],
-                documents=[doc.text],
-                metadatas=[{**_meta(doc), "version": _version(doc, config), "chunks": len(pieces)}],
-            )
+            index.commit_document(doc.doc_id, doc.text, {**_meta(doc), "version": _version(doc, config), "chunks": len(pieces)})
             (summary.updated if doc.doc_id in committed_version else summary.added).append(doc.doc_id)
             done += len(pieces)
             if progress:
                 progress(done, total)
 
         removed = [doc_id for doc_id in committed_version if doc_id not in current]
-        for start in range(0, len(removed), 500):
-            store._call(docs_col.delete, ids=removed[start : start + 500])
+        index.remove_documents(removed)
         summary.removed.extend(removed)
-
-        _delete_stale_chunks(store, chunks_col, {d.doc_id: _version(d, config) for d in documents})
+        index.remove_stale_chunks({d.doc_id: _version(d, config) for d in documents})
         summary.documents = len(documents)
-        summary.chunks = store._call(chunks_col.count)
+        summary.chunks = index.chunk_count()
         if building is None:
             if summary.added or summary.updated or summary.removed:
                 mark_changed(config)
@@ -189,24 +175,7 @@ def update_index(
     return summary
 
 
-def _stored_vectors(store: Store, chunks_col, doc: Document) -> dict:
+def _stored_vectors(index: StoredIndex, doc: Document) -> dict:
     """Vectors already stored for this document's chunks, by chunk text: an edit re-embeds only
     the chunks it touched. Only valid while the headline (part of the embedded text) is the same."""
-    records = store._call(chunks_col.get, where={"doc_id": doc.doc_id}, include=["documents", "metadatas", "embeddings"])
-    return {
-        text: vector
-        for text, meta, vector in zip(records["documents"], records["metadatas"], records["embeddings"])
-        if (meta or {}).get("title") == doc.title
-    }
-
-
-def _delete_stale_chunks(store: Store, chunks_col, live: dict[str, str]) -> None:
-    """Chunks of removed documents and of superseded versions (also those left by a killed run)."""
-    records = store.get_all(chunks_col, include=["metadatas"])
-    stale = [
-        cid
-        for cid, meta in zip(records["ids"], records["metadatas"])
-        if live.get((meta or {}).get("doc_id")) != (meta or {}).get("version")
-    ]
-    for start in range(0, len(stale), 500):
-        store._call(chunks_col.delete, ids=stale[start : start + 500])
+    return {text: vector for text, meta, vector in index.chunks_of(doc.doc_id) if meta.get("title") == doc.title}

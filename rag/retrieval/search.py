@@ -80,15 +80,12 @@ class SearchIndex:
 
     def __init__(self, config: Config, store: Store, embedder: Embedder):
         self.config = config
-        self.store = store
         self.embedder = embedder
-        self.chunks_col, docs_col = store.open(embedder.name)
-        docs = store.get_all(docs_col, include=["documents", "metadatas"])
+        self.index = store.open(embedder.name)
         self.documents: dict[str, Document] = {}
         versions: dict[str, str] = {}
         self.chunk_counts: dict[str, int] = {}
-        for doc_id, text, meta in zip(docs["ids"], docs["documents"], docs["metadatas"]):
-            meta = meta or {}
+        for doc_id, text, meta in self.index.documents():
             versions[doc_id] = meta.get("version", "")
             self.chunk_counts[doc_id] = int(meta.get("chunks", 0))
             self.documents[doc_id] = Document(
@@ -102,13 +99,11 @@ class SearchIndex:
                 published=meta.get("published"),
                 url=meta.get("url"),
             )
-        records = store.get_all(self.chunks_col, include=["documents", "metadatas", "embeddings"])
         self.chunk_ids: list[str] = []
         self.chunk_text: list[str] = []
         self.chunk_meta: list[dict] = []
         vectors = []
-        for cid, text, meta, vector in zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"]):
-            meta = meta or {}
+        for cid, text, meta, vector in self.index.chunk_records():
             if versions.get(meta.get("doc_id")) != meta.get("version"):
                 continue  # left by an unfinished indexing run, or superseded
             self.chunk_ids.append(cid)
@@ -188,14 +183,8 @@ class SearchIndex:
             if not spelled:
                 return []
             where = {"publisher": {"$in": spelled}}
-        result = self.store._call(
-            self.chunks_col.query,
-            query_embeddings=[vector.tolist()],
-            n_results=max(1, min(n, len(self.chunk_ids))),
-            where=where,
-            include=[],
-        )
-        return [self.position[cid] for cid in result["ids"][0] if cid in self.position]
+        ids = self.index.nearest(vector, max(1, min(n, len(self.chunk_ids))), where=where)
+        return [self.position[cid] for cid in ids if cid in self.position]
 
     def _keyword(self, query: str, n: int) -> list[int]:
         if self.bm25 is None:
