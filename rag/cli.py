@@ -83,6 +83,22 @@ def cmd_sources(args) -> int:
     return 0
 
 
+def cmd_settings(args) -> int:
+    from dataclasses import fields
+
+    from rag.config import SECTIONS, Config
+
+    config = Config.from_env()
+    for name in SECTIONS:
+        section = getattr(config, name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if not f.repr and value:
+                value = "(set, hidden)"
+            print(f"{f.metadata.get('env') or f.name:24} {value}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from rag.evals.cli import run_eval_cli
 
@@ -121,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus")
     p.add_argument("--index")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("settings", help="print the settings in effect (secrets hidden)")
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("eval", help="evaluate answer quality on a gold question set")
     p.add_argument("--set", dest="gold", default=None, help="gold set YAML (default: tests/gold/gold.yaml)")

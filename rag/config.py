@@ -44,7 +44,7 @@ class Ingest:
 
     # Chunks are sized for MiniLM, which reads at most 256 word pieces and silently truncates the
     # rest: 200 tiktoken tokens stay under that limit for English news text.
-    chunk_tokens: int = setting(200, "RAG_CHUNK_TOKENS", "chunk size in tokens", 32, 8192)
+    chunk_tokens: int = setting(200, "RAG_CHUNK_TOKENS", "chunk size in tokens (MiniLM truncates past 256 word pieces)", 32, 8192)
     chunk_overlap: int = setting(30, "RAG_CHUNK_OVERLAP", "tokens shared by neighbouring chunks", 0, 4096)
     max_file_bytes: int = setting(20 * 1024 * 1024, None, "larger corpus files are skipped", 1, 1 << 34)
     # Each corpus file is loaded (an upload also chunked) in a worker process (rag/ingest/isolation.py),
@@ -59,9 +59,9 @@ class Ingest:
 class Embeddings:
     """The embedding backend: `local:` (bundled MiniLM), `fake:` (hashing, for tests) or an OpenAI model."""
 
-    embed_model: str = setting(LOCAL_EMBED_MODEL, "RAG_EMBED_MODEL", "embedding model (backend: prefix)")
+    embed_model: str = setting(LOCAL_EMBED_MODEL, "RAG_EMBED_MODEL", "`local:` MiniLM, `fake:hashing` (tests), or an OpenAI model such as text-embedding-3-small")
     embed_threads: int = setting(0, "RAG_EMBED_THREADS", "ONNX Runtime threads (0: all cores)", 0, 1024)
-    embed_base_url: str | None = setting(None, "RAG_EMBED_BASE_URL", "OpenAI-compatible embeddings server")
+    embed_base_url: str | None = setting(None, "RAG_EMBED_BASE_URL", "OpenAI-compatible embeddings server (default: OPENAI_BASE_URL)")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Retrieval:
     candidates: int = setting(15, "RAG_CANDIDATES", "passages whose sentences compete for the answer", 1, 200)
     # Matching on small chunks keeps retrieval precise; reading the window around a match finds the
     # answer that sits a paragraph away from the words the question shares with the article.
-    context_chunks: int = setting(1, "RAG_CONTEXT_CHUNKS", "neighbouring chunks read with a match, each side", 0, 20)
+    context_chunks: int = setting(1, "RAG_CONTEXT_CHUNKS", "neighbouring chunks read with a match, each side (0: the chunk alone)", 0, 20)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class LLMSettings:
     llm_model: str = setting("gpt-4o-mini", "RAG_LLM_MODEL", "model name sent to the server")
     llm_timeout: float = setting(30.0, "RAG_LLM_TIMEOUT", "seconds for a whole LLM answer", 0.1, 3600.0)
     llm_max_tokens: int = setting(512, "RAG_LLM_MAX_TOKENS", "answer length limit", 1, 1_000_000)
-    context_tokens: int = setting(3000, "RAG_CONTEXT_TOKENS", "token budget of the sources an LLM reads", 100, 1_000_000)
+    context_tokens: int = setting(3000, "RAG_CONTEXT_TOKENS", "token budget of the sources an LLM reads (lower it for 2k-context models)", 100, 1_000_000)
 
     @property
     def enabled(self) -> bool:
@@ -111,7 +111,7 @@ class Web:
     host: str = setting("127.0.0.1", "RAG_HOST", "where the app listens")
     port: int = setting(7860, "RAG_PORT", "the app's port", 1, 65535)
     auth: str | None = setting(None, "RAG_AUTH", "user:password turns on the login", repr=False)
-    public_url: str | None = setting(None, "RAG_PUBLIC_URL", "the app's address as users reach it")
+    public_url: str | None = setting(None, "RAG_PUBLIC_URL", "the app's address as users reach it, for citation links")
     max_upload_bytes: int = setting(5 * 1024 * 1024, "RAG_MAX_UPLOAD_BYTES", "upload size limit", 1, 1 << 34)
 
     @property
@@ -217,6 +217,32 @@ class Config:
 
 
 _OWNER = {f.name: name for name, section in SECTIONS.items() for f in fields(section)}
+
+
+def settings_table() -> str:
+    """Every setting as a markdown table (section, variable, default, meaning): the README's
+    Configuration table is this output, and a test keeps the two equal."""
+    rows = ["| section | variable | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, section in SECTIONS.items():
+        for f in fields(section):
+            env = f.metadata.get("env")
+            if not env:
+                continue
+            default = f.default_factory() if f.default is MISSING else f.default
+            if isinstance(default, Path):
+                shown = f"`{default.relative_to(PROJECT_ROOT)}/`"
+            elif default in (None, {}, ""):
+                shown = "unset"
+            else:
+                shown = f"`{default}`"
+            bounds = f.metadata.get("range")
+            meaning = f.metadata["help"] + (f"; {_number(bounds[0])} to {_number(bounds[1])}" if bounds else "")
+            rows.append(f"| {name} | `{env}` | {shown} | {meaning} |")
+    return "\n".join(rows)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _kind(f) -> type:
