@@ -1,0 +1,171 @@
+"""The web server: FastAPI routes around the Gradio page, and `main()` behind `python app.py`.
+
+Settings come from the environment (see rag/config.py): RAG_HOST, RAG_PORT, RAG_AUTH="user:password"
+(turns on a login page), RAG_MAX_UPLOAD_BYTES, RAG_MAX_QUESTION_CHARS, RAG_CORPUS_DIR, RAG_INDEX_DIR.
+
+Routes: /          the chat (Gradio, rag/web/ui.py)
+        /passage/{doc_id}?start=S&end=E   the cleaned article with the cited span highlighted
+        /health    "ok" once the index is loaded (for scripts and tests)
+        /openapi.json   the schema, behind the login when there is one
+API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_name="/ask")
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from gradio.utils import get_upload_folder
+
+from rag.config import PROJECT_ROOT
+from rag.errors import RagError
+from rag.ingest.indexer import serving
+from rag.service import Service, make_progress_bar
+from rag.web import guards
+from rag.web.render import passage_csp, passage_page
+from rag.web.ui import CSS, THEME, build_ui
+
+
+def logged_in(gradio_app, request: Request) -> bool:
+    """Gradio's login sets a cookie it maps to a user; /passage honours the same login."""
+    cookie = f"access-token-{gradio_app.cookie_id}"
+    token = request.cookies.get(cookie) or request.cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
+    return token in gradio_app.tokens
+
+
+def blocked_paths(config, upload_folder: str) -> list[str]:
+    """Server folders Gradio must never read or serve, even if its own checks were bypassed: the
+    project (prompts, .env), the corpus and the index. A folder that holds Gradio's upload folder
+    cannot be blocked (uploads would fail), so it is left to the upload-folder check."""
+    upload = Path(upload_folder).resolve()
+    folders = {PROJECT_ROOT.resolve(), config.paths.corpus_dir.resolve(), config.paths.index_dir.resolve()}
+    return sorted(str(f) for f in folders if not upload.is_relative_to(f))
+
+
+def build_app(service: Service, started: float) -> FastAPI:
+    """The whole app over `service`: our routes, then the Gradio page mounted at "/". `started`
+    is the `time.perf_counter()` of the process start, for the "Ready after" line."""
+    config = service.config
+    auth = config.web.auth_pair
+    throttle = guards.LoginThrottle()
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        print(f"Ready after {time.perf_counter() - started:.1f} s: open {config.web.app_url}", flush=True)
+        yield
+
+    # FastAPI's /docs and /redoc load their scripts from a CDN (useless offline) and would be
+    # public under RAG_AUTH; the schema is served below, behind the login.
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    gradio_app = None  # set after mounting; the routes below read it at request time
+
+    @app.middleware("http")
+    async def slow_down_password_guessing(request: Request, call_next):
+        if not (auth and request.method == "POST" and request.url.path.rstrip("/").endswith("/login")):
+            return await call_next(request)
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.wait_seconds(address)
+        if wait > 0:
+            return JSONResponse(
+                {"detail": f"Too many failed logins; try again in {wait:.0f} s."},
+                status_code=429, headers={"Retry-After": str(int(wait) + 1)},
+            )
+        response = await call_next(request)
+        if response.status_code == 200:
+            throttle.succeeded(address)
+        else:
+            throttle.failed(address)
+        return response
+
+    @app.get("/health", response_class=PlainTextResponse)
+    def health() -> str:
+        return "ok"
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request):
+        if auth and not logged_in(gradio_app, request):
+            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        return JSONResponse(app.openapi())
+
+    @app.get("/passage/{doc_id:path}", response_class=HTMLResponse)
+    def passage(doc_id: str, request: Request, start: int | None = None, end: int | None = None):
+        if auth and not logged_in(gradio_app, request):
+            return RedirectResponse("/")
+        doc = service.document(doc_id)
+        if doc is None:
+            return HTMLResponse("<!doctype html><title>Not found</title><p>No such document.</p>", status_code=404)
+        nonce = secrets.token_urlsafe(16)
+        page = passage_page(doc, start, end, nonce)
+        return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
+
+    demo = build_ui(service)
+    # Concurrent users are queued; several answers may run at once (the service is read-only
+    # while answering), uploads are limited to one at a time in build_ui.
+    demo.queue(default_concurrency_limit=4)
+    # Our routes are registered first, so they win over the Gradio app mounted at "/".
+    upload_folder = get_upload_folder()
+    gr.mount_gradio_app(
+        app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
+        max_file_size=config.web.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
+        allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
+    )
+    # Gradio checks that every file named in a request was uploaded by a client (and not, say,
+    # /etc/passwd) only once the Blocks counts as launched, which `launch()` sets and
+    # `mount_gradio_app` does not: without this, a hand-made queue request makes Gradio copy any
+    # server file into its cache and serve it.
+    demo.has_launched = True
+    gradio_app = app.state.gradio = app.routes[-1].app
+    return app
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, ending Gradio's open streams first on Ctrl-C / SIGTERM."""
+
+    def handle_exit(self, sig, frame):
+        # Browsers and clients hold Gradio's heartbeat streams open; end them first, or
+        # Ctrl-C / SIGTERM waits for the graceful-shutdown timeout and then prints tracebacks.
+        self.config.app.state.gradio.stop_event.set()
+        super().handle_exit(sig, frame)
+
+
+def main(started: float) -> None:
+    """Load (or first build) the index, then serve the app until stopped. `started` is the
+    `time.perf_counter()` of the process start (see the root app.py)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        service = Service()
+    except RagError as exc:  # a bad setting: one line, no traceback
+        sys.exit(f"error: {exc}")
+    print(f"Service: {service.describe_mode()}", flush=True)
+    try:
+        has_index = service.store.exists()
+    except RagError as exc:  # e.g. the Chroma server is down: say where, no traceback
+        sys.exit(str(exc))
+    if not has_index:
+        print(f"No index yet: building it from {service.config.paths.corpus_dir} ...", flush=True)
+        update, close = make_progress_bar()
+        try:
+            summary = service.index(progress=update)
+        except RagError as exc:
+            sys.exit(f"Cannot build the index: {exc}")
+        finally:
+            close()
+        print("\n".join(summary.lines()), flush=True)
+    try:
+        service.search_index  # load and warm up now, so the first question is fast
+    except RagError as exc:
+        sys.exit(str(exc))
+    print(f"Index loaded: {len(service.sources())} documents. Starting the server ...", flush=True)
+    app = build_app(service, started)
+    web = service.config.web
+    config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5)
+    with serving(service.config):
+        Server(config).run()

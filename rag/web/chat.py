@@ -1,0 +1,136 @@
+"""What the web app does when a user acts: answer in the chat, answer the `/ask` API, take uploads.
+
+`ChatHandlers` wraps one `Service`; `rag/web/ui.py` wires its methods to the page's components.
+Every value a client sends is checked by `rag.web.guards` first, and everything shown is rendered
+safely by `rag.web.render`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from rag.errors import RagError
+from rag.service import Service
+from rag.types import Answer
+from rag.web import guards
+from rag.web.render import md_text, render_answer, render_sources
+
+log = logging.getLogger("rag.app")
+ALL_OUTLETS = "All outlets"
+
+
+def say(text: str, **metadata) -> dict:
+    """One assistant message for the Chatbot; `metadata` (title, status) makes it a collapsible box."""
+    return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
+
+
+class ChatHandlers:
+    """The event handlers of the web app, over one service (no layout here)."""
+
+    def __init__(self, service: Service):
+        self.service = service
+
+    def outlets(self) -> list[str]:
+        """Choices for the outlet filter: "All outlets", then every publisher in the corpus."""
+        return [ALL_OUTLETS] + sorted({s.publisher for s in self.service.sources() if s.publisher})
+
+    def corpus_rows(self) -> list[list]:
+        """Rows of the corpus table: title, outlet, author, date, chunks."""
+        sources = self.service.sources()
+        return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in sources]
+
+    def respond(self, question, chat, pairs, top_k, outlet) -> Iterator[tuple[list, str, list]]:
+        """Stream one answer into the chat, yielding (chat messages, question box, pairs). `pairs`
+        holds the raw (question, answer) texts the service needs for follow-ups, so the rendered
+        links and source boxes never leak into it."""
+        service = self.service
+        chat = list(chat) if isinstance(chat, list) else []
+        pairs = list(pairs or [])
+        try:
+            question = guards.question_text(question)
+            top_k = guards.top_k(top_k, service.config.retrieval.top_k)
+            outlet = guards.choice(outlet if outlet not in (None, "") else ALL_OUTLETS, self.outlets(), "outlet")
+        except guards.BadRequest as exc:
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            return
+        if question.strip():  # a 100 KB paste is rejected below; echo only its start
+            shown = question if len(question) <= 500 else question[:500] + " …"
+            chat.append({"role": "user", "content": md_text(shown)})
+        yield chat, "", pairs
+        publisher = None if outlet == ALL_OUTLETS else outlet
+        answer, partial = None, ""
+        try:
+            for event in service.stream(question, history=pairs, top_k=top_k, publisher=publisher):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    partial += event
+                    yield chat + [say(md_text(partial, emphasis=True))], "", pairs
+        except RagError as exc:  # the message is written for the user
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            return
+        except Exception:
+            log.exception("answering failed")
+            oops = "⚠️ Something went wrong while answering; the details are in the server log."
+            yield chat + [say(oops)], "", pairs
+            return
+        # The final Answer replaces the streamed text: markers were checked and renumbered.
+        text = render_answer(answer.text, answer.citations) if answer.answerable else md_text(answer.text)
+        if answer.notice:
+            text += f"\n\n*⚠️ {md_text(answer.notice)}*"
+        chat.append(say(text))
+        if answer.citations:
+            title = f"Sources ({len(answer.citations)})"
+            chat.append(say(render_sources(answer.citations, service.config.web.app_url), title=title, status="done"))
+        pairs.append([question, answer.text])
+        yield chat, "", pairs
+
+    # Gradio shows this docstring as the endpoint's description on the app's API page.
+    def ask(self, question: str, history: list | str | None = None, top_k: int | None = None) -> dict:
+        """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns.
+        Returns text (markdown with [n] markers), citations, answerable, mode, notice, and `error`
+        (a message for the user, when the question was rejected)."""
+        service = self.service
+        try:
+            question = guards.question_text(question)
+            pairs = guards.history_pairs(history)
+            top_k = guards.top_k(top_k, service.config.retrieval.top_k)
+            answer = service.ask(question, history=pairs, top_k=top_k)
+        except RagError as exc:
+            return {
+                "text": str(exc), "citations": [], "answerable": False, "mode": service.mode,
+                "notice": None, "supported": True, "error": str(exc),
+            }
+        out = answer.to_dict()
+        return {k: out[k] for k in ("text", "citations", "answerable", "mode", "notice", "supported")} | {"error": None}
+
+    def upload(self, files, progress=gr.Progress()) -> tuple:
+        """Add uploaded files to the corpus and index them. Returns (report markdown, corpus table
+        rows, outlet dropdown update, file box update); a component that need not change gets an
+        empty `gr.update()`."""
+        if not files:
+            return "Choose one or more files first.", gr.update(), gr.update(), gr.update()
+        try:
+            paths = guards.uploaded_paths(files, get_upload_folder())
+            # add_files checks every file fully in a staging folder before it enters the corpus.
+            summary = self.service.add_files(
+                paths, progress=lambda done, total: progress((done, total), desc="Embedding")
+            )
+        except RagError as exc:
+            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+        changed = summary.added or summary.updated
+        head = f"**Added {len(summary.added)}, updated {len(summary.updated)}.**"
+        parts = [head if changed else "**Nothing was added.**"]
+        if summary.documents:  # an indexing run happened
+            parts.append(md_text(summary.lines()[0]))
+        problems = summary.skipped + summary.duplicates
+        if problems:
+            parts.append("\n".join(f"- {md_text(s.source)}: {md_text(s.reason)}" for s in problems))
+        if summary.notes:
+            parts.append("\n".join(f"- {md_text(note)}" for note in summary.notes))
+        cleared = gr.update(value=None) if changed else gr.update()
+        return "\n\n".join(parts), self.corpus_rows(), gr.update(choices=self.outlets()), cleared
