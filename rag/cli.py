@@ -24,7 +24,7 @@ def _service(args):
 
 
 def cmd_index(args) -> int:
-    from rag.ingest.indexer import check_not_served
+    from rag.ingest.locks import check_not_served
     from rag.service import make_progress_bar
 
     service = _service(args)

@@ -21,7 +21,8 @@ from rag.backends.registry import make_embedder, make_llm
 from rag.backends.store import Store
 from rag.config import Config
 from rag.errors import IndexProblem, QuestionError, RagError
-from rag.ingest.indexer import Progress, generation, update_index
+from rag.ingest.indexer import Progress, update_index
+from rag.ingest.locks import generation
 from rag.ingest.isolation import check_file
 from rag.ingest.loading import load_corpus
 from rag.ingest.uploads import admit

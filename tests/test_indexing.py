@@ -272,7 +272,7 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 
 
 def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path):
-    from rag.ingest.indexer import serving
+    from rag.ingest.locks import serving
 
     index_dir = tmp_path / "index"
     app = make(corpus_copy, index_dir)

@@ -6,6 +6,7 @@ llama-index-core ships, because tiktoken would otherwise download it on first us
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from functools import lru_cache
@@ -60,6 +61,12 @@ def _sentence_splitter():
     return split
 
 
+def chunk_id(doc: Document, chunk_hash_key: str, start: int, text: str) -> str:
+    """Unique per document version, so a new version's chunks never overwrite the committed ones."""
+    digest = hashlib.sha1(f"{doc.doc_id}\0{doc.content_hash}\0{chunk_hash_key}\0{start}\0{text}".encode()).hexdigest()
+    return digest[:24]
+
+
 class Chunker:
     """llama-index's `SentenceSplitter` (token-sized, sentence-aware), plus each chunk's span."""
 
@@ -76,8 +83,6 @@ class Chunker:
         self.key = f"{config.ingest.chunk_tokens}/{config.ingest.chunk_overlap}"
 
     def split(self, doc: Document) -> list[Chunk]:
-        from rag.ingest.indexer import chunk_id
-
         chunks: list[Chunk] = []
         cursor = 0
         for piece in self.splitter.split_text(doc.text):

@@ -14,29 +14,19 @@ way the next run deletes what is left of the other.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from pathlib import Path
 
 from rag.ingest.chunking import Chunker
+from rag.ingest.locks import index_lock, mark_changed
 from rag.config import Config
 from rag.backends.embeddings import Embedder
-from rag.errors import IndexProblem
 from rag.backends.store import Store, StoredIndex
 from rag.types import Chunk, Document, IndexSummary
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
 DOC_FIELDS = ("title", "source", "publisher", "author", "published", "url")
-
-
-def chunk_id(doc: Document, chunk_hash_key: str, start: int, text: str) -> str:
-    """Unique per document version, so a new version's chunks never overwrite the committed ones."""
-    digest = hashlib.sha1(f"{doc.doc_id}\0{doc.content_hash}\0{chunk_hash_key}\0{start}\0{text}".encode()).hexdigest()
-    return digest[:24]
 
 
 def _version(doc: Document, config: Config) -> str:
@@ -47,63 +37,6 @@ def _version(doc: Document, config: Config) -> str:
 def _meta(doc: Document) -> dict:
     # Chroma metadata values cannot be None.
     return {key: getattr(doc, key) for key in DOC_FIELDS if getattr(doc, key) is not None}
-
-
-def generation_file(config: Config) -> Path:
-    """Touched after every indexing run that changed something: processes that loaded the index
-    (the app) see its new time and reload, so `python -m rag index` shows up without a restart."""
-    return config.paths.index_dir / f".{config.paths.collection}.generation"
-
-
-def mark_changed(config: Config) -> None:
-    path = generation_file(config)
-    path.write_text(str(time.time()))
-
-
-def generation(config: Config) -> float:
-    try:
-        return generation_file(config).stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@contextmanager
-def serving(config: Config):
-    """Held by the app while it serves an embedded index. Chroma's embedded store is not safe
-    across processes, so `python -m rag index` refuses to write while this is held; the app's
-    own uploads go through its process and are fine."""
-    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.paths.index_dir / ".serving", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
-        yield
-
-
-def check_not_served(config: Config) -> None:
-    if config.chroma.chroma_host:
-        return  # a Chroma server takes writes from any number of processes
-    path = config.paths.index_dir / ".serving"
-    if not path.exists():
-        return
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexProblem(
-                f"The app is serving the index in {config.paths.index_dir}: add documents in its Corpus tab, "
-                "or stop it and run this again."
-            ) from None
-
-
-@contextmanager
-def index_lock(config: Config):
-    """One writer at a time per index folder (the app's uploads and the CLI may race)."""
-    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.paths.index_dir / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexProblem(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
-        yield
 
 
 def update_index(

@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
-from rag.ingest.indexer import serving
+from rag.ingest.locks import serving
 from rag.service import Service, make_progress_bar
 from rag.web import guards
 from rag.web.render import passage_csp, passage_page

@@ -1,0 +1,76 @@
+"""Who may write the index, and how readers learn that it changed.
+
+- `index_lock`: one writer at a time per index folder (the app's uploads and the CLI may race).
+- `serving` / `check_not_served`: Chroma's embedded store is not safe across processes, so the CLI
+  does not write an embedded index while the app serves it.
+- `mark_changed` / `generation`: a file touched after every run that changed something; a process
+  that loaded the index sees its new time and reloads, so `python -m rag index` shows up in a
+  running app without a restart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.config import Config
+from rag.errors import IndexProblem
+
+
+def generation_file(config: Config) -> Path:
+    """Touched after every indexing run that changed something: processes that loaded the index
+    (the app) see its new time and reload, so `python -m rag index` shows up without a restart."""
+    return config.paths.index_dir / f".{config.paths.collection}.generation"
+
+
+def mark_changed(config: Config) -> None:
+    path = generation_file(config)
+    path.write_text(str(time.time()))
+
+
+def generation(config: Config) -> float:
+    try:
+        return generation_file(config).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@contextmanager
+def serving(config: Config):
+    """Held by the app while it serves an embedded index. Chroma's embedded store is not safe
+    across processes, so `python -m rag index` refuses to write while this is held; the app's
+    own uploads go through its process and are fine."""
+    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.index_dir / ".serving", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
+def check_not_served(config: Config) -> None:
+    if config.chroma.chroma_host:
+        return  # a Chroma server takes writes from any number of processes
+    path = config.paths.index_dir / ".serving"
+    if not path.exists():
+        return
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem(
+                f"The app is serving the index in {config.paths.index_dir}: add documents in its Corpus tab, "
+                "or stop it and run this again."
+            ) from None
+
+
+@contextmanager
+def index_lock(config: Config):
+    """One writer at a time per index folder (the app's uploads and the CLI may race)."""
+    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
+        yield
