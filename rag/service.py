@@ -24,7 +24,7 @@ from rag.errors import IndexProblem, QuestionError, RagError
 from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation
 from rag.ingest.isolation import check_file
-from rag.ingest.loading import load_corpus
+from rag.ingest.corpus import load_corpus
 from rag.ingest.uploads import admit
 from rag.retrieval.followup import retrieval_query
 from rag.retrieval.search import Filters, SearchIndex

@@ -19,7 +19,8 @@ import pytest
 from rag.ingest.chunking import Chunker
 from rag.config import Config
 from rag.ingest.isolation import LoaderWorker, check_file
-from rag.ingest.loading import BadFile, load_corpus, read_bytes
+from rag.ingest.corpus import load_corpus
+from rag.ingest.loading import BadFile, read_bytes
 from rag.service import Service
 from rag.types import Document
 

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from rag.ingest.loading import load_corpus
+from rag.ingest.corpus import load_corpus
 
 BODY = (
     "The harbour authority approved a new ferry timetable on Monday after months of talks.\n\n"

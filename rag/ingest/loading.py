@@ -23,7 +23,6 @@ from pathlib import Path
 import yaml
 
 from rag.ingest.cleaning import clean_article
-from rag.config import Config
 from rag.types import Document, Skipped
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
@@ -312,7 +311,7 @@ def load_jsonl(data: bytes, doc_id: str, source: str, meta: dict, skipped: list[
         skipped.append(Skipped(source, f"{problems - LISTED_PROBLEMS} more bad lines not listed"))
 
 
-def _read_sidecar(folder: Path, skipped: list[Skipped]) -> dict[str, dict]:
+def read_sidecar(folder: Path, skipped: list[Skipped]) -> dict[str, dict]:
     """`metadata.yaml` in the corpus folder: {file name relative to the folder: {title, publisher, ...}}."""
     path = folder / SIDECAR
     if not path.exists():
@@ -375,41 +374,3 @@ def iter_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_
 def load_file(path: Path, folder: Path, meta: dict, skipped: list[Skipped], max_bytes: int) -> list[Document]:
     """Load one file; append to `skipped` (and return nothing) when it cannot be used."""
     return list(iter_file(path, folder, meta, skipped, max_bytes))
-
-
-def load_corpus(
-    folder: Path, max_bytes: int = 20 * 1024 * 1024, config: Config | None = None
-) -> tuple[list[Document], list[Skipped], list[Skipped]]:
-    """Every usable document under `folder`, recursively, each file loaded and chunked in a worker
-    process under `config`'s limits (`load_timeout`, `load_memory_mb`; default: from the environment).
-
-    Returns (documents, skipped, duplicates): identical documents are kept once and the later
-    copies are listed as duplicates.
-    """
-    from rag.ingest.isolation import LoaderWorker  # it imports this module
-
-    skipped: list[Skipped] = []
-    duplicates: list[Skipped] = []
-    sidecar = _read_sidecar(folder, skipped)
-    documents: list[Document] = []
-    seen_text: dict[str, str] = {}
-    seen_ids: set[str] = set()
-    with LoaderWorker(config or Config.from_env()) as worker:
-        for path in iter_files(folder):
-            rel = path.relative_to(folder).as_posix()
-            loaded, problems = worker.load(path, folder, sidecar.get(rel, {}), max_bytes)
-            skipped.extend(problems)
-            for doc in loaded:
-                text_key = content_hash(doc.text)
-                if text_key in seen_text:
-                    duplicates.append(Skipped(doc.source, f"same text as {seen_text[text_key]}"))
-                    continue
-                if doc.doc_id in seen_ids:
-                    doc.doc_id = f"{doc.doc_id}{Path(rel).suffix}"
-                if doc.doc_id in seen_ids:
-                    duplicates.append(Skipped(doc.source, f"document id '{doc.doc_id}' already used"))
-                    continue
-                seen_text[text_key] = doc.source
-                seen_ids.add(doc.doc_id)
-                documents.append(doc)
-    return documents, skipped, duplicates
