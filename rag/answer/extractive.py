@@ -1,7 +1,11 @@
-"""Extractive answers: sentences cut verbatim from the articles, each followed by its [n].
+"""Extractive answers: a first line that answers, then sentences cut verbatim from the articles,
+each followed by its [n].
 
-The best-scored sentences (rag/answer/support.py), from several articles where they agree, become
-the answer; a quotation is never cut off, and every quote is a citation into its document.
+The first line is the short answer (rag/answer/direct.py: a name, number or date, verbatim from the
+first quote) when one is convincing, else the best sentence. The best-scored sentences
+(rag/answer/support.py), from several articles where they agree, follow as support; a quotation is
+never cut off, a quote that leans on the sentence before it brings that sentence, and every quote
+is a citation into its document.
 """
 
 from __future__ import annotations
@@ -10,47 +14,100 @@ import re
 from collections.abc import Mapping
 
 from rag.answer.citations import make_citation
+from rag.answer.direct import find_answer
+from rag.answer.question import analyse
 from rag.answer.support import SPEECH_QUESTION, Sentence, Support
-from rag.text import jaccard, shingles
+from rag.text import jaccard, sentence_spans, shingles
 from rag.types import Answer, Citation, Document
 
 MIN_RELATIVE = 0.55  # a sentence joins the answer if it scores at least this share of the best
 
 
 def compose(question: str, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str) -> Answer:
-    """The extractive answer: one quote, or a list of quotes, each with its citation."""
-    groups = select_sentences(support, max_sentences=max_quotes)
+    """The extractive answer: a first line that answers, then a few supporting quotes, each with its
+    citation. The first line is the short answer (a name, number or date verbatim from the first
+    quote) when one is convincing, else the best sentence itself."""
+    direct = find_answer(analyse(question), support)
     wants_speech = bool(SPEECH_QUESTION.search(question))
+    lead = direct.sentence if direct else quoted_lead(support) if wants_speech else None
+    groups = select_sentences(support, max_sentences=max_quotes, lead=lead)
     spans: list[list] = []  # [doc, start, end, chunk_id], in answer order
+    length = 0
     for group in groups:
         doc = documents[group[0].doc_id]
         start, end = quote_span(doc, group, wants_speech)
+        start = self_contained_start(doc, start, lead=not spans)
+        if start is None:
+            continue
         for span in spans:  # a quotation extended over another chosen sentence: one citation
             if span[0] is doc and span[1] <= end and start <= span[2]:
                 span[1], span[2] = min(span[1], start), max(span[2], end)
                 break
         else:
+            if spans and length + end - start > MAX_ANSWER_CHARS:
+                continue
             spans.append([doc, start, end, group[0].passage.chunk_id])
+        length += end - start
     citations: list[Citation] = []
     lines: list[str] = []
     for number, (doc, start, end, chunk_id) in enumerate(spans, 1):
         citations.append(make_citation(number, doc, start, end, app_url, chunk_id))
         lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
-    text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+    short = " ".join(direct.text.split()) if direct else ""
+    if short and lines and short in lines[0]:
+        text = "\n".join([f"{short} [1]"] + [f"- {line}" for line in lines])
+    else:
+        text = "\n".join(lines[:1] + [f"- {line}" for line in lines[1:]])
     return Answer(question, text, citations, bool(citations), "extractive")
 
 
-def select_sentences(support: Support, max_sentences: int) -> list[list[Sentence]]:
+# A quote opening with a pronoun or a connective leans on the sentence before it.
+DEPENDENT_OPENING = re.compile(
+    r"[“\"‘']?(?:He|She|It|They|This|These|Those|That|His|Her|Its|Their|Them|But|However|And|Also|Yet|So|Still|"
+    r"Instead|Meanwhile|Moreover|Furthermore|Nevertheless|Nonetheless|Or|Then|Such)\b"
+)
+MAX_ANSWER_CHARS = 1200  # of quoted text; the first quote always stays
+QUOTED_LEAD_SHARE = 0.85
+QUOTATION = re.compile(r"[“\"][^”\"]{12,}")
+
+
+def quoted_lead(support: Support) -> Sentence | None:
+    """For "what did X say" and "how did X describe" questions, the person's own words answer best:
+    a sentence holding a quotation leads when it scores nearly as well as the best sentence."""
+    best = support.sentences[0] if support.sentences else None
+    if best is None or QUOTATION.search(best.text):
+        return None
+    return next((s for s in support.sentences[1:6] if s.score >= QUOTED_LEAD_SHARE * best.score and QUOTATION.search(s.text)), None)
+MAX_CONTEXT_CHARS = 500  # the sentence brought in before a dependent quote
+
+
+def self_contained_start(doc: Document, start: int, lead: bool) -> int | None:
+    """Where a quote must start to read on its own: one sentence earlier when it opens with a
+    pronoun or a connective ("He said ...", "But ..."), or None (drop it) when that sentence is
+    missing or too long. The first quote is never dropped: it carries the answer."""
+    if not DEPENDENT_OPENING.match(doc.text, start):
+        return start
+    window = max(0, start - 2000)
+    before = sentence_spans(doc.text[window:start], window)
+    if before and start - before[-1][0] <= MAX_CONTEXT_CHARS and doc.text[before[-1][1] : start].strip() == "":
+        return before[-1][0]
+    return start if lead else None
+
+
+def select_sentences(support: Support, max_sentences: int, lead: Sentence | None = None) -> list[list[Sentence]]:
     """The best sentences, no near-duplicates, at most two per article; adjacent ones grouped.
+    `lead`, the sentence holding the short answer, comes first.
 
     Returns groups in answer order; each group becomes one citation (a contiguous quote).
     """
     if not support.sentences:
         return []
     best = support.sentences[0].score
-    chosen: list[Sentence] = []
-    per_doc: dict[str, int] = {}
+    chosen: list[Sentence] = [lead] if lead else []
+    per_doc: dict[str, int] = {lead.doc_id: 1} if lead else {}
     for sentence in support.sentences:
+        if sentence is lead:
+            continue
         if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
             break
         if per_doc.get(sentence.doc_id, 0) >= 2:

@@ -78,7 +78,7 @@ def _common_stems() -> frozenset[str]:
     return frozenset(terms(" ".join(_vocabulary())))
 
 
-def _is_common_word(word: str) -> bool:
+def is_common_word(word: str) -> bool:
     """In the vocabulary (any inflection), or a compound of two vocabulary words ("lawmakers")."""
     stemmed = terms(word)
     if not stemmed or stemmed[0] in _common_stems():
@@ -107,7 +107,7 @@ def missing_terms(question: str, stats: CorpusStats) -> list[str]:
             stemmed = terms(norm)
             if not stemmed or stemmed[0] in stats.known_terms:
                 continue
-            if norm in capitalised or not _is_common_word(norm):
+            if norm in capitalised or not is_common_word(norm):
                 out.append(part)
     return list(dict.fromkeys(out))
 

@@ -7,7 +7,8 @@ without any model:
 - retrieval: hit rate and MRR at k over the supporting documents (doc level: a passage counts as a
   hit when its document is one of the item's `docs`), computed by llama-index's `RetrieverEvaluator`
   with its `HitRate` and `MRR` metrics over a thin retriever adapter whose node ids are doc ids;
-- answers: fact recall (share of the item's facts whose regex matches the answer text), whether a
+- answers: fact recall (share of the item's facts whose regex matches the answer text), the same
+  share in the answer's first line alone (text up to the first newline, markers stripped), whether a
   supporting document is cited, citation validity (each quote is verbatim `document.text[start:end]`),
   citation support (each fact found in the answer is also found in a cited quote), false declines;
 - unanswerable items: declined (not answerable, no citations);
@@ -138,6 +139,7 @@ class ItemResult:
     facts_matched: list[bool] = field(default_factory=list)
     facts_in_citations: list[bool | None] = field(default_factory=list)  # per fact: None if not in the answer
     fact_recall: float | None = None
+    first_line_recall: float | None = None  # share of the facts found in the answer's first line
     supporting_cited: bool | None = None
     false_decline: bool | None = None
     declined_correctly: bool | None = None
@@ -162,6 +164,7 @@ class Scores:
     """Aggregate scores for a group of items; `None` where the group has nothing to measure.
 
     fact_recall is the mean over answerable items of each item's share of facts found;
+    first_line_recall the same for the answer's first line only (the line meant to answer);
     citation_validity is over all citations; citation_support is over all (item, fact) pairs
     whose fact was found in the answer text; latencies are of the gold question's `ask` only.
     """
@@ -172,6 +175,7 @@ class Scores:
     hit_rate: float | None = None
     mrr: float | None = None
     fact_recall: float | None = None
+    first_line_recall: float | None = None
     supporting_doc_cited: float | None = None
     citation_validity: float | None = None
     citations: int = 0
@@ -259,6 +263,7 @@ def score(items: list[ItemResult]) -> Scores:
     out.hit_rate = mean([r.hit for r in items if r.hit is not None])
     out.mrr = mean([r.reciprocal_rank for r in items if r.reciprocal_rank is not None])
     out.fact_recall = mean([r.fact_recall for r in answerable if r.fact_recall is not None])
+    out.first_line_recall = mean([r.first_line_recall for r in answerable if r.first_line_recall is not None])
     out.supporting_doc_cited = mean([float(bool(r.supporting_cited)) for r in answerable])
     out.citation_validity = mean([float(c.valid) for c in citations])
     out.citation_support = mean([float(s) for s in supported])
@@ -354,6 +359,9 @@ def evaluate_item(service: "Service", item: GoldItem, k: int, retrieval=None, ju
             for fact, matched in zip(item.facts, result.facts_matched)
         ]
         result.fact_recall = sum(result.facts_matched) / len(item.facts) if item.facts else None
+        first_line = strip_markers((answer.text or "").split("\n", 1)[0])
+        if item.facts:
+            result.first_line_recall = sum(fact_found(fact, first_line) for fact in item.facts) / len(item.facts)
         result.supporting_cited = any(c.supporting for c in checks)
         result.false_decline = not answer.answerable
     else:

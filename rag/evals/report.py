@@ -22,6 +22,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("hit_rate", "hit@k", "pct"),
     ("mrr", "MRR", "score"),
     ("fact_recall", "fact recall", "pct"),
+    ("first_line_recall", "1st line", "pct"),
     ("supporting_doc_cited", "doc cited", "pct"),
     ("citation_validity", "cit. valid", "pct"),
     ("citation_support", "cit. support", "pct"),
@@ -110,7 +111,8 @@ def summary_markdown(report: EvalReport) -> str:
         markdown_table(report),
         "",
         "Definitions: hit@k and MRR at the document level (llama-index `RetrieverEvaluator`, `HitRate`, `MRR`); "
-        "fact recall is the mean share of an answerable item's facts matched in the answer text; doc cited: a "
+        "fact recall is the mean share of an answerable item's facts matched in the answer text; 1st line: the same "
+        "share in the answer's first line alone (up to the first newline, markers stripped); doc cited: a "
         "supporting document is among the citations; cit. valid: share of citations whose quote is exactly "
         "`document.text[start:end]`; cit. support: share of facts found in an answer that a cited quote also "
         "contains; false decl.: answerable items declined; declined: unanswerable items declined with no "

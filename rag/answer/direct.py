@@ -1,0 +1,394 @@
+"""The short answer: the name, number or date the question asks for, cut from the best sentences.
+
+Candidates of the expected type (rag/answer/question.py) are found in the best-scored retrieved
+sentences (rag/answer/support.py) with regular expressions: runs of capitalised words, numbers with
+their units, money, percentages, durations, dates. Each is scored by its sentence's score, how
+close it stands to the question's words in that sentence, and how well its kind fits the
+question. The same answer found in several different articles is strong evidence, so a
+candidate's score adds up over distinct documents (with diminishing weight). A wrong short answer
+is worse than none: when the best candidate is weak or barely ahead of the next, there is none.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from dataclasses import dataclass, field
+
+from rag.answer.question import TYPE_NOUNS, DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
+from rag.answer.support import Sentence, Support, is_common_word
+from rag.text import normalize_word, stopwords, terms, words
+
+# Only the sentences near the top compete: an answer far down the list is rarely the answer.
+MAX_SENTENCES = 15
+MIN_SENTENCE_SHARE = 0.6  # of the best sentence's score
+# The best candidate must reach this share of the best sentence's score, and lead the runner-up
+# by this factor; calibrated on development news-QA data (RealTime QA), not the gold set.
+MIN_ANSWER_SHARE = 0.45
+MIN_LEAD = 1.3
+# Each further article naming the same answer adds this share of its score (halved, a third, ...):
+# enough for agreement to settle a close call, not enough for a name every article mentions.
+AGREEMENT = 0.4
+ROLE_WEIGHT = 0.6
+POSSESSIVE = 0.5
+OTHER_UNIT = 0.6
+
+# Kinds of candidate: what a question type accepts, and how well (1 = exactly what was asked).
+ORG, PLACE_K, PERSON_K, NAME_K, TITLE = "org", "place", "person", "name", "title"
+MONEY, PERCENT, DURATION_K, LENGTH, YEAR, DATE_K, COUNT = "money", "percent", "duration", "length", "year", "date", "count"
+FIT = {
+    PERSON: {PERSON_K: 1.0, NAME_K: 0.7, ORG: 0.25, PLACE_K: 0.1, TITLE: 0.2},
+    ORGANISATION: {ORG: 1.0, NAME_K: 0.7, PERSON_K: 0.2, PLACE_K: 0.3, TITLE: 0.4},
+    PLACE: {PLACE_K: 1.0, NAME_K: 0.55, ORG: 0.35, PERSON_K: 0.1},
+    NAME: {TITLE: 1.0, NAME_K: 0.7, ORG: 0.7, PERSON_K: 0.5, PLACE_K: 0.5},
+    DATE: {DATE_K: 1.0, YEAR: 1.0},
+    NUMBER: {COUNT: 0.8, MONEY: 0.8, PERCENT: 0.8, LENGTH: 0.6, DURATION_K: 0.5, YEAR: 0.15},
+    DURATION: {DURATION_K: 1.0, LENGTH: 0.8, COUNT: 0.3},
+}
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen twenty").split()
+_TENS = ["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORDS = "|".join(_SMALL + _TENS + ["hundred", "thousand", "dozen", "a", "an"])
+TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century", "centuries", "night"}
+LENGTH_UNITS = {"km", "kilometre", "kilometer", "mile", "metre", "meter", "m", "ft", "feet", "foot", "yard", "inch", "cm", "mm"}
+MONEY_UNITS = {"dollar", "euro", "pound", "yen", "yuan", "rouble", "ruble", "rupee", "franc", "cent"}
+
+NUMBER_EXPR = re.compile(
+    rf"(?<![\w.,])(?P<num>[$£€]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*)"
+    r"(?:\s?(?P<scale>million|billion|trillion|thousand|hundred|bn)\b)?"
+    r"(?:\s?(?P<pct>%|percent\b|per cent\b|percentage points?\b))?"
+    r"(?:(?P<sep>[- ]|\s?)(?P<unit>[A-Za-z]+)\b)?",
+    re.I,
+)
+DATE_EXPR = re.compile(
+    rf"\b(?:(?:{WEEKDAYS}),? )?(?:(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?(?:,? (?:1[89]|20)\d\d)?|\d{{1,2}} (?:{MONTHS})(?: (?:1[89]|20)\d\d)?"
+    rf"|(?:{MONTHS}) (?:1[89]|20)\d\d)\b|\b(?:{WEEKDAYS})\b|\b(?:the )?(?:1[89]|20)\d0s\b|(?<![\w$£€.,])(?:1[89]|20)\d\d(?![\w]|[,.]\d)"
+)
+# A run of capitalised words, with "of", "for", "on", "de" ... between them ("Institute for Human
+# Sciences", "Bank of England"); spaces only, so a run never crosses a line.
+NAME_RUN = re.compile(
+    r"(?:[A-Z][\w’'.&-]*|\d+[A-Z][\w-]*)(?:[ ](?:(?:of|for|on|de|del|da|von|van|al|bin|the|&)[ ])?(?:[A-Z][\w’'&.-]*))*"
+)
+QUOTED_TITLE = re.compile(r"[“\"‘]((?:[A-Z0-9][\w’'&:!?.,-]*)(?:[ ][\w’'&:!?.,-]+){0,6})[”\"’]")
+TITLES = re.compile(
+    r"^(?:(?:Former|Deputy|Vice|Acting|Prime|Foreign|Defen[cs]e|Finance|Culture|Interior|Chief|Senior|Special|"
+    r"Secretary(?: of State)?|Minister|President|Chancellor|Premier|Sen|Senator|Rep|Representative|Gov|Governor|"
+    r"Mayor|Mr|Mrs|Ms|Dr|Prof|Gen|General|Judge|Justice|Ambassador|Envoy|Spokesman|Spokeswoman|Director|Chairman|"
+    r"Chairwoman|CEO|Lt|Col|Adm|Rev|Coach|Officer|Agent|Leader|Commander)\.?\s+)+"
+)
+ORG_WORDS = {
+    "inc", "corp", "corporation", "company", "co", "ltd", "plc", "llc", "group", "ministry", "party", "council",
+    "institute", "institution", "university", "college", "school", "bank", "agency", "association", "union",
+    "foundation", "committee", "court", "department", "office", "commission", "fund", "times", "post", "journal",
+    "news", "service", "organization", "organisation", "center", "centre", "network", "airlines", "airways",
+    "motors", "league", "club", "federation", "alliance", "assembly", "parliament", "congress", "senate", "board",
+    "authority", "administration", "forces", "army", "navy", "police", "house", "studios", "records", "press",
+    "academy", "society", "coalition", "front", "movement", "reserve", "bureau", "cabinet", "kremlin", "pentagon",
+}
+PLACE_WORDS = {"park", "city", "county", "island", "islands", "river", "mountains", "valley", "coast", "sea", "ocean",
+               "bay", "state", "province", "region", "republic", "kingdom", "street", "square", "airport", "port"}
+PLACES = frozenset(p.lower() for p in """
+Africa Asia Europe Antarctica Australia Oceania America Americas Arctic Middle-East
+Afghanistan Albania Algeria Angola Argentina Armenia Austria Azerbaijan Bahrain Bangladesh Belarus Belgium Bolivia
+Bosnia Brazil Britain Bulgaria Cambodia Cameroon Canada Chad Chile China Colombia Congo Croatia Cuba Cyprus Czechia
+Denmark Ecuador Egypt England Eritrea Estonia Ethiopia Fiji Finland France Gaza Georgia Germany Ghana Greece
+Greenland Guatemala Haiti Honduras Hungary Iceland India Indonesia Iran Iraq Ireland Israel Italy Jamaica Japan
+Jordan Kazakhstan Kenya Korea Kosovo Kuwait Laos Latvia Lebanon Libya Lithuania Luxembourg Madagascar Malaysia Mali
+Malta Mexico Moldova Mongolia Montenegro Morocco Mozambique Myanmar Namibia Nepal Netherlands Nicaragua Niger
+Nigeria Norway Oman Pakistan Palestine Panama Paraguay Peru Philippines Poland Portugal Qatar Romania Russia Rwanda
+Scotland Senegal Serbia Singapore Slovakia Slovenia Somalia Spain Sudan Sweden Switzerland Syria Taiwan Tajikistan
+Tanzania Thailand Tunisia Turkey Turkiye Uganda Ukraine Uruguay Uzbekistan Venezuela Vietnam Wales Yemen Zambia
+Zimbabwe UK U.K. US U.S. USA EU Crimea Donbas Kyiv Kiev Moscow London Paris Berlin Washington Beijing Tokyo
+Istanbul Ankara Brussels Vienna Rome Madrid Warsaw Geneva Jerusalem Tehran Delhi Sydney Toronto Chicago Boston
+Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Hawaii Idaho Illinois Indiana Iowa
+Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska
+Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah Vermont Virginia Wisconsin Wyoming
+""".split()) | {"new york", "new jersey", "new mexico", "new hampshire", "north carolina", "south carolina",
+                "north dakota", "south dakota", "west virginia", "rhode island", "saudi arabia", "south africa",
+                "north korea", "south korea", "new zealand", "united states", "united kingdom", "hong kong",
+                "sri lanka", "costa rica", "el salvador", "south sudan", "los angeles", "san francisco"}
+PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|across|outside|inside|into|of) (?:the )?$")
+PERSON_CUE = re.compile(r"^,? (?:said|says|told|added|wrote|who|warned|argued|noted|\()")
+# "... said", "..., who", or a title or role just before: a person.
+PERSON_BEFORE = re.compile(
+    r"\b(?:President|Minister|minister|Secretary|secretary|Chancellor|chancellor|Mr|Mrs|Ms|Dr|Sen|Gov|spokes\w+|"
+    r"adviser|advisor|envoy|ambassador|official|director|chief|leader|star|actor|actress|singer)\.? $"
+)
+MONTH_OR_DAY = re.compile(rf"^(?:{MONTHS}|{WEEKDAYS})$")
+# "Russian", "Finnish", "European": adjectives of nationality are not names of anything asked for.
+DEMONYM = re.compile(r"^[A-Z][a-z]{3,}(?:ian|ean|ese|ish)$")
+DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "israeli", "iraqi", "saudi",
+            "pakistani", "afghan", "kazakh", "uzbek", "yemeni", "kuwaiti", "qatari", "emirati", "somali", "filipino",
+            "czech", "slovak", "welsh", "scots", "western", "eastern", "northern", "southern"}
+# A noun the question determines ("during the talks"): its topic, which a name may qualify.
+TOPIC_NOUN = re.compile(r"\b(?:the|this|that|these|those|its|his|her|their)\s+([a-z][\w’'-]{2,})", re.I)
+CONNECTORS = {"of", "for", "on", "the", "&", "de", "von", "van", "al", "bin", "del", "da"}
+_WORD_POSITIONS = re.compile(r"[\w’'-]+")
+
+
+@dataclass
+class Candidate:
+    text: str
+    kind: str
+    sentence: Sentence
+    start: int  # offsets of `text` in sentence.text
+    end: int
+    score: float = 0.0
+
+
+@dataclass
+class DirectAnswer:
+    """The short answer, verbatim in `sentence.text[start:end]`, and how many articles agree."""
+
+    text: str
+    kind: str
+    sentence: Sentence
+    start: int
+    end: int
+    score: float
+    documents: int
+    alternatives: list[str] = field(default_factory=list)
+
+
+def find_answer(question: Question, support: Support) -> DirectAnswer | None:
+    """The best-supported short answer of the type `question` asks for, or None."""
+    fits = FIT.get(question.answer_type)
+    if not fits or not support.sentences:
+        return None
+    top = support.sentences[0].score
+    pool = [s for s in support.sentences[:MAX_SENTENCES] if s.score >= MIN_SENTENCE_SHARE * top]
+    asked = _question_words(question.text)
+    # Role words ("minister", "company") stand next to every name of their kind: they say less about which.
+    roles = set(terms(" ".join(TYPE_NOUNS)))
+    wanted = {t: ROLE_WEIGHT if t in roles else 1.0 for t in question.terms}
+    groups: list[list[Candidate]] = []
+    for sentence in pool:
+        stems = _stems(sentence.text)
+        for cand in candidates(sentence, question, asked):
+            fit = fits.get(cand.kind, 0.0)
+            if question.unit and cand.kind in (COUNT, DURATION_K):
+                # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.
+                fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
+            if not fit:
+                continue
+            if question.focus == "year" and cand.kind == DATE_K and not re.search(r"\d{4}", cand.text):
+                fit = 0.2  # "what year": a weekday or a day of the month does not say
+            if re.match(r"[’']s\b", sentence.text[cand.end : cand.end + 3]):
+                fit *= POSSESSIVE  # "Britain's next-generation submarines": a modifier, not the answer
+            cand.score = sentence.score * fit * (0.4 + 0.6 * _proximity(stems, cand, wanted))
+            _add(groups, cand)
+    if not groups:
+        return None
+    ranked = sorted(((_agreement(g), g) for g in groups), key=lambda x: x[0], reverse=True)
+    total, best = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    if total < MIN_ANSWER_SHARE * top or total < MIN_LEAD * runner_up:
+        return None
+    lead = max(best, key=lambda c: c.score)
+    return DirectAnswer(
+        lead.text, lead.kind, lead.sentence, lead.start, lead.end, total, len({c.sentence.doc_id for c in best}),
+        [max(g, key=lambda c: c.score).text for _, g in ranked[1:4]],
+    )
+
+
+def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[Candidate]:
+    """The names, numbers and dates in a sentence that the question does not already contain."""
+    text = sentence.text
+    out: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+    asked_times = {normalize_word(w) for t in question.time_expressions for w in words(t)}
+    for m in DATE_EXPR.finditer(text):
+        if not {normalize_word(w) for w in words(m.group())} <= asked_times | {"in", "since", "the"}:
+            out.append(Candidate(m.group(), DATE_K if not m.group().strip().isdigit() else YEAR, sentence, m.start(), m.end()))
+            taken.append(m.span())
+    for m in NUMBER_EXPR.finditer(text):
+        cand = _number(m, sentence, asked)
+        if cand and not any(s < cand.end and cand.start < e for s, e in taken):
+            out.append(cand)
+            taken.append((cand.start, cand.end))
+    for m in QUOTED_TITLE.finditer(text):
+        title = m.group(1).rstrip(",.!?")
+        if len(title) <= 60 and not set(_name_tokens(title)) <= asked:
+            out.append(Candidate(title, TITLE, sentence, m.start(1), m.start(1) + len(title)))
+    topic_nouns = {normalize_word(w) for w in TOPIC_NOUN.findall(question.text)}
+    for m in NAME_RUN.finditer(text):
+        for start, end in _split_run(text, m.start(), m.end()):
+            cand = _name(text, start, end, sentence, asked, topic_nouns)
+            if cand and not any(s < cand.end and cand.start < e for s, e in taken):
+                out.append(cand)
+    return out
+
+
+def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | None:
+    num = m.group("num")
+    unit = (m.group("unit") or "").lower()
+    singular = unit[:-1] if unit.endswith("s") and len(unit) > 3 else unit
+    scale, pct = m.group("scale"), m.group("pct")
+    if num.lower() in ("a", "an") and not (scale or singular in TIME_UNITS):
+        return None
+    if re.fullmatch(r"(?:1[89]|20)\d\d", num) and not (scale or pct) and singular not in TIME_UNITS | LENGTH_UNITS:
+        return None  # a year: DATE_EXPR's business when it has a month; alone it is found below
+    end = m.end("pct") if pct else m.end("scale") if scale else m.end("num")
+    if pct:
+        kind = PERCENT
+    elif num[0] in "$£€" or singular in MONEY_UNITS:
+        kind = MONEY
+    elif singular in TIME_UNITS or (singular == "centuries"):
+        kind = DURATION_K
+    elif singular in LENGTH_UNITS:
+        kind = LENGTH
+    else:
+        kind = COUNT
+    if unit and not pct and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and unit not in stopwords())):
+        end = m.end("unit")
+    text = sentence.text[m.start():end].rstrip(" -")
+    if normalize_word(num.replace(",", "")) in asked or (num.isalpha() and num.lower() in asked and kind == COUNT):
+        return None
+    return Candidate(text, kind, sentence, m.start(), m.start() + len(text))
+
+
+def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A capitalised run split where "X Y of Z" joins a person to a place ("Ivan Krastev of
+    Vienna"); "Bank of England", "Institute for Human Sciences" stay whole."""
+    run = text[start:end]
+    m = re.search(r" (?:of|for|on|de|von|van|the) ", run)
+    if m and len(run[: m.start()].split()) >= 2 and run[: m.start()].split()[-1].lower() not in ORG_WORDS:
+        return [(start, start + m.start()), (start + m.end(), end)]
+    return [(start, end)]
+
+
+def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], topic_nouns: set[str]) -> Candidate | None:
+    name = text[start:end]
+    # Trailing possessive or sentence stop: "Medinsky's", "Kyiv."
+    trimmed = re.sub(r"(?:[’']s?|\.)$", "", name) if not re.fullmatch(r"(?:[A-Z]\.)+", name) else name
+    title = TITLES.match(trimmed)
+    lead = title.end() if title else 0
+    tokens = trimmed[lead:].split(" ")
+    # "Ukraine’s Zelensky": the name is what follows the possessive.
+    for i, token in enumerate(tokens[:-1]):
+        if re.search(r"[’']s$", token):
+            lead += sum(len(t) + 1 for t in tokens[: i + 1])
+            tokens = tokens[i + 1 :]
+            break
+    # Sentence-openers, titles, nationalities and the question's own words around a name are not the answer.
+    while tokens and (_filler(tokens[0]) or _name_tokens(tokens[0]) <= asked or TITLES.match(tokens[0] + " ")):
+        lead += len(tokens[0]) + 1
+        tokens = tokens[1:]
+    while tokens and (_filler(tokens[-1]) or _name_tokens(tokens[-1]) <= asked):
+        tokens = tokens[:-1]
+    if not tokens:
+        return None
+    name = " ".join(tokens)
+    if set(_name_tokens(name)) & asked or MONTH_OR_DAY.match(name):
+        return None
+    first_in_sentence = start + lead == 0 or not text[: start + lead].strip()
+    if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and _common(name.lower()))):
+        return None
+    begin = start + lead
+    # "the Istanbul talks", asked about "the talks": a name that qualifies the question's own topic
+    # noun says which talks, not what was asked about them.
+    following = re.match(r"\s+([a-z][\w’'-]*)", text[begin + len(name) :])
+    if following and normalize_word(following.group(1)) in topic_nouns:
+        return None
+    return Candidate(name, _name_kind(text, begin, begin + len(name), name), sentence, begin, begin + len(name))
+
+
+def _filler(token: str) -> bool:
+    lowered = token.lower()
+    return lowered in stopwords() or lowered in CONNECTORS or bool(DEMONYM.match(token)) or lowered in DEMONYMS
+
+
+def _name_kind(text: str, start: int, end: int, name: str) -> str:
+    lowered = name.lower()
+    last = lowered.split()[-1]
+    if lowered in PLACES:
+        return PLACE_K
+    if last in ORG_WORDS or re.fullmatch(r"[A-Z]{2,6}", name) or lowered.startswith(("university of", "bank of")):
+        return ORG
+    if last in PLACE_WORDS:
+        return PLACE_K
+    before, after = text[max(0, start - 30) : start], text[end : end + 12]
+    if PERSON_CUE.match(after) or PERSON_BEFORE.search(before):
+        return PERSON_K
+    if PLACE_CUE.search(before) and len(name.split()) <= 2:
+        return PLACE_K
+    if 2 <= len(name.split()) <= 3 and all(re.fullmatch(r"[A-Z][a-z’'-]+\.?", t) for t in name.split()):
+        return PERSON_K
+    return NAME_K
+
+
+@lru_cache(maxsize=8192)
+def _common(word: str) -> bool:
+    return is_common_word(word)
+
+
+def _name_tokens(text: str) -> set[str]:
+    return {normalize_word(w) for w in words(text)}
+
+
+def _question_words(question: str) -> set[str]:
+    """The question's words, lower-cased, as an answer must not merely repeat them."""
+    question = re.sub(r"(?<=\d),(?=\d)", "", question)  # "1,000" as one word, as numbers are compared
+    return {normalize_word(w) for w in words(question)} | {normalize_word(p) for w in words(question) for p in w.split("-")}
+
+
+def _unit_matches(candidate: str, unit: str) -> bool:
+    return bool(terms(unit)) and terms(unit)[0] in set(terms(candidate))
+
+
+def _proximity(stems: list[tuple[int, int, str]], cand: Candidate, wanted: dict[str, float]) -> float:
+    """1 next to a question term in the sentence, falling with the distance in words."""
+    first = next((i for i, (_, e, _) in enumerate(stems) if e > cand.start), 0)
+    last = max((i for i, (s, _, _) in enumerate(stems) if s < cand.end), default=first)
+    best = 0.0
+    for i, (_, _, stem) in enumerate(stems):
+        if (i < first or i > last) and stem in wanted:
+            distance = first - i if i < first else i - last
+            best = max(best, wanted[stem] / (1.0 + max(0, distance - 1) / 4))
+    return best
+
+
+def _stems(text: str) -> list[tuple[int, int, str]]:
+    """Each word's span and stemmed term ("" for a stopword)."""
+    out = []
+    for m in _WORD_POSITIONS.finditer(text):
+        stem = terms(m.group())
+        out.append((m.start(), m.end(), stem[0] if stem else ""))
+    return out
+
+
+def _key(cand: Candidate) -> frozenset[str]:
+    tokens = [normalize_word(w) for w in words(cand.text.replace(",", ""))]
+    return frozenset(str(_SMALL.index(t)) if t in _SMALL else t for t in tokens if t not in ("the", "of", "a", "an"))
+
+
+def _add(groups: list[list[Candidate]], cand: Candidate) -> None:
+    """Join the group of the same answer: the same words, or a part of them ("Medinsky" and
+    "Vladimir Medinsky")."""
+    key = _key(cand)
+    if not key:
+        return
+    for group in groups:
+        other = _key(group[0])
+        if key <= other or other <= key:
+            group.append(cand)
+            if len(key) > len(other):
+                group.insert(0, group.pop())
+            return
+    groups.append([cand])
+
+
+def _agreement(group: list[Candidate]) -> float:
+    """The best score in each article, the best article counting fully and each further one less:
+    independent articles agreeing is strong evidence, one article repeating itself is not."""
+    per_doc: dict[str, float] = {}
+    for cand in group:
+        per_doc[cand.sentence.doc_id] = max(per_doc.get(cand.sentence.doc_id, 0.0), cand.score)
+    ranked = sorted(per_doc.values(), reverse=True)
+    return ranked[0] + AGREEMENT * sum(score / rank for rank, score in enumerate(ranked[1:], 1))
+
+
+__all__ = ["Candidate", "DirectAnswer", "candidates", "find_answer"]

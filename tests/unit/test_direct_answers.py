@@ -1,0 +1,151 @@
+"""Question analysis and short-answer extraction on hand-written sentences: no index, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.direct import find_answer
+from rag.answer.extractive import compose, self_contained_start
+from rag.answer.question import analyse
+from rag.answer.support import Sentence, Support
+from rag.types import Document, Passage
+
+
+@pytest.mark.parametrize(
+    "question, answer_type",
+    [
+        ("Who led the Russian delegation?", "person"),
+        ("Which think tank does Sinan Ulgen direct?", "organisation"),
+        ("Which former U.S. ambassador to Russia criticised the plan?", "person"),
+        ("Where was the event?", "place"),
+        ("Which continent will require a common charger?", "place"),
+        ("In what year did Ukraine give up its nuclear weapons?", "date"),
+        ("When were the accords signed?", "date"),
+        ("How many prisoners were swapped?", "number"),
+        ("What percentage of people avoid the news?", "number"),
+        ("How long did the meeting last?", "duration"),
+        ("What is the name of the cottage the couple moved to?", "name"),
+        ("Which wildly popular show was renewed?", "name"),
+        ("What did Rubio say about Istanbul?", "none"),
+        ("Why did the talks fail?", "none"),
+        ("How did Elina Valtonen sum up the negotiations?", "none"),
+        ("Who is Andriy Yermak and what has he done?", "none"),
+        ("Which European leaders pressed for a ceasefire?", "none"),  # several names: a sentence answers
+    ],
+)
+def test_expected_answer_type(question, answer_type):
+    assert analyse(question).answer_type == answer_type
+
+
+def test_question_terms_time_expressions_and_unit():
+    q = analyse("How many points did the plan have this week, after talks on Thursday?")
+    assert q.unit == "points" and "plan" in q.terms
+    assert "this week" in q.time_expressions and any("Thursday" in t for t in q.time_expressions)
+
+
+def _support(*rows: tuple[str, str, float]) -> tuple[Support, dict[str, Document]]:
+    """Sentences (doc_id, text, score), each the whole text of its own document."""
+    docs: dict[str, Document] = {}
+    sentences = []
+    for doc_id, text, score in rows:
+        doc = docs.get(doc_id)
+        start = len(doc.text) + 1 if doc else 0
+        body = (doc.text + " " if doc else "") + text
+        docs[doc_id] = Document(doc_id, body, f"Title {doc_id}", f"{doc_id}.txt", "hash", url=f"https://example.org/{doc_id}")
+        passage = Passage(f"{doc_id}:0", doc_id, body, 0, len(body), f"Title {doc_id}", url=f"https://example.org/{doc_id}")
+        sentences.append(Sentence(doc_id, start, start + len(text), text, score, score, passage))
+    for s in sentences:  # each sentence reads from the final document text
+        s.passage = Passage(f"{s.doc_id}:0", s.doc_id, docs[s.doc_id].text, 0, len(docs[s.doc_id].text), "t")
+    sentences.sort(key=lambda s: s.score, reverse=True)
+    return Support(sentences=sentences, coverage=0.8, closeness=0.6), docs
+
+
+def test_who_question_gives_the_person_named_near_the_question_terms():
+    support, _ = _support(
+        ("a", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.8),
+        ("b", "Officials in Kyiv said the talks in Turkey would be difficult.", 0.5),
+    )
+    answer = find_answer(analyse("Who led the Russian delegation?"), support)
+    assert answer is not None and answer.text == "Vladimir Medinsky"
+    assert answer.sentence.text[answer.start : answer.end] == answer.text
+
+
+def test_how_long_gives_a_duration():
+    support, _ = _support(
+        ("a", "The meeting between the two delegations lasted less than two hours on Friday.", 0.8),
+        ("b", "About 1,000 prisoners will be exchanged, the delegations agreed at the meeting.", 0.6),
+    )
+    answer = find_answer(analyse("How long did the meeting between the delegations last?"), support)
+    assert answer is not None and answer.text == "two hours"
+
+
+def test_how_many_prefers_the_number_counting_the_asked_unit():
+    support, _ = _support(("a", "Over three days the two sides agreed to swap 1,000 prisoners of war.", 0.8))
+    answer = find_answer(analyse("How many prisoners did the sides agree to swap?"), support)
+    assert answer is not None and answer.text == "1,000 prisoners"
+
+
+def test_agreement_across_articles_beats_a_single_mention():
+    support, _ = _support(
+        ("a", "The company said Maria Lopez will chair the new board.", 0.70),
+        ("b", "The new board will be chaired by John Smith, the company said.", 0.72),
+        ("c", "Shareholders expect John Smith to chair the board from June.", 0.60),
+    )
+    answer = find_answer(analyse("Who will chair the new board?"), support)
+    assert answer is not None and answer.text == "John Smith" and answer.documents == 2
+
+
+def test_no_convincing_candidate_gives_none():
+    support, _ = _support(
+        ("a", "The minister met Anna Berg and Tom Reed to discuss the budget.", 0.7),
+        ("b", "The budget talks will continue next month, officials said.", 0.6),
+    )
+    assert find_answer(analyse("Who proposed the budget cuts?"), support) is None  # two names, neither ahead
+    assert find_answer(analyse("Why did the budget talks stall?"), support) is None  # asks for a sentence
+    support, _ = _support(("a", "Officials said the budget talks would continue without a deal.", 0.7))
+    assert find_answer(analyse("How many officials attended the talks?"), support) is None  # no number at all
+
+
+def test_names_the_question_already_contains_are_not_answers():
+    support, _ = _support(("a", "Marco Rubio called Sergei Lavrov over the weekend to assess the diplomacy.", 0.8))
+    answer = find_answer(analyse("Whom did Marco Rubio call over the weekend?"), support)
+    assert answer is not None and answer.text == "Sergei Lavrov"
+
+
+def test_first_line_is_the_short_answer_verbatim_from_the_first_quote():
+    support, docs = _support(
+        ("a", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.8),
+        ("b", "Medinsky, who led the Russian side, warned that Russia could fight forever.", 0.6),
+    )
+    a = compose("Who led the Russian delegation?", support, docs, 5, "http://127.0.0.1:7860")
+    first, *rest = a.text.splitlines()
+    assert first == "Vladimir Medinsky [1]"
+    assert rest and rest[0].startswith("- ") and "Vladimir Medinsky" in a.citations[0].quote
+    for c in a.citations:
+        assert docs[c.doc_id].text[c.start : c.end] == c.quote
+
+
+def test_without_a_short_answer_the_best_sentence_comes_first():
+    support, docs = _support(
+        ("a", "Rubio said the talks in Istanbul had been a waste of time for everyone involved.", 0.8),
+        ("b", "Rubio later told reporters that only a meeting of the two presidents could help.", 0.6),
+    )
+    a = compose("What did Rubio say about Istanbul?", support, docs, 5, "http://127.0.0.1:7860")
+    lines = a.text.splitlines()
+    assert lines[0].startswith("Rubio said the talks") and lines[0].endswith("[1]")
+    assert all(line.startswith("- ") for line in lines[1:])
+
+
+def test_a_quote_opening_with_a_pronoun_brings_the_sentence_before_it():
+    text = "Elina Valtonen spoke to CNN on Sunday. She said a lot was still missing from the talks."
+    doc = Document("d", text, "t", "d.txt", "h")
+    start = text.index("She")
+    assert self_contained_start(doc, start, lead=False) == 0
+    opening = Document("e", "However, the talks went on for a second day.", "t", "e.txt", "h")
+    assert self_contained_start(opening, 0, lead=False) is None  # nothing before it: dropped
+    assert self_contained_start(opening, 0, lead=True) == 0  # the first quote is kept as it is
+
+
+def test_a_name_that_only_qualifies_the_questions_topic_is_not_the_answer():
+    support, _ = _support(("a", "Zelensky spoke to reporters ahead of the Istanbul talks on Thursday evening.", 0.8))
+    assert find_answer(analyse("Where was Trump during the talks?"), support) is None
