@@ -92,7 +92,8 @@ def collapse_repetition(text: str) -> str:
     lines: list[str] = []
     for line in text.splitlines():
         kept = []
-        for piece in re.split(r"(?<=[.!?])\s+", line.strip()):
+        # A marker after the full stop ("rose. [1]") belongs to the sentence before it.
+        for piece in re.split(r"(?<=[.!?])\s+(?!\[)", line.strip()):
             key = MARKER.sub("", piece).strip(" -*").lower()
             if key and key not in seen:
                 seen.add(key)

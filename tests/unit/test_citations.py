@@ -1,6 +1,5 @@
 """The citation checker: markers that point nowhere are removed, the rest renumbered in order."""
 
-import pytest
 
 from rag.answer.citations import check_markers, claims_citing, collapse_repetition, supporting_span
 from rag.types import Passage
@@ -29,7 +28,6 @@ def test_repetition_from_small_models_is_collapsed():
     assert collapse_repetition(looped) == "Putin did not attend [1]. Medinsky led [2]."
 
 
-@pytest.mark.xfail(reason="product bug: collapse_repetition drops a marker after the final full stop ('Prices rose. [1]' -> 'Prices rose.'), so ScriptedLLM's default reply '<sentence>. [1]' comes out unsupported; rag/answer/citations.py", strict=True)
 def test_repetition_repair_keeps_a_marker_after_the_last_full_stop():
     assert collapse_repetition("Prices rose. [1]") == "Prices rose. [1]"
     assert check_markers(collapse_repetition("Prices rose. [1]"), n_sources=1).used == [1]

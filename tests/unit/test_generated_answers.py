@@ -41,7 +41,6 @@ def assert_verbatim(p, answer: Answer) -> None:
         assert p.document(c.doc_id).text[c.start : c.end] == c.quote
 
 
-@pytest.mark.xfail(reason="product bug: collapse_repetition drops a marker after the final full stop ('Prices rose. [1]' -> 'Prices rose.'), so ScriptedLLM's default reply '<sentence>. [1]' comes out unsupported; rag/answer/citations.py", strict=True)
 def test_the_default_script_quotes_its_first_source_and_streams(scripted):
     p = scripted()
     events = list(p.stream(QUESTION))
