@@ -1,6 +1,5 @@
 """The citation checker: markers that point nowhere are removed, the rest renumbered in order."""
 
-
 from rag.answer.citations import check_markers, claims_citing, collapse_repetition, supporting_span
 from rag.types import Passage
 
