@@ -1,6 +1,6 @@
 """The page: Gradio layout and event wiring. What each event does is in `rag/web/chat.py`.
 
-The browser tests (tests/test_browser.py) find components by elem_id (chat, question, ...), by
+The browser tests (tests/ui/test_browser.py) find components by elem_id (chat, question, ...), by
 button text and by label: keep those when changing the layout.
 """
 
