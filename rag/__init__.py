@@ -21,6 +21,8 @@ from rag.errors import RagError
 from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from rag.service import History, Service
 
 __all__ = [
@@ -53,14 +55,18 @@ def get_service() -> "Service":
     return _default
 
 
-def ask(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Answer:
-    """Answer a question from the corpus, with citations. Filters: publisher=, since=, until=."""
-    return get_service().ask(question, history=history, top_k=top_k, **filters)
+def ask(question: str, history: "History | None" = None, top_k: int | None = None,
+        as_of: "dt.date | str | None" = None, **filters) -> Answer:
+    """Answer a question from the corpus, with citations. `as_of` (a date or "YYYY-MM-DD", default
+    today) is the day it is asked: later articles are left out and "this week" is read against it.
+    Filters: publisher=, since=, until=."""
+    return get_service().ask(question, history=history, top_k=top_k, as_of=as_of, **filters)
 
 
-def stream(question: str, history: "History | None" = None, top_k: int | None = None, **filters) -> Iterator[str | Answer]:
+def stream(question: str, history: "History | None" = None, top_k: int | None = None,
+           as_of: "dt.date | str | None" = None, **filters) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are produced and finally the checked `Answer`."""
-    return get_service().stream(question, history=history, top_k=top_k, **filters)
+    return get_service().stream(question, history=history, top_k=top_k, as_of=as_of, **filters)
 
 
 def index(rebuild: bool = False) -> IndexSummary:

@@ -43,14 +43,14 @@ def cmd_ask(args) -> int:
     question = " ".join(args.question)
     filters = {k: v for k, v in (("publisher", args.publisher), ("since", args.since), ("until", args.until)) if v}
     if args.json:
-        answer = service.ask(question, top_k=args.top_k, **filters)
+        answer = service.ask(question, top_k=args.top_k, as_of=args.as_of, **filters)
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     from rag.types import Answer
 
     answer = None
     streamed = False
-    for event in service.stream(question, top_k=args.top_k, **filters):
+    for event in service.stream(question, top_k=args.top_k, as_of=args.as_of, **filters):
         if isinstance(event, Answer):
             answer = event
         elif service.llm is not None and answer is None:
@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publisher", help="only articles from this outlet")
     p.add_argument("--since", help="only articles published on or after this date (YYYY-MM-DD)")
     p.add_argument("--until", help="only articles published on or before this date (YYYY-MM-DD)")
+    p.add_argument("--as-of", help="answer as on this day (YYYY-MM-DD, default today): no later articles, "
+                                   "recent ones preferred, \"this week\" read against it")
     p.add_argument("--corpus")
     p.add_argument("--index")
     p.set_defaults(func=cmd_ask)
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", type=int, default=0, help="skip the first M questions (a held-out slice)")
     p.add_argument("--index", default=None, help="index folder to keep (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results", help="folder for the results table and JSON")
+    p.add_argument("--without-as-of", action="store_true",
+                   help="ask as of today instead of each question's date (to measure what the date is worth)")
     p.set_defaults(func=cmd_bench)
     return parser
 

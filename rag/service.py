@@ -7,6 +7,7 @@ check its citations. `rag.ask`, the CLI and the web app all call this one object
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -128,21 +129,25 @@ class Service:
 
     # Asking: validate -> retrieve -> decide -> compose ------------------------------------------
 
-    def ask(self, question: str, history: History | None = None, top_k: int | None = None, **filters) -> Answer:
+    def ask(self, question: str, history: History | None = None, top_k: int | None = None,
+            as_of: dt.date | str | None = None, **filters) -> Answer:
         answer = None
-        for event in self.stream(question, history=history, top_k=top_k, **filters):
+        for event in self.stream(question, history=history, top_k=top_k, as_of=as_of, **filters):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: History | None = None, top_k: int | None = None, **filters) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: History | None = None, top_k: int | None = None,
+               as_of: dt.date | str | None = None, **filters) -> Iterator[str | Answer]:
         """Yield text deltas, then the final checked `Answer` (whose text replaces the deltas).
-        `top_k` is how many sources the answer may cite (and an LLM reads)."""
+        `top_k` is how many sources the answer may cite (and an LLM reads); `as_of` (a date or
+        YYYY-MM-DD, default today) is the day the question is asked: later articles are left out,
+        recent ones preferred, and "this week" in the question means the week before it."""
         started = time.perf_counter()
         question = self._question(question)
         top_k = self._top_k(top_k)
-        search_filters = Filters.checked(**filters)
+        search_filters = Filters.checked(as_of=as_of, **filters)
         history = [(u or "", a or "") for u, a in (history or [])]
 
         query = retrieval_query(question, history)
@@ -174,9 +179,10 @@ class Service:
             yield answer.text
         yield answer
 
-    def retrieve(self, query: str, top_k: int | None = None, **filters) -> list[Passage]:
+    def retrieve(self, query: str, top_k: int | None = None, as_of: dt.date | str | None = None,
+                 **filters) -> list[Passage]:
         """The passages a question retrieves (for evaluation and inspection)."""
-        return self.search_index.search(query, self._top_k(top_k), Filters.checked(**filters))
+        return self.search_index.search(query, self._top_k(top_k), Filters.checked(as_of=as_of, **filters))
 
     def _extractive(self, question: str, support: Support, top_k: int) -> Answer:
         max_quotes = min(top_k, self.config.answering.max_quotes)

@@ -7,8 +7,9 @@ Input: documents, one JSON object a line `{id, title, url, published, text}` (op
 and questions `{id, question, answers, date?}`. With `--limit N` the first N questions are used
 (after skipping `--skip M`, for a held-out slice that no tuning looked at),
 with only the documents published in the 14 days up to one of those questions' dates
-(RealTime QA asks about "this week's" news). The question date only chooses the benchmark's
-document slice; no system ever sees it.
+(RealTime QA asks about "this week's" news). The product is asked each question `as_of` its date,
+as a reader would be (the system has a clock; `--without-as-of` asks as of today instead); nothing
+else about a question (id, source, answers) reaches any system.
 
 Systems, on the same questions and the same slice:
 
@@ -22,10 +23,21 @@ Systems, on the same questions and the same slice:
   top-2 and top-5; the retrieved node texts play the role of citations. MiniLM reads at most 256
   word pieces, so most of each 1024-token node goes unembedded: that is what the defaults do.
 - BM25: llama-index's `BM25Retriever` over the same default-split nodes, top-5.
+- plain extractive peers (as `../shared/bench/peer_extractive.py`, re-implemented here so the same
+  questions and slice are used): `bm25-sent`, bm25s over every sentence of the slice, the K best
+  sentences; `bm25-chunk-sent`, bm25s top-5 256-token chunks, then their K sentences with most BM25
+  weight; K = 1 and 5. They read no dates. What a user reads is the K sentences.
+
+What a user reads, per answering system (product and peers): answer in text (the answer text,
+`[n]` markers removed), answer in lead (its first line, at most LEAD_CHARS characters), characters
+read (median), answer in citations@5 (the product: quote plus passage of each of at most 5
+citations; a peer: its sentences), declines, latency.
 
 Matching: a gold answer counts as present in a text when, both lowercased, with every straight or
 curly quote mark removed and whitespace runs collapsed to one space, the answer occurs as whole
 words (not inside a longer word or number: "6" does not match "16", "Europe" not "European").
+The peer's own rule (NFKC, fewer quote marks removed, any substring: "6" matches "16") is reported
+beside it as "peer rule", for every answering system, so its published figures can be compared.
 """
 
 from __future__ import annotations
@@ -33,12 +45,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import logging
 import re
 import resource
 import shutil
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -53,6 +67,8 @@ WINDOW_DAYS = 14
 TOP_K = 5
 QUOTES = str.maketrans("", "", "\"'`“”‘’„‟‚‛«»")
 EXAMPLES_PER_CLASS = 5
+LEAD_CHARS = 300
+PEER_K = (1, 5)
 
 
 # --------------------------------------------------------------------------------- input
@@ -195,7 +211,100 @@ def build_baselines(documents: list[dict], embedder=None) -> BaselineIndex:
     return BaselineIndex(dense, bm25, len(nodes), sum(count_tokens(d.text) for d in docs), seconds)
 
 
+# The plain extractive peer, exactly as ../shared/bench/peer_extractive.py: its normalisation, its
+# substring `hit`, its sentence splitter and its 20-character floor on sentences.
+_PEER_SPLIT = re.compile(r"(?<=[.!?])[\"'\u201d]?\s+(?=[A-Z\"\u201c])")
+
+
+def peer_norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = re.sub(r"[\u201c\u201d\u2018\u2019\"']", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def peer_hit(texts: list[str], answers: list[str]) -> bool:
+    blob = peer_norm(" ".join(texts))
+    return any(peer_norm(a) and peer_norm(a) in blob for a in answers)
+
+
+def _peer_sentences(text: str) -> list[str]:
+    return [s.strip() for p in text.split("\n") for s in _PEER_SPLIT.split(p) if len(s.strip()) > 20]
+
+
+class Peers:
+    """bm25s over the slice's sentences (`bm25-sent`) and over 256-token chunks then their
+    sentences (`bm25-chunk-sent`); `answer(question)` gives each variant's best sentences."""
+
+    def __init__(self, documents: list[dict]):
+        import bm25s
+        from llama_index.core import Document
+        from llama_index.core.node_parser import SentenceSplitter
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self.sentences = [
+            s for d in documents for s in _peer_sentences((d.get("title") or "") + ".\n" + (d.get("text") or ""))
+        ]
+        self.sentence_index = self._index(self.sentences)
+        nodes = SentenceSplitter(chunk_size=256, chunk_overlap=20).get_nodes_from_documents(
+            [Document(text=(d.get("title") or "") + "\n\n" + (d.get("text") or "")) for d in documents])
+        self.chunks = [n.get_content() for n in nodes]
+        self.chunk_index = self._index(self.chunks)
+
+    @staticmethod
+    def _index(texts: list[str]):
+        import bm25s
+
+        index = bm25s.BM25()
+        index.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+        return index
+
+    @staticmethod
+    def _top(index, texts: list[str], query: str, k: int) -> list[str]:
+        import bm25s
+
+        k = min(k, len(texts))
+        if k == 0:
+            return []
+        rows, _ = index.retrieve(bm25s.tokenize([query], stopwords="en", show_progress=False), k=k, show_progress=False)
+        return [texts[i] for i in rows[0]]
+
+    def answer(self, question: str, k: int) -> dict[str, tuple[list[str], float]]:
+        """Per variant: its best `k` sentences (a smaller K is their first ones) and milliseconds."""
+        started = time.perf_counter()
+        sentences = self._top(self.sentence_index, self.sentences, question, k)
+        middle = time.perf_counter()
+        candidates = [s for c in self._top(self.chunk_index, self.chunks, question, TOP_K) for s in _peer_sentences(c)]
+        chunk_sentences = self._top(self._index(candidates), candidates, question, k) if candidates else []
+        done = time.perf_counter()
+        return {
+            "bm25-sent": (sentences, (middle - started) * 1000),
+            "bm25-chunk-sent": (chunk_sentences, (done - middle) * 1000),
+        }
+
+
 # --------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Reading:
+    """What a user reads from an answering system for one question."""
+
+    in_text: bool  # gold answer in the answer text (whole words)
+    in_text_peer_rule: bool  # the same, with the peer's normalisation and substring rule
+    in_lead: bool  # in the first line, at most LEAD_CHARS characters
+    in_citations: bool  # in the cited evidence (at most 5 citations)
+    chars: int
+    declined: bool
+    latency_ms: float
+
+
+def reading(text: str, answers: list[str], in_citations: bool, declined: bool, latency_ms: float) -> Reading:
+    """Score an answer text as a user reads it (the product's `[n]` markers already removed), its
+    first line as the lead."""
+    text = (text or "").strip()
+    lead = next((line for line in text.splitlines() if line.strip()), "")[:LEAD_CHARS]
+    return Reading(contains_answer(text, answers), peer_hit([text], answers), contains_answer(lead, answers),
+                   in_citations, len(text), declined, latency_ms)
 
 
 @dataclass
@@ -223,11 +332,13 @@ class QuestionResult:
     product_citations: list[dict]
     product_retrieved_hit: bool  # in the text of the product's top-5 retrieved passages
     product_in_text: bool
+    as_of: str | None  # the day the product was asked on (None: today)
     product: SystemResult
     product_top5: SystemResult  # the product's own retrieval, passage texts, k=5 and k=20
     product_top20: SystemResult
     dense: SystemResult
     bm25: SystemResult
+    readings: dict[str, Reading] = field(default_factory=dict)  # product and peers: what a user reads
     failure: str | None = None
     error: str | None = None
 
@@ -289,8 +400,22 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
         declined_when_not_in_slice=mean([not r.product_answerable for r in absent]),
         declined=mean([not r.product_answerable for r in results]),
     )
+    readers = {}
+    for name in results[0].readings if results else ():
+        got = [r.readings[name] for r in results]
+        readers[name] = {
+            "answer_in_text": mean([g.in_text for g in got]),
+            "answer_in_text_peer_rule": mean([g.in_text_peer_rule for g in got]),
+            "answer_in_lead": mean([g.in_lead for g in got]),
+            "chars_median": percentile([g.chars for g in got], 50),
+            "answer_in_citations_5": mean([g.in_citations for g in got]),
+            "declined": mean([g.declined for g in got]),
+            "latency_p50_ms": percentile([g.latency_ms for g in got], 50),
+            "latency_p95_ms": percentile([g.latency_ms for g in got], 95),
+        }
     failures = Counter(r.failure for r in results if r.failure)
     return {
+        "readers": readers,
         "questions": len(results),
         "answer_in_slice": mean([r.in_slice for r in results]),
         "answer_in_cleaned": mean([r.in_cleaned for r in results]),
@@ -309,7 +434,24 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
         "",
         f"{summary['questions']} questions" + (f" (from question {meta['skip'] + 1})" if meta.get("skip") else "") + f"; slice: {meta['documents']} of {meta['documents_total']} documents, "
         f"{meta['slice']}. Gold answer present in the slice for {fmt(summary['answer_in_slice'], 'pct', 1)} of the questions "
-        f"({fmt(summary['answer_in_cleaned'], 'pct', 1)} after the product's cleaning). Product mode: {meta['mode']}.",
+        f"({fmt(summary['answer_in_cleaned'], 'pct', 1)} after the product's cleaning). Product mode: {meta['mode']}; "
+        f"asked as of {meta['as_of']}.",
+        "",
+        "What a user reads (answer text without `[n]` markers; lead = its first line, at most "
+        f"{LEAD_CHARS} characters; a peer's text is its K sentences, which are also its citations):",
+        "",
+        "| system | answer in text | … peer rule | answer in lead | chars read (median) | answer in citations@5 | declined | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in summary["readers"].items():
+        lines.append(
+            f"| {name} | {fmt(row['answer_in_text'], 'pct', 1)} | {fmt(row['answer_in_text_peer_rule'], 'pct', 1)} | "
+            f"{fmt(row['answer_in_lead'], 'pct', 1)} | {fmt(row['chars_median'], 'n')} | {fmt(row['answer_in_citations_5'], 'pct', 1)} | "
+            f"{fmt(row['declined'], 'pct', 1)} | {fmt(row['latency_p50_ms'], 'ms')} | {fmt(row['latency_p95_ms'], 'ms')} |"
+        )
+    lines += [
+        "",
+        "Evidence (what each system cites or retrieves):",
         "",
         "| system | evidence | answer in evidence | … when answer in slice | answer in answer text | declined (answer in slice) | declined (not in slice) | evidence tokens / q | p50 ms | p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -387,8 +529,10 @@ def _retrieved(retriever, question: str) -> tuple[list, float]:
 
 
 def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int | None = None,
-              index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0) -> dict:
-    """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary."""
+              index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0,
+              use_as_of: bool = True) -> dict:
+    """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary. With
+    `use_as_of` the product is asked each question as of its date (else as of today)."""
     from rag.ingest.chunking import count_tokens
     from rag.config import Config
     from rag.service import Service
@@ -439,6 +583,8 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             "seconds": base.seconds, "tokens_per_s": base.tokens / max(base.seconds, 1e-9),
         }
         log(f"llama-index index: {base.nodes} nodes, {base.tokens:,} tokens in {base.seconds:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
+        peers = Peers(documents)
+        log(f"peers: {len(peers.sentences):,} sentences, {len(peers.chunks):,} chunks")
 
         raw = [normalize((d.get("title") or "") + "\n" + (d.get("text") or "")) for d in documents]
         results: list[QuestionResult] = []
@@ -447,19 +593,24 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             question = str(q["question"])
             in_slice = any(contains_answer(t, answers, normalized=True) for t in raw)
             in_cleaned = any(contains_answer(t, answers, normalized=True) for t in cleaned.values())
+            as_of = parse_date(q.get("date")) if use_as_of else None
             error = None
+            readings = {}
             try:
-                answer = service.ask(question, top_k=TOP_K)
+                answer = service.ask(question, top_k=TOP_K, as_of=as_of)
                 evidence, ev_tokens, cites = _product_evidence(answer, search)
                 product = SystemResult(contains_answer(evidence, answers), ev_tokens, answer.latency_ms,
                                        [c["doc_id"] for c in cites])
                 answer_text, answerable = answer.text, answer.answerable
                 in_text = contains_answer(MARKER.sub(" ", answer.text), answers)
+                readings["product"] = reading(
+                    MARKER.sub("", answer.text), answers, product.hit, not answerable, answer.latency_ms
+                )
                 query = question
                 top = {}
                 for k in (TOP_K, 20):
                     started = time.perf_counter()
-                    passages = service.retrieve(query, k)
+                    passages = service.retrieve(query, k, as_of=as_of)
                     top[k] = SystemResult(any(contains_answer(p.text, answers) for p in passages),
                                           sum(count_tokens(p.text) for p in passages), (time.perf_counter() - started) * 1000,
                                           [p.doc_id for p in passages])
@@ -468,7 +619,12 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
                 product = SystemResult(False, 0, 0.0)
                 top = {TOP_K: SystemResult(False, 0, 0.0), 20: SystemResult(False, 0, 0.0)}
                 answer_text, answerable, cites, in_text = "", False, [], False
+                readings["product"] = reading("", answers, False, True, 0.0)
             retrieved_hit = top[TOP_K].hit
+            for variant, (sentences, ms) in peers.answer(question, max(PEER_K)).items():
+                for k in PEER_K:
+                    text = "\n".join(sentences[:k])
+                    readings[f"{variant} K={k}"] = reading(text, answers, contains_answer(text, answers), False, ms)
 
             nodes, dense_ms = _retrieved(base.dense, question)
             texts = [nw.node.get_content() for nw in nodes]
@@ -483,9 +639,10 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             r = QuestionResult(
                 id=str(q.get("id", n)), question=question, answers=answers, in_slice=in_slice, in_cleaned=in_cleaned,
                 product_answer=answer_text, product_answerable=answerable, product_citations=cites,
-                product_retrieved_hit=retrieved_hit, product_in_text=in_text, product=product,
+                product_retrieved_hit=retrieved_hit, product_in_text=in_text,
+                as_of=as_of.isoformat() if as_of else None, product=product,
                 product_top5=top[TOP_K], product_top20=top[20], dense=dense, bm25=bm25,
-                error=error,
+                readings=readings, error=error,
             )
             r.failure = classify(r)
             results.append(r)
@@ -499,6 +656,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
         "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit, "skip": skip,
         "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
         "mode": service.mode, "top_k": TOP_K, "indexing": indexing,
+        "as_of": "each question's date" if use_as_of else "today (--without-as-of)",
         "peak_rss_mb": peak_rss_mb(),
         "seconds": time.perf_counter() - run_started,
         "command": "python -m rag bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None,

@@ -14,6 +14,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from rag.errors import RagError
+from rag.retrieval.search import as_of_date
 from rag.service import Service
 from rag.types import Answer
 from rag.web import guards
@@ -26,6 +27,13 @@ ALL_OUTLETS = "All outlets"
 def say(text: str, **metadata) -> dict:
     """One assistant message for the Chatbot; `metadata` (title, status) makes it a collapsible box."""
     return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
+
+
+def _as_of(value: object):
+    """The date a client sent, checked (QuestionError when it is not YYYY-MM-DD); empty means today."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return as_of_date(value)
 
 
 class ChatHandlers:
@@ -43,10 +51,10 @@ class ChatHandlers:
         sources = self.service.sources()
         return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in sources]
 
-    def respond(self, question, chat, pairs, top_k, outlet) -> Iterator[tuple[list, str, list]]:
+    def respond(self, question, chat, pairs, top_k, outlet, as_of=None) -> Iterator[tuple[list, str, list]]:
         """Stream one answer into the chat, yielding (chat messages, question box, pairs). `pairs`
         holds the raw (question, answer) texts the service needs for follow-ups, so the rendered
-        links and source boxes never leak into it."""
+        links and source boxes never leak into it. `as_of`: the Settings date box (empty: today)."""
         service = self.service
         chat = list(chat) if isinstance(chat, list) else []
         pairs = list(pairs or [])
@@ -54,7 +62,8 @@ class ChatHandlers:
             question = guards.question_text(question)
             top_k = guards.top_k(top_k, service.config.retrieval.top_k)
             outlet = guards.choice(outlet if outlet not in (None, "") else ALL_OUTLETS, self.outlets(), "outlet")
-        except guards.BadRequest as exc:
+            as_of = _as_of(as_of)
+        except RagError as exc:  # BadRequest, or QuestionError for a bad date
             yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
             return
         if question.strip():  # a 100 KB paste is rejected below; echo only its start
@@ -64,7 +73,7 @@ class ChatHandlers:
         publisher = None if outlet == ALL_OUTLETS else outlet
         answer, partial = None, ""
         try:
-            for event in service.stream(question, history=pairs, top_k=top_k, publisher=publisher):
+            for event in service.stream(question, history=pairs, top_k=top_k, as_of=as_of, publisher=publisher):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -90,16 +99,18 @@ class ChatHandlers:
         yield chat, "", pairs
 
     # Gradio shows this docstring as the endpoint's description on the app's API page.
-    def ask(self, question: str, history: list | str | None = None, top_k: int | None = None) -> dict:
-        """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns.
-        Returns text (markdown with [n] markers), citations, answerable, mode, notice, and `error`
-        (a message for the user, when the question was rejected)."""
+    def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,
+            as_of: str | None = None) -> dict:
+        """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns;
+        as_of is the day it is asked (YYYY-MM-DD, default today: later articles are left out and
+        "this week" is read against it). Returns text (markdown with [n] markers), citations,
+        answerable, mode, notice, and `error` (a message for the user, when the question was rejected)."""
         service = self.service
         try:
             question = guards.question_text(question)
             pairs = guards.history_pairs(history)
             top_k = guards.top_k(top_k, service.config.retrieval.top_k)
-            answer = service.ask(question, history=pairs, top_k=top_k)
+            answer = service.ask(question, history=pairs, top_k=top_k, as_of=_as_of(as_of))
         except RagError as exc:
             return {
                 "text": str(exc), "citations": [], "answerable": False, "mode": service.mode,

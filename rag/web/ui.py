@@ -25,10 +25,10 @@ def build_ui(service: Service) -> gr.Blocks:
     """The chat and corpus tabs over `service`, and the `/ask` API endpoint."""
     handlers = ChatHandlers(service)
 
-    def respond_to(question, chat, pairs, top_k, outlet, event: gr.EventData):
+    def respond_to(question, chat, pairs, top_k, outlet, as_of, event: gr.EventData):
         if isinstance(event.target, gr.Button):  # an example question
             question = event.target.value
-        yield from handlers.respond(question, chat, pairs, top_k, outlet)
+        yield from handlers.respond(question, chat, pairs, top_k, outlet, as_of)
 
     with gr.Blocks(title="News Q&A") as demo:
         gr.Markdown("## Ask the news corpus\nAnswers quote the articles; click **[n]** to see the passage.")
@@ -50,6 +50,10 @@ def build_ui(service: Service) -> gr.Blocks:
                     1, 10, value=service.config.retrieval.top_k, step=1, label="Number of sources to search"
                 )
                 outlet = gr.Dropdown(handlers.outlets(), value=ALL_OUTLETS, label="Only this outlet")
+                as_of = gr.Textbox(
+                    value="", placeholder="YYYY-MM-DD (empty: today)", elem_id="as-of",
+                    label="Answer as of (no later articles; \"this week\" means the week before)",
+                )
         with gr.Tab("Corpus"):
             table = gr.Dataframe(
                 handlers.corpus_rows(), headers=["Title", "Outlet", "Author", "Date", "Chunks"],
@@ -69,7 +73,7 @@ def build_ui(service: Service) -> gr.Blocks:
         # streaming is ignored (trigger_mode="once") instead of starting a second answer.
         gr.on(
             triggers=[question.submit, *(button.click for button in example_buttons)],
-            fn=respond_to, inputs=[question, chatbot, pairs, top_k, outlet], outputs=[chatbot, question, pairs],
+            fn=respond_to, inputs=[question, chatbot, pairs, top_k, outlet, as_of], outputs=[chatbot, question, pairs],
             trigger_mode="once", api_visibility="private",
         )
         clear.click(lambda: ([], [], ""), outputs=[chatbot, pairs, question], queue=False, api_visibility="private")

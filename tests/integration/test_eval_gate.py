@@ -146,6 +146,18 @@ def test_bench_runner_on_a_toy_set(tmp_path):
     assert summary["failures"]["not_in_slice"] == 1
     assert {"product", "llama-index dense top-2", "llama-index dense top-5", "BM25 top-5"} <= set(summary["systems"])
     assert (out / "bench-n3.md").is_file() and json.loads((out / "bench-n3.json").read_text())["questions"][0]["id"] == "q1"
+    # What a user reads, for the product and the plain extractive peers on the same questions.
+    readers = summary["readers"]
+    assert set(readers) == {"product", "bm25-sent K=1", "bm25-sent K=5", "bm25-chunk-sent K=1", "bm25-chunk-sent K=5"}
+    for row in readers.values():
+        assert {"answer_in_text", "answer_in_text_peer_rule", "answer_in_lead", "chars_median", "answer_in_citations_5",
+                "declined", "latency_p50_ms", "latency_p95_ms"} <= set(row)
+    # Both gold answers in the slice are one BM25 sentence away; Idaho's article is outside it.
+    assert abs(readers["bm25-sent K=1"]["answer_in_text"] - 2 / 3) < 1e-9 and readers["bm25-sent K=1"]["declined"] == 0
+    assert readers["bm25-sent K=1"]["chars_median"] <= readers["bm25-sent K=5"]["chars_median"]
+    first = json.loads((out / "bench-n3.json").read_text())["questions"][0]
+    assert first["as_of"] == "2022-06-16" and first["readings"]["bm25-sent K=5"]["in_text"]
+    assert "answer in lead" in (out / "bench-n3.md").read_text()
     held_out = run_bench(tmp_path / "docs.jsonl", tmp_path / "questions.jsonl", limit=1, skip=1, out=out, log=lambda *a: None)
     assert held_out["summary"]["questions"] == 1 and held_out["meta"]["skip"] == 1
     assert json.loads((out / "bench-n1-from1.json").read_text())["questions"][0]["id"] == "q2"

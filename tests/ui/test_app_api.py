@@ -110,6 +110,13 @@ def test_follow_up_uses_history(client):
     assert "JSON list" in ask(client, "What did he warn?", "not json")["error"]
 
 
+def test_as_of_is_the_fourth_ask_value(client):
+    # The seed articles carry no dates, so they stay in at any as_of; a bad date is a one-line error.
+    r = client.predict("Who led the Russian delegation?", [], 5, "2025-05-20", api_name="/ask")
+    assert r["error"] is None and "Medinsky" in r["text"]
+    assert "as_of" in client.predict("Who led the Russian delegation?", [], 5, "2025-13-40", api_name="/ask")["error"]
+
+
 def test_top_k_limits_citations(client):
     r = ask(client, "What did Rubio say about Istanbul?", top_k=1)
     assert len(r["citations"]) == 1

@@ -83,7 +83,7 @@ def test_no_event_or_api_endpoint_reads_server_files(attacked):
         if api_name and dep.get("api_visibility", "public") == "public":
             for target in targets:
                 for payload in file_payloads(target):
-                    r = web.post(f"/gradio_api/call/{api_name}", json={"data": [payload, [], None]})
+                    r = web.post(f"/gradio_api/call/{api_name}", json={"data": [payload, [], None, None]})
                     outputs.append(r.text)
                     if r.status_code == 200:
                         event_id = r.json()["event_id"]
@@ -107,7 +107,7 @@ def test_no_event_or_api_endpoint_reads_server_files(attacked):
 
     # The corpus is unchanged, and the app still answers a real question.
     assert sorted(p.name for p in server.corpus_dir.iterdir()) == corpus_before
-    answer = web.post("/gradio_api/call/ask", json={"data": ["Who led the Russian delegation?", [], None]})
+    answer = web.post("/gradio_api/call/ask", json={"data": ["Who led the Russian delegation?", [], None, None]})
     result = web.get(f"/gradio_api/call/ask/{answer.json()['event_id']}").text
     assert "Medinsky" in result
 
@@ -115,12 +115,14 @@ def test_no_event_or_api_endpoint_reads_server_files(attacked):
 @pytest.mark.parametrize(
     "data, message",
     [
-        ([{"not": "text"}, [], None], "must be text"),
-        (["Who?", "not json", None], "history"),
-        (["Who?", [["a", {"x": 1}]], None], "history"),
-        (["Who?", [], "abc"], "top_k"),
-        (["Who?", [], -3], "top_k"),
-        (["Who?", [], 2.5], "top_k"),
+        ([{"not": "text"}, [], None, None], "must be text"),
+        (["Who?", "not json", None, None], "history"),
+        (["Who?", [["a", {"x": 1}]], None, None], "history"),
+        (["Who?", [], "abc", None], "top_k"),
+        (["Who?", [], -3, None], "top_k"),
+        (["Who?", [], 2.5, None], "top_k"),
+        (["Who?", [], 5, "next tuesday"], "as_of"),
+        (["Who?", [], 5, {"path": "/etc/passwd"}], "as_of"),
     ],
 )
 def test_bad_api_values_get_an_error_field_not_a_traceback(attacked, data, message):
