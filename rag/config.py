@@ -83,6 +83,8 @@ class Answering:
 
     max_quotes: int = setting(5, "RAG_MAX_QUOTES", "quoted sentences in an extractive answer", 1, 20)
     max_question_chars: int = setting(2000, "RAG_MAX_QUESTION_CHARS", "longer questions are refused", 1, 1_000_000)
+    ranker: bool = setting(True, "RAG_RANKER", "order the answer's sentences with the trained ranker (0: the hand-made score)")
+    short_answer: bool = setting(True, "RAG_SHORT_ANSWER", "lead with the short answer (a name, number or date) when one is convincing")
 
 
 @dataclass(frozen=True)

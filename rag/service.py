@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rag.answer.extractive import compose
 from rag.answer.generated import build_context, checked_answer, messages
+from rag.answer.question import analyse
+from rag.answer.ranking import rerank
 from rag.answer.support import Support, decline_text, score_sentences
 from rag.backends.llm import LLM, GenerationFailed
 from rag.backends.registry import make_embedder, make_llm
@@ -152,9 +154,7 @@ class Service:
 
         query = retrieval_query(question, history)
         search = self.search_index
-        # Sentences compete from a wider pool than the sources finally cited.
-        passages = search.search(query, max(3 * top_k, self.config.retrieval.candidates), search_filters)
-        support = score_sentences(question, query, passages, search.stats)
+        passages, support = self._evidence(question, query, top_k, search_filters)
 
         if not support.answerable:
             answer = Answer(question, decline_text(support.missing), [], False, self.mode)
@@ -179,6 +179,24 @@ class Service:
             yield answer.text
         yield answer
 
+    def evidence(self, question: str, top_k: int | None = None, as_of: dt.date | str | None = None,
+                 **filters) -> Support:
+        """The scored sentences a question's answer is composed from, best first (for evaluation
+        and for training the sentence ranker)."""
+        question = self._question(question)
+        return self._evidence(question, question, self._top_k(top_k), Filters.checked(as_of=as_of, **filters))[1]
+
+    def _evidence(self, question: str, query: str, top_k: int, filters: Filters) -> tuple[list[Passage], Support]:
+        search = self.search_index
+        # Sentences compete from a wider pool than the sources finally cited.
+        passages = search.search(query, max(3 * top_k, self.config.retrieval.candidates), filters)
+        support = score_sentences(question, query, passages, search.stats)
+        # The ranker learnt from standalone questions: a follow-up ("which talks did he lead?")
+        # is scored with the earlier turns' words by the hand-made score instead.
+        if self.config.answering.ranker and query == question:
+            support = rerank(analyse(question), support)
+        return passages, support
+
     def retrieve(self, query: str, top_k: int | None = None, as_of: dt.date | str | None = None,
                  **filters) -> list[Passage]:
         """The passages a question retrieves (for evaluation and inspection)."""
@@ -186,7 +204,8 @@ class Service:
 
     def _extractive(self, question: str, support: Support, top_k: int) -> Answer:
         max_quotes = min(top_k, self.config.answering.max_quotes)
-        return compose(question, support, self.search_index.documents, max_quotes, self.config.web.app_url)
+        return compose(question, support, self.search_index.documents, max_quotes, self.config.web.app_url,
+                       self.config.answering.short_answer)
 
     def _question(self, question: str) -> str:
         if not isinstance(question, str):

@@ -160,25 +160,15 @@ def find_answer(question: Question, support: Support) -> DirectAnswer | None:
         return None
     top = support.sentences[0].score
     pool = [s for s in support.sentences[:MAX_SENTENCES] if s.score >= MIN_SENTENCE_SHARE * top]
-    asked = _question_words(question.text)
-    # Role words ("minister", "company") stand next to every name of their kind: they say less about which.
-    roles = set(terms(" ".join(TYPE_NOUNS)))
-    wanted = {t: ROLE_WEIGHT if t in roles else 1.0 for t in question.terms}
+    asked, wanted = question_cues(question)
     groups: list[list[Candidate]] = []
     for sentence in pool:
-        stems = _stems(sentence.text)
+        stems = word_stems(sentence.text)
         for cand in candidates(sentence, question, asked):
-            fit = fits.get(cand.kind, 0.0)
-            if question.unit and cand.kind in (COUNT, DURATION_K):
-                # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.
-                fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
+            fit = candidate_fit(question, cand)
             if not fit:
                 continue
-            if question.focus == "year" and cand.kind == DATE_K and not re.search(r"\d{4}", cand.text):
-                fit = 0.2  # "what year": a weekday or a day of the month does not say
-            if re.match(r"[’']s\b", sentence.text[cand.end : cand.end + 3]):
-                fit *= POSSESSIVE  # "Britain's next-generation submarines": a modifier, not the answer
-            cand.score = sentence.score * fit * (0.4 + 0.6 * _proximity(stems, cand, wanted))
+            cand.score = sentence.score * fit * (0.4 + 0.6 * proximity(stems, cand, wanted))
             _add(groups, cand)
     if not groups:
         return None
@@ -192,6 +182,29 @@ def find_answer(question: Question, support: Support) -> DirectAnswer | None:
         lead.text, lead.kind, lead.sentence, lead.start, lead.end, total, len({c.sentence.doc_id for c in best}),
         [max(g, key=lambda c: c.score).text for _, g in ranked[1:4]],
     )
+
+
+def question_cues(question: Question) -> tuple[set[str], dict[str, float]]:
+    """The question's own words (an answer must not merely repeat them) and the weight of each of
+    its terms as a landmark next to an answer."""
+    # Role words ("minister", "company") stand next to every name of their kind: they say less about which.
+    roles = set(terms(" ".join(TYPE_NOUNS)))
+    return _question_words(question.text), {t: ROLE_WEIGHT if t in roles else 1.0 for t in question.terms}
+
+
+def candidate_fit(question: Question, cand: Candidate) -> float:
+    """How well a candidate's kind answers the question (0: not at all, 1: exactly what was asked)."""
+    fit = FIT.get(question.answer_type, {}).get(cand.kind, 0.0)
+    if question.unit and cand.kind in (COUNT, DURATION_K):
+        # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.
+        fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
+    if not fit:
+        return 0.0
+    if question.focus == "year" and cand.kind == DATE_K and not re.search(r"\d{4}", cand.text):
+        fit = 0.2  # "what year": a weekday or a day of the month does not say
+    if re.match(r"[’']s\b", cand.sentence.text[cand.end : cand.end + 3]):
+        fit *= POSSESSIVE  # "Britain's next-generation submarines": a modifier, not the answer
+    return fit
 
 
 def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[Candidate]:
@@ -339,7 +352,7 @@ def _unit_matches(candidate: str, unit: str) -> bool:
     return bool(terms(unit)) and terms(unit)[0] in set(terms(candidate))
 
 
-def _proximity(stems: list[tuple[int, int, str]], cand: Candidate, wanted: dict[str, float]) -> float:
+def proximity(stems: list[tuple[int, int, str]], cand: Candidate, wanted: dict[str, float]) -> float:
     """1 next to a question term in the sentence, falling with the distance in words."""
     first = next((i for i, (_, e, _) in enumerate(stems) if e > cand.start), 0)
     last = max((i for i, (s, _, _) in enumerate(stems) if s < cand.end), default=first)
@@ -351,7 +364,7 @@ def _proximity(stems: list[tuple[int, int, str]], cand: Candidate, wanted: dict[
     return best
 
 
-def _stems(text: str) -> list[tuple[int, int, str]]:
+def word_stems(text: str) -> list[tuple[int, int, str]]:
     """Each word's span and stemmed term ("" for a stopword)."""
     out = []
     for m in _WORD_POSITIONS.finditer(text):
@@ -360,7 +373,7 @@ def _stems(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def _key(cand: Candidate) -> frozenset[str]:
+def answer_key(cand: Candidate) -> frozenset[str]:
     tokens = [normalize_word(w) for w in words(cand.text.replace(",", ""))]
     return frozenset(str(_SMALL.index(t)) if t in _SMALL else t for t in tokens if t not in ("the", "of", "a", "an"))
 
@@ -368,11 +381,11 @@ def _key(cand: Candidate) -> frozenset[str]:
 def _add(groups: list[list[Candidate]], cand: Candidate) -> None:
     """Join the group of the same answer: the same words, or a part of them ("Medinsky" and
     "Vladimir Medinsky")."""
-    key = _key(cand)
+    key = answer_key(cand)
     if not key:
         return
     for group in groups:
-        other = _key(group[0])
+        other = answer_key(group[0])
         if key <= other or other <= key:
             group.append(cand)
             if len(key) > len(other):
@@ -391,4 +404,4 @@ def _agreement(group: list[Candidate]) -> float:
     return ranked[0] + AGREEMENT * sum(score / rank for rank, score in enumerate(ranked[1:], 1))
 
 
-__all__ = ["Candidate", "DirectAnswer", "candidates", "find_answer"]
+__all__ = ["Candidate", "DirectAnswer", "answer_key", "candidate_fit", "candidates", "find_answer", "proximity", "question_cues", "word_stems"]

@@ -1,8 +1,8 @@
 """Extractive answers: a first line that answers, then sentences cut verbatim from the articles,
 each followed by its [n].
 
-The first line is the short answer (rag/answer/direct.py: a name, number or date, verbatim from the
-first quote) when one is convincing, else the best sentence. The best-scored sentences
+The first line is the best sentence, led by the short answer in bold (rag/answer/direct.py: a name,
+number or date, verbatim from that sentence) when one is convincing. The best-scored sentences
 (rag/answer/support.py), from several articles where they agree, follow as support; a quotation is
 never cut off, a quote that leans on the sentence before it brings that sentence, and every quote
 is a citation into its document.
@@ -20,14 +20,15 @@ from rag.answer.support import SPEECH_QUESTION, Sentence, Support
 from rag.text import jaccard, sentence_spans, shingles
 from rag.types import Answer, Citation, Document
 
-MIN_RELATIVE = 0.55  # a sentence joins the answer if it scores at least this share of the best
+MIN_RELATIVE = 0.25  # a sentence joins the answer if it scores at least this share of the best
 
 
-def compose(question: str, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str) -> Answer:
+def compose(question: str, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str,
+            short_answer: bool = True) -> Answer:
     """The extractive answer: a first line that answers, then a few supporting quotes, each with its
-    citation. The first line is the short answer (a name, number or date verbatim from the first
-    quote) when one is convincing, else the best sentence itself."""
-    direct = find_answer(analyse(question), support)
+    citation. The first line is the best sentence, led by the short answer (a name, number or date
+    verbatim from it) when one is convincing."""
+    direct = find_answer(analyse(question), support) if short_answer else None
     wants_speech = bool(SPEECH_QUESTION.search(question))
     lead = direct.sentence if direct else quoted_lead(support) if wants_speech else None
     groups = select_sentences(support, max_sentences=max_quotes, lead=lead)
@@ -55,9 +56,10 @@ def compose(question: str, support: Support, documents: Mapping[str, Document], 
         lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
     short = " ".join(direct.text.split()) if direct else ""
     if short and lines and short in lines[0]:
-        text = "\n".join([f"{short} [1]"] + [f"- {line}" for line in lines])
-    else:
-        text = "\n".join(lines[:1] + [f"- {line}" for line in lines[1:]])
+        # The short answer leads, with the sentence it was cut from on the same line: a reader sees
+        # the answer at once and, when the extraction picked the wrong name, the evidence beside it.
+        lines[0] = f"**{short}** — {lines[0]}"
+    text = "\n".join(lines[:1] + [f"- {line}" for line in lines[1:]])
     return Answer(question, text, citations, bool(citations), "extractive")
 
 

@@ -29,6 +29,7 @@ CONTINUES = re.compile(
 )
 
 ANSWER_TYPE_BONUS = 0.08
+NAMED_SOURCE_BONUS = 0.1  # "according to the FT": that article's sentences first
 # The corpus supports an answer when the best sentence covers half the question's weighted terms,
 # or a fifth of them in a passage close to the question. Calibrated on development news-QA data
 # (RealTime QA, not the gold set): fewer false declines cost more answers where the corpus is silent.
@@ -45,6 +46,7 @@ class Support:
     missing: list[str] = field(default_factory=list)  # question terms the corpus never mentions
     coverage: float = 0.0  # best sentence's share of the question's weighted terms
     closeness: float = 0.0  # best passage's cosine similarity to the question
+    named_docs: set[str] = field(default_factory=set)  # articles whose outlet or author the question names
 
     @property
     def answerable(self) -> bool:
@@ -62,6 +64,7 @@ class Sentence:
     score: float
     lexical: float
     passage: Passage
+    rank: int = 0  # of its passage among the retrieved ones (0 = the best)
 
 
 @lru_cache(maxsize=1)
@@ -166,10 +169,10 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     total = sum(weights.values()) or 1.0
     wants_speech = bool(SPEECH_QUESTION.search(question))
     question_names = set(names(retrieval_query)) | {normalize_word(w) for w in words(retrieval_query)}
-    support = Support(missing=missing_terms(question, stats))
+    support = Support(missing=missing_terms(question, stats), named_docs=named_docs)
     support.closeness = max((p.dense for p in passages), default=0.0)
     seen: set[tuple[str, int]] = set()
-    for passage in passages:
+    for rank, passage in enumerate(passages):
         previous_lexical = 0.0
         for start, end in sentence_spans(passage.text, passage.start):
             if (passage.doc_id, start) in seen:
@@ -189,9 +192,9 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
             if wants_speech and SPEECH.search(text):
                 score += 0.1
             if passage.doc_id in named_docs:
-                score += 0.1
+                score += NAMED_SOURCE_BONUS
             score += answer_type_bonus(question, question_names, text)
-            support.sentences.append(Sentence(passage.doc_id, start, end, text, score, lexical, passage))
+            support.sentences.append(Sentence(passage.doc_id, start, end, text, score, lexical, passage, rank))
             previous_lexical = lexical
     support.sentences.sort(key=lambda s: s.score, reverse=True)
     support.coverage = max((s.lexical for s in support.sentences), default=0.0)

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from rag.types import Answer, Citation
+from tests.conftest import quotations_closed
 
 
 def test_contract_fields(service):
@@ -83,7 +84,7 @@ def test_quotations_are_cited_whole_and_citations_do_not_overlap(service, questi
     a = service.ask(question, history=history)
     assert a.citations
     for c in a.citations:
-        assert c.quote.count("“") == c.quote.count("”") and c.quote.count('"') % 2 == 0, c.quote
+        assert quotations_closed(c.quote), c.quote
     for i, c in enumerate(a.citations):
         for d in a.citations[i + 1:]:
             assert c.doc_id != d.doc_id or c.end <= d.start or d.end <= c.start

@@ -16,6 +16,7 @@ import pytest
 from rag.errors import QuestionError
 from rag.retrieval.followup import retrieval_query
 from rag.types import Answer, Citation
+from tests.conftest import quotations_closed
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -128,7 +129,7 @@ def test_quotations_are_cited_whole_and_citations_do_not_overlap(service, questi
     a = service.ask(question, history=history)
     assert a.citations
     for c in a.citations:
-        assert c.quote.count("“") == c.quote.count("”") and c.quote.count('"') % 2 == 0, c.quote
+        assert quotations_closed(c.quote), c.quote
     for i, c in enumerate(a.citations):
         for d in a.citations[i + 1 :]:
             assert c.doc_id != d.doc_id or c.end <= d.start or d.end <= c.start

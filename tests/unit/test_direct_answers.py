@@ -112,14 +112,14 @@ def test_names_the_question_already_contains_are_not_answers():
     assert answer is not None and answer.text == "Sergei Lavrov"
 
 
-def test_first_line_is_the_short_answer_verbatim_from_the_first_quote():
+def test_first_line_is_the_short_answer_then_the_first_quote_it_was_cut_from():
     support, docs = _support(
         ("a", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.8),
         ("b", "Medinsky, who led the Russian side, warned that Russia could fight forever.", 0.6),
     )
     a = compose("Who led the Russian delegation?", support, docs, 5, "http://127.0.0.1:7860")
     first, *rest = a.text.splitlines()
-    assert first == "Vladimir Medinsky [1]"
+    assert first == "**Vladimir Medinsky** — The Russian delegation was led by Vladimir Medinsky, a former culture minister. [1]"
     assert rest and rest[0].startswith("- ") and "Vladimir Medinsky" in a.citations[0].quote
     for c in a.citations:
         assert docs[c.doc_id].text[c.start : c.end] == c.quote

@@ -1,0 +1,144 @@
+"""Train the answer-sentence ranker (rag/answer/ranking.py) on the training split of a news-QA set.
+
+    .venv/bin/python benchmarks/ranker/train.py \
+        --documents /work/shared/bench/realtimeqa-2022/documents.jsonl.gz \
+        --questions /work/shared/bench/realtimeqa-2022/questions.jsonl --index /tmp/ranker-index
+
+The split is fixed in benchmarks/ranker/split.json: the 239 questions dated before 2022-08-12
+train; every later question is held out, so a held-out run (`rag bench --skip 240 ...`) asks
+about later news than any training question. Only the training
+questions' ids are read from the split; their articles are the `rag bench` slice for them (the
+14 days up to each question date).
+
+For each training question the product retrieves and scores sentences exactly as when answering
+(`Service.evidence`, as of the question's date); a sentence is a positive when it holds a gold
+answer (the bench's whole-word rule). Models are compared by grouped cross-validation over
+questions, on what a reader sees: the gold answer in the top sentence, and in the top five.
+The chosen logistic regression is refit on every training question and written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rag.answer.question import analyse  # noqa: E402
+from rag.answer.ranking import FEATURES, POOL, Model, features  # noqa: E402
+from rag.config import Config  # noqa: E402
+from rag.evals.bench import contains_answer, parse_date, read_jsonl, select_slice  # noqa: E402
+from rag.service import Service  # noqa: E402
+
+SPLIT = Path(__file__).with_name("split.json")
+MODEL = ROOT / "rag" / "answer" / "ranker.json"
+TOP_K = 5
+
+
+def training_questions(questions_path: Path) -> list[dict]:
+    train_ids = set(json.loads(SPLIT.read_text())["train_ids"])
+    return [q for q in read_jsonl(questions_path) if str(q.get("id")) in train_ids]
+
+
+def collect(questions: list[dict], documents_path: Path, index_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows, labels and question numbers (for grouping), over the training questions."""
+    docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
+    documents, how = select_slice(docs, questions)
+    corpus = index_dir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    with (corpus / "slice.jsonl").open("w", encoding="utf-8") as handle:
+        for d in documents:
+            handle.write(json.dumps({k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}) + "\n")
+    service = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir / "index", ranker=False))
+    started = time.perf_counter()
+    summary = service.index()
+    print(f"{len(questions)} questions, {len(documents)} articles ({how}); indexed {summary.chunks} chunks "
+          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    rows, labels, groups = [], [], []
+    for n, q in enumerate(questions):
+        support = service.evidence(str(q["question"]), top_k=TOP_K, as_of=parse_date(q.get("date")))
+        x = features(analyse(str(q["question"])), support)
+        if not len(x):
+            continue
+        answers = [str(a) for a in q["answers"]]
+        rows.append(x)
+        labels.append([contains_answer(s.text, answers) for s in support.sentences[:POOL]])
+        groups.append(np.full(len(x), n))
+    return np.vstack(rows), np.concatenate(labels).astype(int), np.concatenate(groups)
+
+
+def reader_metrics(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """Over questions with any positive sentence: the answer in the best sentence, in the best five."""
+    top1 = top5 = n = 0
+    for g in np.unique(groups):
+        mask = groups == g
+        if not y[mask].any():
+            continue
+        order = np.argsort(-scores[mask], kind="stable")
+        n += 1
+        top1 += int(y[mask][order[0]])
+        top5 += int(y[mask][order[:5]].any())
+    return {"questions": n, "top1": top1 / max(n, 1), "top5": top5 / max(n, 1)}
+
+
+def cross_validate(make, x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> dict[str, float]:
+    from sklearn.model_selection import GroupKFold
+
+    scores = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
+        model = make().fit(x[train], y[train])
+        scores[test] = model.predict_proba(x[test])[:, 1]
+    return reader_metrics(scores, y, groups)
+
+
+def main() -> int:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--documents", required=True, type=Path)
+    parser.add_argument("--questions", required=True, type=Path)
+    parser.add_argument("--index", type=Path, help="folder for the slice and its index (kept; default: temporary)")
+    parser.add_argument("--out", type=Path, default=MODEL)
+    args = parser.parse_args()
+
+    questions = training_questions(args.questions)
+    index_dir = args.index or Path(tempfile.mkdtemp(prefix="ranker-"))
+    x, y, groups = collect(questions, args.documents, index_dir)
+    print(f"{len(y)} sentences, {y.sum()} holding an answer, {len(np.unique(groups))} questions", file=sys.stderr)
+
+    hand = reader_metrics(x[:, FEATURES.index("score")], y, groups)
+    print(f"hand-made score: {hand}", file=sys.stderr)
+    candidates = {
+        f"logistic C={c}": (lambda c=c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000)))
+        for c in (0.01, 0.1, 1.0)
+    }
+    candidates["boosted trees"] = lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15)
+    results = {name: cross_validate(make, x, y, groups) for name, make in candidates.items()}
+    for name, metrics in results.items():
+        print(f"{name}: {metrics}", file=sys.stderr)
+
+    linear = {k: v for k, v in results.items() if k.startswith("logistic")}
+    chosen = max(linear, key=lambda k: (linear[k]["top1"] + linear[k]["top5"], -float(k.split("=")[1])))
+    pipeline = candidates[chosen]().fit(x, y)
+    scaler, regression = pipeline[0], pipeline[-1]
+    model = Model(scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0), regression.coef_[0], float(regression.intercept_[0]))
+    args.out.write_text(model.to_json(
+        trained_on=f"{len(np.unique(groups))} training questions of {SPLIT.relative_to(ROOT)}, {len(y)} sentences",
+        model=chosen, cross_validation={"hand-made score": hand, **results},
+    ) + "\n")
+    print(f"wrote {args.out} ({chosen})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
