@@ -48,9 +48,17 @@ class Support:
     closeness: float = 0.0  # best passage's cosine similarity to the question
     named_docs: set[str] = field(default_factory=set)  # articles whose outlet or author the question names
 
+    missing_names: list[str] = field(default_factory=list)  # the capitalised ones among `missing`
+
     @property
     def answerable(self) -> bool:
-        if self.missing or not self.sentences:
+        if self.missing_names or not self.sentences:
+            return False
+        # A rare lowercase word the articles lack ("catapulted", "affront") may just be the
+        # question's wording: it only declines when the rest of the question is not clearly
+        # covered. Its own (high) weight is part of the coverage, so a short question built on it
+        # ("what did merkel say") still declines.
+        if self.missing and self.coverage < CLEAR_COVERAGE:
             return False
         return self.coverage >= CLEAR_COVERAGE or (self.coverage >= MIN_COVERAGE and self.closeness >= MIN_CLOSENESS)
 
@@ -169,7 +177,10 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     total = sum(weights.values()) or 1.0
     wants_speech = bool(SPEECH_QUESTION.search(question))
     question_names = set(names(retrieval_query)) | {normalize_word(w) for w in words(retrieval_query)}
-    support = Support(missing=missing_terms(question, stats), named_docs=named_docs)
+    missing = missing_terms(question, stats)
+    capitalised = set(names(question))
+    support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in capitalised],
+                      named_docs=named_docs)
     support.closeness = max((p.dense for p in passages), default=0.0)
     seen: set[tuple[str, int]] = set()
     for rank, passage in enumerate(passages):

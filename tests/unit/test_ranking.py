@@ -1,4 +1,4 @@
-"""The trained sentence ranker: its features, its shipped weights and the re-ordering. No model runtime."""
+"""The trained sentence ranker (its features, shipped weights, re-ordering) and when support declines. No model runtime."""
 
 from __future__ import annotations
 
@@ -70,3 +70,12 @@ def test_the_shipped_model_matches_the_features_and_scores_a_fitting_sentence_hi
 @pytest.mark.parametrize("question", ["", "?", "Who?"])
 def test_no_sentences_no_rows(question):
     assert features(analyse(question), Support()).shape == (0, len(FEATURES))
+
+
+def test_a_rare_lowercase_word_the_articles_lack_declines_only_when_the_rest_is_not_covered():
+    sentence = _support(ROWS[0]).sentences
+    # "catapulted" is not in any article, but the rest of a long question is well covered.
+    assert Support(sentences=sentence, missing=["catapulted"], coverage=0.7, closeness=0.5).answerable
+    assert not Support(sentences=sentence, missing=["catapulted"], coverage=0.4, closeness=0.9).answerable
+    # A name the articles never mention always declines, however well the rest is covered.
+    assert not Support(sentences=sentence, missing=["Merkel"], missing_names=["Merkel"], coverage=0.9, closeness=0.9).answerable
