@@ -21,11 +21,11 @@ from rag.answer.ranking import rerank
 from rag.answer.support import Support, decline_text, score_sentences
 from rag.backends.llm import LLM, GenerationFailed
 from rag.backends.registry import make_embedder, make_llm
-from rag.backends.store import Store
+from rag.backends.store import Store, StoredIndex
 from rag.config import Config
 from rag.errors import IndexProblem, QuestionError, RagError
 from rag.ingest.indexer import Progress, update_index
-from rag.ingest.locks import generation
+from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
 from rag.ingest.corpus import load_corpus
 from rag.ingest.uploads import admit
@@ -100,8 +100,9 @@ class Service:
 
     @property
     def search_index(self) -> SearchIndex:
-        """The loaded search state; builds the index first if there is none, and reloads it when
-        another process (`python -m rag index`) changed it."""
+        """The search state, which holds no corpus data (opening it costs the same at any size);
+        builds the index first if there is none, and opens it again when another process
+        (`python -m rag index`) changed it."""
         if self._search is not None and generation(self.config) != self._loaded_generation:
             self._search = None
         if self._search is None:
@@ -110,20 +111,31 @@ class Service:
                     self._loaded_generation = generation(self.config)
                     if not self.store.exists():
                         self.index()
-                    search = SearchIndex(self.config, self.store, self.embedder)
-                    if search.chunk_ids:
+                    index = self.store.open(self.embedder.name)
+                    if not index.in_step():
+                        self._bring_in_step(index)
+                    search = SearchIndex(self.config, index, self.embedder)
+                    if search.stats.chunks:
                         search.search("warm up", 1)  # first calls load tokenizer tables and ONNX kernels
                     self._search = search
         return self._search
 
+    def _bring_in_step(self, index: StoredIndex) -> None:
+        """Fill this machine's SQLite file of the index from the collections: for an index made
+        before the file existed, or one on a Chroma server that another machine indexes into."""
+        try:
+            with index_lock(self.config):
+                index.bring_in_step()
+        except IndexProblem:
+            pass  # the lock is taken: the process indexing brings the file in step as it starts
+
     def sources(self) -> list[SourceInfo]:
-        search = self.search_index
         return [
             SourceInfo(
-                doc_id=d.doc_id, title=d.title, source=d.source, chunks=search.chunk_counts.get(d.doc_id, 0),
+                doc_id=d.doc_id, title=d.title, source=d.source, chunks=d.chunks,
                 publisher=d.publisher, author=d.author, published=d.published, url=d.url,
             )
-            for d in sorted(search.documents.values(), key=lambda d: d.source)
+            for d in sorted(self.search_index.document_infos(), key=lambda d: d.source)
         ]
 
     def document(self, doc_id: str) -> Document | None:

@@ -7,6 +7,15 @@ Two collections per index generation:
 A document's record in `_docs` is its commit marker: queries only see chunks whose document
 hash matches the committed one, so an interrupted indexing run never shows half a document.
 
+Beside the collections, each generation has a SQLite file in the local index folder (also when the
+collections are on a Chroma server): keyword search, chunk spans and texts, document metadata and
+texts, and corpus statistics (rag/backends/sparse.py). `StoredIndex` writes it in the same domain
+operations as the collections, so the indexer does not know it exists; searching reads it and asks
+Chroma only for nearest neighbours and the vectors of the few passages it returns. Chroma stays the
+record: a file that is missing, of another schema, or behind the collections (a process killed
+between the two writes, an index made before the file existed, another machine's index run) is
+brought in step from the collections, without embedding anything.
+
 A rebuild fills a new generation beside the live one; the record "live" in `<name>_meta` names the
 generation readers use, and rewriting that one record is the switch, a single atomic write in the
 embedded store and on a server alike. Every generation is recorded in `<name>_meta` before its
@@ -22,8 +31,11 @@ embedding model.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
 
+from rag.backends.sparse import SCHEMA, SparseIndex
 from rag.config import Config
 from rag.errors import IndexProblem, StoreUnavailable
 
@@ -31,6 +43,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 BATCH = 1000
 LIVE = "live"  # the id of the record in `<name>_meta` that names the live generation
+# Documents to bring in step one query each (by `where`); more than this and one pass over every
+# chunk record (without vectors) is cheaper.
+MIRROR_BY_DOCUMENT = 200
 
 
 class Store:
@@ -83,9 +98,17 @@ class Store:
                 ) from None
             raise
 
+    def _prefix(self, generation: str) -> str:
+        return f"{self.config.paths.collection}_{generation}" if generation else self.config.paths.collection
+
     def _names(self, generation: str) -> tuple[str, str]:
-        prefix = f"{self.config.paths.collection}_{generation}" if generation else self.config.paths.collection
+        prefix = self._prefix(generation)
         return f"{prefix}_chunks", f"{prefix}_docs"
+
+    def sparse_path(self, generation: str) -> Path:
+        """The generation's SQLite file: always in the local index folder, next to the locks and
+        the reload marker that the processes sharing it on this machine use."""
+        return self.config.paths.index_dir / f"{self._prefix(generation)}.sparse.sqlite3"
 
     @property
     def _meta_name(self) -> str:
@@ -162,7 +185,7 @@ class Store:
             )
         get_docs = self.client.get_or_create_collection if create else self.client.get_collection
         docs = self._call(get_docs, docs_name, embedding_function=None)
-        return StoredIndex(self, chunks, docs)
+        return StoredIndex(self, chunks, docs, SparseIndex(self.sparse_path(generation)))
 
     # Generations: call these only while holding `indexing.index_lock`, so no other process is
     # building a generation that looks like a leftover.
@@ -176,6 +199,7 @@ class Store:
         while taken & set(self._names(str(number))):  # names another index already uses
             number += 1
         generation = str(number)
+        SparseIndex.delete_files(self.sparse_path(generation))  # not this index's: made by hand, or by a copy
         self._call(
             self._meta(create=True).upsert,
             ids=[f"generation:{live}", f"generation:{generation}"],
@@ -208,28 +232,76 @@ class Store:
                 self._call(self.client.delete_collection, name)
             except self._missing:  # deleted before a kill, or never created
                 pass
+        SparseIndex.delete_files(self.sparse_path(generation))
         self._call(self._meta().delete, ids=[record_id])
 
 
 class StoredIndex:
-    """One generation of the index as domain operations: committed documents and their chunks.
+    """One generation of the index as domain operations: committed documents and their chunks,
+    in the Chroma collections and the generation's SQLite file alike.
 
     Chunks of a document version are put first; `commit_document` then writes the document's
-    record, which makes that version visible; stale chunks are removed last."""
+    record, which makes that version visible; stale chunks are removed last. Chunks go to the file
+    before Chroma, so every chunk Chroma holds is known there and stale ones are found without
+    reading Chroma's chunk records; commits and removals go to Chroma first, which stays the
+    record the file is brought in step from."""
 
     DELETE_BATCH = 500
 
-    def __init__(self, store: Store, chunks, docs):
-        self._store, self._chunks, self._docs = store, chunks, docs
+    def __init__(self, store: Store, chunks, docs, sparse: SparseIndex):
+        self._store, self._chunks, self._docs, self.sparse = store, chunks, docs, sparse
 
     def committed_versions(self) -> dict[str, str]:
+        """Committed version per document (one read of the docs collection's metadata), after
+        bringing the SQLite file in step, which reads no chunk record when it already is."""
+        versions = self._chroma_versions()
+        self._bring_in_step(versions)
+        return versions
+
+    def in_step(self) -> bool:
+        """Whether the SQLite file holds exactly the committed versions, made by this code."""
+        return (
+            self.sparse.schema() == SCHEMA and self.sparse.current()
+            and self.sparse.versions() == self._chroma_versions()
+        )
+
+    def bring_in_step(self) -> None:
+        """Copy into the SQLite file what it lacks of the committed documents (call it holding the
+        index lock, like every write)."""
+        self._bring_in_step(self._chroma_versions())
+
+    def _chroma_versions(self) -> dict[str, str]:
         records = self._all(self._docs, ["metadatas"])
         return {i: (m or {}).get("version") for i, m in zip(records["ids"], records["metadatas"])}
 
-    def documents(self) -> list[tuple[str, str, dict]]:
-        """Every committed document as (doc_id, cleaned text, metadata)."""
-        records = self._all(self._docs, ["documents", "metadatas"])
-        return list(zip(records["ids"], records["documents"], (m or {} for m in records["metadatas"])))
+    def _bring_in_step(self, versions: dict[str, str]) -> None:
+        sparse = self.sparse
+        if sparse.schema() != SCHEMA:
+            sparse.clear()
+            sparse.mark_schema()
+        if not sparse.current():
+            sparse.reanalyse()
+        held = sparse.versions()
+        gone = [doc_id for doc_id in held if doc_id not in versions]
+        if gone:
+            sparse.remove_documents(gone)
+        behind = [doc_id for doc_id, version in versions.items() if held.get(doc_id) != version]
+        if not behind:
+            return
+        if len(behind) > MIRROR_BY_DOCUMENT:
+            for page in self._pages(self._chunks, ["documents", "metadatas"]):
+                sparse.put_chunks(page["ids"], page["documents"], [m or {} for m in page["metadatas"]])
+        else:
+            for start in range(0, len(behind), 100):
+                found = self._store._call(
+                    self._chunks.get, where={"doc_id": {"$in": behind[start : start + 100]}}, include=["documents", "metadatas"]
+                )
+                sparse.put_chunks(found["ids"], found["documents"], [m or {} for m in found["metadatas"]])
+        for start in range(0, len(behind), BATCH):
+            found = self._store._call(self._docs.get, ids=behind[start : start + BATCH], include=["documents", "metadatas"])
+            for doc_id, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
+                sparse.commit_document(doc_id, text or "", meta or {})
+        sparse.compact_if_due()
 
     def chunk_records(self, vectors: bool = True) -> list[tuple[str, str, dict, list | None]]:
         """Every stored chunk as (chunk_id, text, metadata, vector or None)."""
@@ -242,9 +314,11 @@ class StoredIndex:
         return self._store._call(self._chunks.count)
 
     def stored_chunk_ids(self, ids: list[str]) -> set[str]:
+        """The chunks among `ids` stored in both Chroma and the SQLite file (one missing from
+        either is put again)."""
         if not ids:
             return set()
-        return set(self._store._call(self._chunks.get, ids=ids, include=[])["ids"])
+        return set(self._store._call(self._chunks.get, ids=ids, include=[])["ids"]) & self.sparse.known_chunk_ids(ids)
 
     def chunks_of(self, doc_id: str) -> list[tuple[str, dict, list]]:
         """(text, metadata, vector) of every stored chunk of one document."""
@@ -254,6 +328,7 @@ class StoredIndex:
         return list(zip(records["documents"], (m or {} for m in records["metadatas"]), records["embeddings"]))
 
     def put_chunks(self, ids: list[str], vectors, texts: list[str], metadatas: list[dict]) -> None:
+        self.sparse.put_chunks(ids, texts, metadatas)
         self._store._call(
             self._chunks.upsert, ids=ids, embeddings=[list(map(float, v)) for v in vectors],
             documents=texts, metadatas=metadatas,
@@ -262,40 +337,54 @@ class StoredIndex:
     def commit_document(self, doc_id: str, text: str, metadata: dict) -> None:
         # The docs collection needs a vector; one constant dimension is enough for a marker.
         self._store._call(self._docs.upsert, ids=[doc_id], embeddings=[[1.0]], documents=[text], metadatas=[metadata])
+        self.sparse.commit_document(doc_id, text, metadata)
 
     def remove_documents(self, doc_ids: list[str]) -> None:
         for start in range(0, len(doc_ids), self.DELETE_BATCH):
             self._store._call(self._docs.delete, ids=doc_ids[start : start + self.DELETE_BATCH])
+        self.sparse.remove_documents(doc_ids)
 
     def remove_stale_chunks(self, live: dict[str, str]) -> None:
         """Chunks whose (doc_id, version) is not in `live`: of removed documents, of superseded
-        versions, and those a killed run left behind."""
-        records = self._all(self._chunks, ["metadatas"])
-        stale = [
-            cid for cid, meta in zip(records["ids"], records["metadatas"])
-            if live.get((meta or {}).get("doc_id")) != (meta or {}).get("version")
-        ]
+        versions, and those a killed run left behind. Found in the SQLite file, which knows every
+        chunk Chroma holds, one row per stored version: nothing is read per chunk when nothing changed."""
+        stale = self.sparse.stale_chunks(live)
         for start in range(0, len(stale), self.DELETE_BATCH):
             self._store._call(self._chunks.delete, ids=stale[start : start + self.DELETE_BATCH])
+        self.sparse.remove_chunks(stale)
+        self.sparse.compact_if_due()  # the end of an indexing run: fold what it put into the base
 
     def nearest(self, vector, n: int, where: dict | None = None) -> list[str]:
         """Ids of the `n` chunks closest to `vector` (Chroma's HNSW search)."""
         result = self._store._call(self._chunks.query, query_embeddings=[list(map(float, vector))], n_results=n, where=where, include=[])
         return result["ids"][0]
 
-    def _all(self, collection, include: list[str]) -> dict:
-        """All records of a collection, fetched in pages (Chroma caps one response's size)."""
-        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of a few chunks, by id."""
+        if not ids:
+            return {}
+        found = self._store._call(self._chunks.get, ids=ids, include=["embeddings"])
+        return dict(zip(found["ids"], found["embeddings"]))
+
+    def _pages(self, collection, include: list[str]) -> Iterator[dict]:
+        """All records of a collection, a page at a time (Chroma caps one response's size)."""
         offset = 0
         while True:
             page = self._store._call(collection.get, include=include, limit=BATCH, offset=offset)
-            out["ids"].extend(page["ids"])
             for key in include:
-                values = page.get(key)
-                out[key].extend(values if values is not None else [None] * len(page["ids"]))
+                if page.get(key) is None:
+                    page[key] = [None] * len(page["ids"])
+            yield page
             if len(page["ids"]) < BATCH:
-                return out
+                return
             offset += BATCH
+
+    def _all(self, collection, include: list[str]) -> dict:
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        for page in self._pages(collection, include):
+            for key in ("ids", *include):
+                out[key].extend(page[key])
+        return out
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -1,7 +1,9 @@
 """Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by reciprocal rank, then diversified.
 
-The searchable state is loaded once per process from the store: committed documents, their
-chunks and chunk vectors, and a BM25 index over the chunk texts (llama-index's `BM25Retriever`).
+Nothing of the corpus is loaded at start: each search asks Chroma's HNSW index for the nearest
+chunks and the generation's SQLite file (rag/backends/sparse.py) for the best BM25 matches, then
+reads the texts, spans and document metadata of those few candidates from the file, and the stored
+vectors of the passages it returns from Chroma. Opening an index costs the same at any size.
 Fusion is written here rather than with `QueryFusionRetriever` because we also need the dense
 similarity of keyword-only hits (for declining), filters on committed versions, near-duplicate
 collapsing and a cap on passages per document, which that class does not offer.
@@ -16,39 +18,36 @@ questions whose answer is in the top 5 passages from 52.5% to 58.3% (development
 Time: every search runs "as of" a date (default today), as a reader of the news asks. Articles
 published after it are out, each passage's fused score is multiplied by a mild prior that decays
 with its article's age before that date, and phrases such as "this week" or "yesterday" in the
-question are read against it (passages from that window count a little more). Articles without a
-(parseable) date are kept and get a neutral factor: the bundled corpus has none.
+question are read against it (passages from that window count a little more); rag/retrieval/dates.py.
+Articles without a (parseable) date are kept and get a neutral factor: the bundled corpus has none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from rag.config import Config
 from rag.backends.embeddings import Embedder
+from rag.backends.sparse import DocumentInfo, SparseIndex, StoredChunk
+from rag.backends.store import StoredIndex
+from rag.config import Config
 from rag.errors import IndexProblem, QuestionError
-from rag.backends.store import Store
-from rag.text import jaccard, shingles, terms
-from rag.retrieval.stats import CorpusStats
+from rag.retrieval.dates import as_of_date, parse_published, recency_factor, time_window
+from rag.text import jaccard, shingles
 from rag.types import Chunk, Document, Passage
 
-_ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A leading numeric date, as feeds and front matter write it: 2022/06/16, 2025-05-16, 2025-05-16T10:00Z.
-_NUMERIC_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+__all__ = [
+    "Filters", "SearchIndex", "StoredDocuments", "as_of_date", "parse_published", "recency_factor", "time_window",
+]
 
-# The recency prior: a passage's fused score is multiplied by 1 / (1 + age / RECENCY_SCALE_DAYS),
-# age in days before `as_of`: 0.96 for an article two weeks old, 0.5 for one a year old. Reciprocal
-# rank scores near the top differ by about 1.5% a rank, so this moves a passage a few ranks at most
-# within the candidates both retrievers found; it never removes one.
-RECENCY_SCALE_DAYS = 365.0
+_ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
 # Passages from the window a question names ("this week", "yesterday") count this much more.
 WINDOW_BOOST = 1.1
 
@@ -58,87 +57,8 @@ BM25_POOL = 100
 # articles are represented when they are relevant (0.9: measured +1.2 points top-5 recall over 0.75
 # on development news-QA data, with the same gold-set scores).
 SAME_DOC_DECAY = 0.9
-
-
-def parse_published(value: object) -> dt.date | None:
-    """The day an article was published, from the free-form `published` metadata (2022/06/16,
-    2025-05-16T10:00:00Z, "May 16, 2025", "16 May 2025"); None when it names no day."""
-    text = value.strip() if isinstance(value, str) else ""
-    return _parse_day(text) if text else None
-
-
-@lru_cache(maxsize=65536)
-def _parse_day(text: str) -> dt.date | None:
-    match = _NUMERIC_DATE.match(text)
-    if match:
-        try:
-            return dt.date(*map(int, match.groups()))
-        except ValueError:
-            return None
-    if not re.search(r"\d{4}", text):
-        return None  # "yesterday", "Monday": relative to an unknown day, not a date
-    import dateparser
-
-    # Absolute forms only, and all of day, month and year: a bare "2025" is not a day.
-    parsed = dateparser.parse(
-        text, languages=["en"],
-        settings={"PARSERS": ["absolute-time"], "REQUIRE_PARTS": ["day", "month", "year"]},
-    )
-    return parsed.date() if parsed else None
-
-
-def as_of_date(value: object) -> dt.date:
-    """The date a question is asked on: None is today; else a date or an ISO string YYYY-MM-DD."""
-    if value is None:
-        return dt.date.today()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise QuestionError(f"as_of must be a date like 2022-06-17, got {str(value)[:40]!r}.")
-
-
-def recency_factor(published: dt.date | None, as_of: dt.date | None) -> float:
-    """The prior on a passage's score for its article's age before `as_of` (1.0 when either is unknown)."""
-    if published is None or as_of is None:
-        return 1.0
-    return 1.0 / (1.0 + max(0, (as_of - published).days) / RECENCY_SCALE_DAYS)
-
-
-# Phrase -> (first, last) day of the window it names, relative to the `as_of` day. News about
-# "yesterday" or "today" may be published the day after, so those windows run up to as_of; "last
-# week" covers both the calendar week before and the seven days before this week.
-_WINDOWS = (
-    (re.compile(r"\b(today|tonight|this morning|this afternoon|this evening)\b"), lambda d: (d, d)),
-    (re.compile(r"\byesterday\b"), lambda d: (d - dt.timedelta(days=1), d)),
-    (re.compile(r"\b(this|the past|the last) (week|7 days)\b"), lambda d: (d - dt.timedelta(days=6), d)),
-    (re.compile(r"\blast week\b"), lambda d: (d - dt.timedelta(days=13), d - dt.timedelta(days=5))),
-    (re.compile(r"\b(this|the past|the last) month\b"), lambda d: (d - dt.timedelta(days=30), d)),
-    (re.compile(r"\blast month\b"), lambda d: (_month_start(_month_start(d) - dt.timedelta(days=1)), _month_start(d))),
-    (re.compile(r"\b(this|the past) year\b"), lambda d: (dt.date(d.year, 1, 1), d)),
-    (re.compile(r"\blast year\b"), lambda d: (dt.date(d.year - 1, 1, 1), dt.date(d.year - 1, 12, 31))),
-)
-
-
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def time_window(question: str, as_of: dt.date | None) -> tuple[dt.date, dt.date] | None:
-    """The days a phrase in the question names ("this week", "yesterday", "last month"), read
-    against `as_of` (the first pattern of _WINDOWS that matches); None when there is none."""
-    if as_of is None:
-        return None
-    lowered = question.lower()
-    for pattern, window in _WINDOWS:
-        if pattern.search(lowered):
-            return window(as_of)
-    return None
+# Documents a search index keeps read (a passage and the answer citing it read the same article).
+DOCUMENT_CACHE = 256
 
 
 @dataclass
@@ -167,15 +87,20 @@ class Filters:
             raise QuestionError("publisher must be text.")
         return cls(**filters, as_of=as_of_date(as_of))
 
-    def accepts(self, doc: Document, published: dt.date | None = None) -> bool:
+    def accepts(self, doc: Document | DocumentInfo, published: dt.date | None = None) -> bool:
         """Whether `doc` passes; `published` is its parsed date (parsed here when not given)."""
         if self.publisher and (doc.publisher or "").lower() != self.publisher.lower():
             return False
         if published is None:
             published = parse_published(doc.published)
+        return self.accepts_day(published, doc.published)
+
+    def accepts_day(self, published: dt.date | None, written: str | None) -> bool:
+        """Whether an article published on `published` (None when unknown; `written` is its
+        `published` metadata as written) passes the date limits."""
         if self.as_of and published and published > self.as_of:
             return False
-        day = published.isoformat() if published else (doc.published or "").replace("/", "-")
+        day = published.isoformat() if published else (written or "").replace("/", "-")
         if self.since and (not day or day < self.since):
             return False
         if self.until and (not day or day[: len(self.until)] > self.until):
@@ -183,94 +108,106 @@ class Filters:
         return True
 
 
-class SearchIndex:
-    """Everything needed to search, loaded once: documents, chunks, vectors, BM25, term stats."""
+def _day(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
 
-    def __init__(self, config: Config, store: Store, embedder: Embedder):
+
+class StoredDocuments(Mapping[str, Document]):
+    """The committed documents by id, read from the index when asked for; the last few hundred
+    read are kept, so the answer that cites a passage reads the article version the passage came from."""
+
+    def __init__(self, sparse: SparseIndex, size: int = DOCUMENT_CACHE):
+        self._sparse = sparse
+        self._size = size
+        self._kept: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def version(self, doc_id: str, version: str | None) -> Document | None:
+        """The document (its `content_hash` is the stored version); with `version`, only that
+        version, else the one kept or the committed one."""
+        with self._lock:
+            kept = self._kept.get(doc_id)
+            if kept is not None and version in (None, kept.content_hash):
+                self._kept.move_to_end(doc_id)
+                return kept
+        found = self._sparse.document(doc_id, version)
+        if found is not None:
+            with self._lock:
+                self._kept[doc_id] = found
+                self._kept.move_to_end(doc_id)
+                while len(self._kept) > self._size:
+                    self._kept.popitem(last=False)
+        return found
+
+    def __getitem__(self, doc_id: str) -> Document:
+        found = self.version(doc_id, None) if isinstance(doc_id, str) else None
+        if found is None:
+            raise KeyError(doc_id)
+        return found
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and (doc_id in self._kept or self._sparse.document(doc_id) is not None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sparse.document_ids())
+
+    def __len__(self) -> int:
+        return self._sparse.document_count()
+
+
+class SearchIndex:
+    """Search over one generation of the stored index. Holds no corpus data: candidates, their
+    texts, windows and documents are read from the index for each search (`documents` keeps the
+    last few hundred articles read); `stats` are the stored corpus statistics."""
+
+    def __init__(self, config: Config, index: StoredIndex, embedder: Embedder):
         self.config = config
         self.embedder = embedder
-        self.index = store.open(embedder.name)
-        self.documents: dict[str, Document] = {}
-        self.published: dict[str, dt.date | None] = {}  # parsed once: every search filters and weighs by it
-        versions: dict[str, str] = {}
-        self.chunk_counts: dict[str, int] = {}
-        for doc_id, text, meta in self.index.documents():
-            versions[doc_id] = meta.get("version", "")
-            self.chunk_counts[doc_id] = int(meta.get("chunks", 0))
-            self.documents[doc_id] = document = Document(
-                doc_id=doc_id,
-                text=text or "",
-                title=meta.get("title", doc_id),
-                source=meta.get("source", ""),
-                content_hash=meta.get("version", ""),
-                publisher=meta.get("publisher"),
-                author=meta.get("author"),
-                published=meta.get("published"),
-                url=meta.get("url"),
-            )
-            self.published[doc_id] = parse_published(document.published)
-        self.chunk_ids: list[str] = []
-        self.chunk_text: list[str] = []
-        self.chunk_meta: list[dict] = []
-        vectors = []
-        for cid, text, meta, vector in self.index.chunk_records():
-            if versions.get(meta.get("doc_id")) != meta.get("version"):
-                continue  # left by an unfinished indexing run, or superseded
-            self.chunk_ids.append(cid)
-            self.chunk_text.append(text or "")
-            self.chunk_meta.append(meta)
-            vectors.append(vector)
-        self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        self.spans = self._windows(config.retrieval.context_chunks)
-        self.vectors = np.array(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), dtype=np.float32)
-        self.stats = CorpusStats.build((terms(t) for t in self.chunk_text), self.documents.values())
-        self.bm25 = self._build_bm25()
+        self.index = index
+        self.sparse = index.sparse
+        self.neighbours = max(0, config.retrieval.context_chunks)
+        self.documents = StoredDocuments(self.sparse)
+        self.stats = self.sparse.stats()
+        # Date shares change only when the index does (and a change opens a new SearchIndex).
+        self._date_shares: dict[tuple, float] = {}
 
-    def _windows(self, neighbours: int) -> list[tuple[int, int]]:
-        """Per chunk, the character span of the chunk widened by `neighbours` chunks each side."""
-        neighbours = max(0, neighbours)
-        by_doc: dict[str, list[int]] = {}
-        for i, meta in enumerate(self.chunk_meta):
-            by_doc.setdefault(meta["doc_id"], []).append(i)
-        spans = [(0, 0)] * len(self.chunk_meta)
-        for members in by_doc.values():
-            members.sort(key=lambda i: int(self.chunk_meta[i].get("start", 0)))
-            for k, i in enumerate(members):
-                first, last = members[max(0, k - neighbours)], members[min(len(members) - 1, k + neighbours)]
-                spans[i] = (int(self.chunk_meta[first].get("start", 0)), int(self.chunk_meta[last].get("end", 0)))
-        return spans
-
-    def _build_bm25(self):
-        if not self.chunk_ids:
-            return None
-        from llama_index.core.schema import TextNode
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        nodes = [TextNode(id_=cid, text=text) for cid, text in zip(self.chunk_ids, self.chunk_text)]
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        # Fixed once: the retriever is shared by concurrent questions, so it is never mutated.
-        return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(len(nodes), BM25_POOL), language="en")
+    def document_infos(self) -> list[DocumentInfo]:
+        """Every committed document's metadata (no texts), by id."""
+        return self.sparse.document_infos()
 
     def window(self, chunk_id: str) -> Passage | None:
         """The passage a stored chunk is read and cited as (the chunk with its neighbours)."""
-        i = self.position.get(chunk_id)
-        return None if i is None else self.passage(i)
+        with self.sparse.reading():
+            found = self.sparse.chunks([chunk_id]).get(chunk_id)
+            return None if found is None else self._passage(found[0], self._window(found[0], {}))
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """A stored chunk (its own span and text, without the window it is read with)."""
-        i = self.position.get(chunk_id)
-        if i is None:
+        found = self.sparse.chunks([chunk_id]).get(chunk_id)
+        if found is None:
             return None
-        meta = self.chunk_meta[i]
-        return Chunk(chunk_id, meta["doc_id"], self.chunk_text[i], int(meta.get("start", 0)), int(meta.get("end", 0)))
+        stored = found[0]
+        return Chunk(stored.chunk_id, stored.doc_id, stored.text, stored.start, stored.end)
 
-    def passage(self, i: int, score: float = 0.0, dense: float = 0.0) -> Passage:
-        """Chunk `i` as it is read and cited: with its neighbouring chunks (`context_chunks`)."""
-        meta = self.chunk_meta[i]
-        doc = self.documents[meta["doc_id"]]
-        start, end = self.spans[i]
+    def _window(self, chunk: StoredChunk, spans: dict[tuple[str, str], list[tuple[int, int]]]) -> tuple[int, int]:
+        """The character span of `chunk` widened by `context_chunks` chunks each side (`spans`
+        keeps each document's chunk spans for the rest of one search)."""
+        key = (chunk.doc_id, chunk.version)
+        if key not in spans:
+            spans[key] = self.sparse.spans(*key)
+        members = spans[key]
+        k = members.index((chunk.start, chunk.end))
+        first, last = members[max(0, k - self.neighbours)], members[min(len(members) - 1, k + self.neighbours)]
+        return first[0], last[1]
+
+    def _passage(self, chunk: StoredChunk, window: tuple[int, int], score: float = 0.0, dense: float = 0.0) -> Passage | None:
+        """`chunk` as it is read and cited: the text of `window` in its document version."""
+        doc = self.documents.version(chunk.doc_id, chunk.version)
+        if doc is None:
+            return None  # superseded since the search began (only possible outside `reading`)
+        start, end = window
         return Passage(
-            chunk_id=self.chunk_ids[i],
+            chunk_id=chunk.chunk_id,
             doc_id=doc.doc_id,
             text=doc.text[start:end],
             start=start,
@@ -284,91 +221,94 @@ class SearchIndex:
             dense=dense,
         )
 
-    def _dense(self, vector: np.ndarray, n: int, filters: Filters) -> list[int]:
+    def _dense(self, vector: np.ndarray, n: int, filters: Filters, total: int) -> list[str]:
         where = None
         if filters.publisher:
             # Chroma matches exactly; people type outlet names in any case.
-            wanted = filters.publisher.lower()
-            spelled = sorted({d.publisher for d in self.documents.values() if d.publisher and d.publisher.lower() == wanted})
+            spelled = self.sparse.publisher_spellings(filters.publisher)
             if not spelled:
                 return []
             where = {"publisher": {"$in": spelled}}
-        ids = self.index.nearest(vector, max(1, min(n, len(self.chunk_ids))), where=where)
-        return [self.position[cid] for cid in ids if cid in self.position]
-
-    def _keyword(self, query: str, n: int) -> list[int]:
-        if self.bm25 is None:
-            return []
-        hits = self.bm25.retrieve(query)[:n]
-        return [self.position[h.node.node_id] for h in hits if (h.score or 0) > 0 and h.node.node_id in self.position]
+        return self.index.nearest(vector, max(1, min(n, total)), where=where)
 
     def search(self, query: str, top_k: int, filters: Filters | None = None, query_vector: np.ndarray | None = None) -> list[Passage]:
         """The `top_k` best passages for `query`, fused, de-duplicated and spread over documents."""
-        if not self.chunk_ids:
-            raise IndexProblem("The index is empty: add documents to the corpus folder and run `python -m rag index`.")
         filters = filters or Filters()
         vector = query_vector if query_vector is not None else self.embedder.embed([query])[0]
-        pool = max(top_k * 8, 40)
-        # The dense pool is widened by the share of chunks the date filters leave, so a corpus
-        # that is mostly newer than `as_of` still yields enough candidates.
-        dense_ranked = self._dense(vector, int(pool / max(self._date_share(filters), 0.05)), filters)
-        keyword_ranked = self._keyword(query, pool)
-        fused: dict[int, float] = {}
-        for ranked in (dense_ranked, keyword_ranked):
-            for rank, i in enumerate(ranked):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-        window = time_window(query, filters.as_of)
-        candidates = []
-        for i in fused:
-            doc_id = self.chunk_meta[i]["doc_id"]
-            published = self.published.get(doc_id)
-            if not filters.accepts(self.documents[doc_id], published):
-                continue
-            fused[i] *= recency_factor(published, filters.as_of)
-            if window and published and window[0] <= published <= window[1]:
-                fused[i] *= WINDOW_BOOST
-            candidates.append(i)
-        candidates.sort(key=fused.get, reverse=True)
-        similarity = self.vectors[candidates] @ vector if candidates else np.zeros(0)
-        return self._diversify(candidates, fused, dict(zip(candidates, similarity.tolist())), top_k)
+        with self.sparse.reading():
+            total = self.sparse.chunk_total()
+            if not total:
+                raise IndexProblem("The index is empty: add documents to the corpus folder and run `python -m rag index`.")
+            pool = max(top_k * 8, 40)
+            # The dense pool is widened by the share of chunks the date filters leave, so a corpus
+            # that is mostly newer than `as_of` still yields enough candidates.
+            dense_ids = self._dense(vector, int(pool / max(self._date_share(filters, total), 0.05)), filters, total)
+            keyword_ids = self.sparse.keyword(query, min(pool, BM25_POOL))
+            # Only committed chunks: Chroma also holds those of versions being written or replaced.
+            found = self.sparse.chunks(dense_ids + keyword_ids)
+            fused: dict[str, float] = {}
+            for ranked in (dense_ids, keyword_ids):
+                for rank, chunk_id in enumerate(cid for cid in ranked if cid in found):
+                    fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            window = time_window(query, filters.as_of)
+            candidates = []
+            for chunk_id in fused:
+                info = found[chunk_id][1]
+                published = _day(info.day)
+                if not filters.accepts(info, published):
+                    continue
+                fused[chunk_id] *= recency_factor(published, filters.as_of)
+                if window and published and window[0] <= published <= window[1]:
+                    fused[chunk_id] *= WINDOW_BOOST
+                candidates.append(chunk_id)
+            candidates.sort(key=fused.get, reverse=True)
+            spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            chosen = self._diversify(candidates, fused, found, spans, top_k)
+            stored = self.index.vectors([cid for cid, _ in chosen])
+            similarity = {cid: float(np.asarray(v, dtype=np.float32) @ vector) for cid, v in stored.items()}
+            passages = (self._passage(found[cid][0], span, fused[cid], similarity.get(cid, 0.0)) for cid, span in chosen)
+            return [p for p in passages if p is not None]
 
-    def _date_share(self, filters: Filters) -> float:
+    def _date_share(self, filters: Filters, total: int) -> float:
         """The share of chunks whose article the date filters (as_of, since, until) accept."""
         if not (filters.as_of or filters.since or filters.until):
             return 1.0
-        dates_only = Filters(since=filters.since, until=filters.until, as_of=filters.as_of)
-        kept = sum(
-            count for doc_id, count in self.chunk_counts.items()
-            if doc_id in self.documents and dates_only.accepts(self.documents[doc_id], self.published.get(doc_id))
-        )
-        return kept / max(1, sum(self.chunk_counts.values()))
+        key = (filters.as_of, filters.since, filters.until, total)
+        if key not in self._date_shares:
+            dates_only = Filters(since=filters.since, until=filters.until, as_of=filters.as_of)
+            kept = sum(count for day, written, count in self.sparse.chunks_by_day() if dates_only.accepts_day(_day(day), written))
+            if len(self._date_shares) > 1024:
+                self._date_shares.clear()
+            self._date_shares[key] = kept / max(1, total)
+        return self._date_shares[key]
 
-    def _diversify(self, candidates: list[int], fused: dict[int, float], similarity: dict[int, float], top_k: int) -> list[Passage]:
+    def _diversify(
+        self, candidates: list[str], fused: dict[str, float], found: dict[str, tuple[StoredChunk, DocumentInfo]],
+        spans: dict[tuple[str, str], list[tuple[int, int]]], top_k: int,
+    ) -> list[tuple[str, tuple[int, int]]]:
         """Greedy pick: skip near-duplicates and chunks already inside a chosen passage's window;
-        each further passage of a document counts for less."""
-        chosen: list[int] = []
+        each further passage of a document counts for less. Returns (chunk id, window) pairs."""
+        chosen: list[tuple[str, tuple[int, int]]] = []
         chosen_shingles: list[set] = []
         per_doc: Counter[str] = Counter()
         remaining = list(candidates)
         while remaining and len(chosen) < top_k:
             best, best_score = None, -1.0
-            for i in remaining[: top_k * 4]:
-                score = fused[i] * (SAME_DOC_DECAY ** per_doc[self.chunk_meta[i]["doc_id"]])
+            for chunk_id in remaining[: top_k * 4]:
+                score = fused[chunk_id] * (SAME_DOC_DECAY ** per_doc[found[chunk_id][0].doc_id])
                 if score > best_score:
-                    best, best_score = i, score
+                    best, best_score = chunk_id, score
             remaining.remove(best)
-            if self._covered(best, chosen):
-                continue
-            sh = shingles(self.chunk_text[best])
+            chunk = found[best][0]
+            if any(
+                found[other][0].doc_id == chunk.doc_id and span[0] <= chunk.start and chunk.end <= span[1]
+                for other, span in chosen
+            ):
+                continue  # already read inside a chosen passage's window
+            sh = shingles(chunk.text)
             if any(jaccard(sh, other) > 0.6 for other in chosen_shingles):
                 continue
-            chosen.append(best)
+            chosen.append((best, self._window(chunk, spans)))
             chosen_shingles.append(sh)
-            per_doc[self.chunk_meta[best]["doc_id"]] += 1
-        return [self.passage(i, fused[i], similarity.get(i, 0.0)) for i in chosen]
-
-    def _covered(self, i: int, chosen: list[int]) -> bool:
-        doc_id, start, end = self.chunk_meta[i]["doc_id"], int(self.chunk_meta[i].get("start", 0)), int(self.chunk_meta[i].get("end", 0))
-        return any(
-            self.chunk_meta[j]["doc_id"] == doc_id and self.spans[j][0] <= start and end <= self.spans[j][1] for j in chosen
-        )
+            per_doc[chunk.doc_id] += 1
+        return chosen

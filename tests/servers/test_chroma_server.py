@@ -58,7 +58,8 @@ def test_openai_compatible_embeddings_and_model_mismatch(corpus_copy, tmp_path):
         summary = p.index()
         assert summary.embedded_chunks == summary.chunks > 0
         answer = p.ask("Who led the Russian delegation?")
-        assert answer.citations and p.search_index.vectors.shape[1] == 576
+        stored = p.store.open(p.embedder.name).chunks_of("putin-trump-bail-on-istanbul-talks")
+        assert answer.citations and {len(vector) for _, _, vector in stored} == {576}
 
     local = Service(Config.from_env().with_(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
     with pytest.raises(IndexProblem, match="rebuild"):
