@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | ask | sources | eval | bench`."""
+"""Command line: `python -m rag index | ask | sources | settings | eval | bench | bench-scale`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import RagError
@@ -23,13 +24,38 @@ def _service(args):
     return Service(config)
 
 
+def progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar (chunks, rate, time left) driven by (done, total) callbacks. The total may change:
+    the indexer estimates it until it has read the whole corpus."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if not total:
+                return  # nothing to embed: no bar
+            bar = tqdm(total=total, unit="chunk", desc=label, leave=False, dynamic_ncols=True)
+        revised = total != bar.total
+        bar.total = total
+        bar.update(done - bar.n)
+        if revised:
+            bar.refresh()  # update() redraws at most ten times a second; a new total shows at once
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return update, close
+
+
 def cmd_index(args) -> int:
     from rag.ingest.locks import check_not_served
-    from rag.service import make_progress_bar
 
     service = _service(args)
     check_not_served(service.config)
-    update, close = make_progress_bar()
+    update, close = progress_bar()
     try:
         summary = service.index(rebuild=args.rebuild, progress=update)
     finally:
@@ -111,6 +137,20 @@ def cmd_bench(args) -> int:
     return run_bench_cli(args)
 
 
+def cmd_bench_scale(args) -> int:
+    from rag.evals.scale import parse_sizes, run_scale
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    path = lambda value: Path(value) if value else None  # noqa: E731
+    run_scale(
+        parse_sizes(args.articles), parse_sizes(args.synthetic), path(args.documents), path(args.questions), args.asks,
+        Path(args.out), args.name, path(args.baseline), path(args.code), path(args.work), log=log,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Cited question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--without-as-of", action="store_true",
                    help="ask as of today instead of each question's date (to measure what the date is worth)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("bench-scale", help="indexing speed, re-index, open, memory and latency as the corpus grows")
+    p.add_argument("--documents", help="JSONL (or .jsonl.gz) articles for the real series")
+    p.add_argument("--questions", help="JSONL questions asked of the real series (default: questions.jsonl beside "
+                                       "--documents, else one per article title)")
+    p.add_argument("--articles", default="300,1000", help="real series sizes in articles, comma-separated ('' none)")
+    p.add_argument("--synthetic", default="20000,50000,200000",
+                   help="synthetic series sizes in chunks, comma-separated ('' for none)")
+    p.add_argument("--asks", type=int, default=40, help="timed questions per size (after 3 warm-up ones)")
+    p.add_argument("--out", default="benchmarks", help="folder for <name>.md, .png and .json")
+    p.add_argument("--name", default="scale", help="file name stem of the results")
+    p.add_argument("--baseline", help="an earlier run's JSON, shown as `before → now` and dashed in the plot")
+    p.add_argument("--code", help="folder with the rag package to measure (default: this one), e.g. an older "
+                                  "commit unpacked with `git archive`")
+    p.add_argument("--work", help="folder for the corpora and indexes, kept (default: a temporary one, deleted)")
+    p.set_defaults(func=cmd_bench_scale)
     return parser
 
 

@@ -23,7 +23,12 @@ MAX_WORD_PIECES = 256
 
 
 class Embedder(Protocol):
+    """What the indexer and search need: a model name (recorded with the index) and `embed`, which
+    returns one L2-normalised row per text. `batch_size` is how many texts one `embed` call should
+    take; the indexer sends batches of texts of similar length."""
+
     name: str
+    batch_size: int
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
@@ -115,6 +120,7 @@ class HashingEmbedder:
     words are close, so retrieval behaves sensibly, with no model to load."""
 
     dim = 256
+    batch_size = 256
 
     def __init__(self, name: str = "fake:hashing"):
         self.name = name

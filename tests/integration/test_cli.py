@@ -74,3 +74,23 @@ def test_python_api_reads_its_folders_from_the_environment(corpus_copy, tmp_path
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "extractive"]
+
+
+def test_bench_scale_measures_the_real_series_from_a_jsonl_file(tmp_path):
+    articles = tmp_path / "articles.jsonl"
+    with articles.open("w", encoding="utf-8") as handle:
+        for path in sorted((ROOT / "corpus").glob("*.txt"))[:4]:
+            title, _, text = path.read_text(encoding="utf-8").partition("\n")
+            handle.write(json.dumps({"id": path.stem, "title": title, "text": text}) + "\n")
+    out = tmp_path / "out"
+    done = run("bench-scale", "--documents", str(articles), "--articles", "2,4", "--synthetic", "", "--asks", "2",
+               "--out", str(out), "--name", "toy")
+    assert done.returncode == 0, done.stderr
+    runs = json.loads((out / "toy.json").read_text())["runs"]
+    assert [(r["series"], r["articles"]) for r in runs] == [("real", 2), ("real", 4)]
+    for r in runs:
+        assert r["index"]["embedded"] == r["index"]["raw_chunks"] == r["index"]["chunks"] > 0
+        assert r["index"]["chunks_per_s"] > 0 and r["index"]["raw_chunks_per_s"] > 0
+        assert r["reindex"]["embedded"] == 0 and r["serve"]["asks"] == 2
+    table = (out / "toy.md").read_text()
+    assert "real articles" in table and "From 2 to 4 articles" in table

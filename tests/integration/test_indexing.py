@@ -68,18 +68,22 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
+    from rag.backends.store import StoredIndex
     from rag.config import Config
     from rag.service import Service
 
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+    commit = StoredIndex.commit_document
     calls = []
 
-    def progress(done, total):
-        calls.append(done)
-        if len(calls) == 3:  # two documents stored, the third not yet
+    def commit_then_die(self, *args, **kwargs):
+        if len(calls) == 2:  # two documents committed, the chunks of others stored, not committed
             os.kill(os.getpid(), signal.SIGKILL)
+        calls.append(args)
+        commit(self, *args, **kwargs)
 
-    Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index)).index(progress=progress)
+    StoredIndex.commit_document = commit_then_die
+    Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index)).index()
     """
 )
 
@@ -105,7 +109,7 @@ REBUILD_KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     import chromadb.api.client
-    from rag import cli, service
+    from rag import cli
     from rag.backends.store import Store
 
     corpus, index, moment = sys.argv[1:4]
@@ -124,7 +128,7 @@ REBUILD_KILL_SCRIPT = textwrap.dedent(
 
     if moment == "recorded":  # the new generation is recorded, none of its collections exists
         then_die(Store, "start_generation")
-    elif moment == "embedding":  # two documents of the new generation stored
+    elif moment == "embedding":  # the new generation half embedded
         calls = []
 
         def progress(done, total):
@@ -132,7 +136,7 @@ REBUILD_KILL_SCRIPT = textwrap.dedent(
             if len(calls) == 3:
                 die()
 
-        service.make_progress_bar = lambda: (progress, lambda: None)
+        cli.progress_bar = lambda: (progress, lambda: None)
     elif moment == "built":  # the whole new generation stored, the old one still live
         Store.make_live = die
     elif moment == "switched":  # the new generation live, readers not yet told, the old one not deleted
