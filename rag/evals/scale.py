@@ -427,7 +427,7 @@ def plot(results: dict, baseline: dict | None, path: Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("chunks")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
+    axes.flat[2].legend(fontsize=8)  # the open time panel has every series; the ratio panel only real ones
     figure.suptitle(f"newsrag at scale ({results['date']}; dotted: targets)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -46,6 +46,9 @@ DOC_FIELDS = ("title", "source", "publisher", "author", "published", "url")
 # Sorting 512 chunks by length leaves as little padding as sorting the whole corpus, and their
 # upsert costs a tenth of 50 upserts of ten (embedded Chroma writes a transaction per call).
 WINDOW_CHUNKS = 512
+# Once everything is read, smaller windows: the last one's write and commits are the only ones
+# nothing overlaps, and with 512 chunks they took a second and a half.
+LAST_WINDOWS_CHUNKS = 64
 QUEUED_DOCUMENTS = 64  # how far reading may run ahead of embedding
 PUT_BATCH = 1000  # well under Chroma's maximum batch
 DEFAULT_BATCH = 32  # texts per embedding call, for an embedder that does not say
@@ -182,6 +185,7 @@ class _Run:
         self.committed = index.committed_versions()
         self.live: dict[str, str] = {}  # every document of the corpus: its current version
         self.planned_chunks = 0  # chunks of changed documents read so far
+        self.all_read = False
         self.done = 0
         self.read_fraction: Callable[[], float] = lambda: 0.0
 
@@ -234,6 +238,7 @@ class _Run:
                 chunks = chunker.split(item)
                 self.planned_chunks += len(chunks)
                 out.put(_Planned(item, version, chunks))
+            self.all_read = True
             out.close()
         except _Cancelled:
             pass
@@ -246,14 +251,15 @@ class _Run:
     # 2. Embedding (the caller's thread) -----------------------------------------------------
 
     def _windows(self, planned: _Channel) -> Iterator[_Window]:
-        """Windows of about WINDOW_CHUNKS chunks; a smaller one rather than waiting for the reader."""
+        """Windows of about WINDOW_CHUNKS chunks (LAST_WINDOWS_CHUNKS at the end); a smaller one
+        rather than waiting for the reader."""
         while True:
             first = planned.get()
             if first is None:
                 return
             window = [first]
             size = len(first.chunks)
-            while size < WINDOW_CHUNKS:
+            while size < (LAST_WINDOWS_CHUNKS if self.all_read else WINDOW_CHUNKS):
                 item = planned.get(wait=False)
                 if item is None:
                     break
