@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -242,24 +242,4 @@ class Service:
         return top_k
 
 
-def make_progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A tqdm bar driven by (done, total) callbacks, for the CLI."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc=label, leave=False, disable=total == 0)
-        bar.n = done
-        bar.refresh()
-
-    def close() -> None:
-        if bar is not None:
-            bar.close()
-
-    return update, close
-
-
-__all__ = ["History", "RagError", "Service", "make_progress_bar"]
+__all__ = ["History", "RagError", "Service"]

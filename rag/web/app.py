@@ -28,7 +28,8 @@ from gradio.utils import get_upload_folder
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.ingest.locks import serving
-from rag.service import Service, make_progress_bar
+from rag.cli import progress_bar
+from rag.service import Service
 from rag.web import guards
 from rag.web.render import passage_csp, passage_page
 from rag.web.ui import CSS, THEME, build_ui
@@ -151,7 +152,7 @@ def main(started: float) -> None:
         sys.exit(str(exc))
     if not has_index:
         print(f"No index yet: building it from {service.config.paths.corpus_dir} ...", flush=True)
-        update, close = make_progress_bar()
+        update, close = progress_bar()
         try:
             summary = service.index(progress=update)
         except RagError as exc:
