@@ -197,17 +197,48 @@ class SparseIndex:
             if not self.path.exists():
                 # A log left by a deleted file would be replayed into the new one.
                 self.delete_files(self.path)
-            # Autocommit mode: transactions are opened explicitly (`_writing`, `reading`).
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commits lost
-            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # for a new file: `compact` gives back what it frees
-            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_TABLES)
+            try:
+                db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_NOTADB:
+                    raise
+                # Not an SQLite file (damaged, or something else at its path): everything in it is
+                # copied from the collections, so it starts again empty and is refilled.
+                self.delete_files(self.path)
+                db = self._connect()
             self._local.db, self._local.depth = db, 0
             with self._guard:
                 self._connections.append(db)
         return db
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly (`_writing`, `reading`).
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commits lost
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # for a new file: `compact` gives back what it frees
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            try:
+                db.executescript(_TABLES)
+            except sqlite3.OperationalError as exc:
+                if "no such column" not in str(exc):
+                    raise
+                # Tables of an older schema whose columns this one's indexes name: dropped in one
+                # transaction (safe beside other processes' readers), made anew, refilled from Chroma.
+                self._drop_tables(db)
+                db.executescript(_TABLES)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _drop_tables(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        for table in _ALL_TABLES:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute("COMMIT")
 
     def close(self) -> None:
         """Close every thread's connection (they close with the object too: this is for tests and
@@ -426,10 +457,11 @@ class SparseIndex:
         self._give_back()
 
     def clear(self) -> None:
-        """Empty every table (a file of another schema is refilled from Chroma)."""
-        with self._writing() as db:
-            for table in _ALL_TABLES:
-                db.execute(f"DELETE FROM {table}")
+        """Make every table anew, empty, in this schema's shape (a file of another schema is refilled
+        from Chroma)."""
+        db = self._db()
+        self._drop_tables(db)
+        db.executescript(_TABLES)
 
     def schema(self) -> str | None:
         return self._meta(self._db(), "schema")

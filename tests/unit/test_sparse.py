@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sqlite3
 from collections import Counter
 
 import pytest
@@ -257,3 +258,21 @@ def test_documents_are_read_by_id_and_listed_without_texts(indexed):
     assert doc.text and service.document("wsj-diplomatic-defeat-for-putin").text == doc.text
     assert service.document("nope") is None and "nope" not in search.documents
     assert sum(s.chunks for s in service.sources()) == search.stats.chunks == search.sparse.chunk_total()
+
+
+def test_a_file_of_an_older_shape_or_no_database_at_all_is_made_again(indexed):
+    question = "Who led the Russian delegation?"
+    expected = [p.chunk_id for p in Service(indexed).retrieve(question, 5)]
+    path = indexed.paths.index_dir / "news.sparse.sqlite3"
+
+    SparseIndex.delete_files(path)
+    old = sqlite3.connect(path)  # an earlier release's chunks table, without the columns indexed now
+    old.execute("CREATE TABLE chunks(id INTEGER PRIMARY KEY, chunk_id TEXT, doc_id TEXT, version TEXT, text TEXT)")
+    old.execute("INSERT INTO chunks(chunk_id, doc_id, version, text) VALUES ('x', 'y', '1', 'stale')")
+    old.commit()
+    old.close()
+    assert [p.chunk_id for p in Service(indexed).retrieve(question, 5)] == expected
+
+    SparseIndex.delete_files(path)
+    path.write_bytes(b"not a database " * 500)
+    assert [p.chunk_id for p in Service(indexed).retrieve(question, 5)] == expected
