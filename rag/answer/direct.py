@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from rag.answer.question import TYPE_NOUNS, DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
 from rag.answer.support import Sentence, Support, is_common_word
-from rag.text import normalize_word, stopwords, terms, words
+from rag.text import names, normalize_word, stopwords, terms, words
 
 # Only the sentences near the top compete: an answer far down the list is rarely the answer.
 MAX_SENTENCES = 15
@@ -125,6 +125,9 @@ DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "
             "czech", "slovak", "welsh", "scots", "western", "eastern", "northern", "southern"}
 # A noun the question determines ("during the talks"): its topic, which a name may qualify.
 TOPIC_NOUN = re.compile(r"\b(?:the|this|that|these|those|its|his|her|their)\s+([a-z][\w’'-]{2,})", re.I)
+# A dateline: "(CNN) The FBI ...", "New York (CNN Business) KFC ...", "LONDON (Reuters) - ...". The
+# agency in it says who reported the story, never what the story reports.
+DATELINE = re.compile(r"^\s*(?:[A-Z][\w.’'-]*(?:[ ,]+[A-Z][\w.’'-]*){0,3}\s*)?\(([^()\n]{1,40})\)(?=\s)")
 CONNECTORS = {"of", "for", "on", "the", "&", "de", "von", "van", "al", "bin", "del", "da"}
 _WORD_POSITIONS = re.compile(r"[\w’'-]+")
 
@@ -226,10 +229,15 @@ def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[
         title = m.group(1).rstrip(",.!?")
         if len(title) <= 60 and not set(_name_tokens(title)) <= asked:
             out.append(Candidate(title, TITLE, sentence, m.start(1), m.start(1) + len(title)))
+    dateline = DATELINE.match(text)
+    if dateline:
+        taken.append(dateline.span(1))
     topic_nouns = {normalize_word(w) for w in TOPIC_NOUN.findall(question.text)}
+    question_names = {part for name in names(question.text) for part in name.split("-")}  # "Trump-backed"
+    opening = dateline.end() if dateline else 0
     for m in NAME_RUN.finditer(text):
         for start, end in _split_run(text, m.start(), m.end()):
-            cand = _name(text, start, end, sentence, asked, topic_nouns)
+            cand = _name(text, start, end, sentence, asked, topic_nouns, question_names, opening)
             if cand and not any(s < cand.end and cand.start < e for s, e in taken):
                 out.append(cand)
     return out
@@ -273,7 +281,10 @@ def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start, end)]
 
 
-def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], topic_nouns: set[str]) -> Candidate | None:
+def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], topic_nouns: set[str],
+          question_names: set[str], opening: int) -> Candidate | None:
+    """The name in `text[start:end]` less the titles, fillers and question words around it, or None.
+    `opening` is where the sentence's own words begin (after a dateline)."""
     name = text[start:end]
     # Trailing possessive or sentence stop: "Medinsky's", "Kyiv."
     trimmed = re.sub(r"(?:[’']s?|\.)$", "", name) if not re.fullmatch(r"(?:[A-Z]\.)+", name) else name
@@ -291,13 +302,15 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
         lead += len(tokens[0]) + 1
         tokens = tokens[1:]
     while tokens and (_filler(tokens[-1]) or _name_tokens(tokens[-1]) <= asked):
+        if _name_tokens(tokens[-1]) & question_names:
+            return None  # "Donald [Trump]": what is left only qualifies a name the question gave
         tokens = tokens[:-1]
     if not tokens:
         return None
     name = " ".join(tokens)
     if set(_name_tokens(name)) & asked or MONTH_OR_DAY.match(name):
         return None
-    first_in_sentence = start + lead == 0 or not text[: start + lead].strip()
+    first_in_sentence = not text[opening : start + lead].strip(" -—–")
     if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and _common(name.lower()))):
         return None
     begin = start + lead
@@ -329,6 +342,8 @@ def _name_kind(text: str, start: int, end: int, name: str) -> str:
     if PLACE_CUE.search(before) and len(name.split()) <= 2:
         return PLACE_K
     if 2 <= len(name.split()) <= 3 and all(re.fullmatch(r"[A-Z][a-z’'-]+\.?", t) for t in name.split()):
+        return PERSON_K
+    if re.fullmatch(r"[A-Z][a-z’'-]+ [IVX]+", name):  # "Leo XIV", "Charles III": a pope or a monarch
         return PERSON_K
     return NAME_K
 

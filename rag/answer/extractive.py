@@ -21,6 +21,7 @@ from rag.text import jaccard, sentence_spans, shingles
 from rag.types import Answer, Citation, Document
 
 MIN_RELATIVE = 0.25  # a sentence joins the answer if it scores at least this share of the best
+MAX_PER_ARTICLE = 2  # quoted sentences from one article: room for other outlets' answers
 
 
 def compose(question: str, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str,
@@ -112,7 +113,7 @@ def select_sentences(support: Support, max_sentences: int, lead: Sentence | None
             continue
         if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
             break
-        if per_doc.get(sentence.doc_id, 0) >= 2:
+        if per_doc.get(sentence.doc_id, 0) >= MAX_PER_ARTICLE:
             continue
         sh = shingles(sentence.text)
         if any(jaccard(sh, shingles(other.text)) > 0.5 for other in chosen):

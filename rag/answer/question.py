@@ -55,6 +55,8 @@ _WHERE = re.compile(r"\bwhere\b", re.I)
 _WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
 _WHICH_NOUN = re.compile(rf"\b{_WH}\s+((?:[\w’'.-]+\s*){{1,5}})", re.I)
 _SENTENCE_ANSWER = re.compile(r"^\W*(why|how (did|does|do|is|are|was|were|has|have|can|could|will|would|should))\b", re.I)
+# "Who did Putin send, and how was that delegation characterized?": two asks, which sentences answer.
+_SECOND_ASK = re.compile(r"\b(?:and|or) (?:how|why|what|who|when|where|which)\b", re.I)
 # "Who is Andriy Yermak?" asks for a description, not a name.
 _WHO_IS_NAME = re.compile(r"^\W*(?i:who) (is|was|are|were) (?:[A-Z][\w’'.-]*\s*){1,4}(?:\?|,|\band\b|$)")
 
@@ -98,7 +100,7 @@ def _answer_type(question: str) -> tuple[str, str, str]:
     clauses = [q[s:e] for s, e in sentence_spans(q)]
     clauses = [c for c in clauses if re.search(r"\b(who|whom|whose|which|what|when|where|how)\b", c, re.I)]
     clause = clauses[-1] if clauses else q
-    if re.search(r"\bdo what\b", clause, re.I) or (_SENTENCE_ANSWER.search(clause) and not _HOW_NUMBER.search(clause) and not _HOW_LONG.search(clause)):
+    if re.search(r"\bdo what\b", clause, re.I) or _SECOND_ASK.search(clause) or (_SENTENCE_ANSWER.search(clause) and not _HOW_NUMBER.search(clause) and not _HOW_LONG.search(clause)):
         return NONE, "", ""
     if _HOW_LONG.search(clause):
         return DURATION, "", ""

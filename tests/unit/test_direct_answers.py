@@ -30,6 +30,7 @@ from rag.types import Document, Passage
         ("Why did the talks fail?", "none"),
         ("How did Elina Valtonen sum up the negotiations?", "none"),
         ("Who is Andriy Yermak and what has he done?", "none"),
+        ("Who did Putin send to the talks, and how was that delegation characterized?", "none"),
         ("Which European leaders pressed for a ceasefire?", "none"),  # several names: a sentence answers
     ],
 )
@@ -68,6 +69,24 @@ def test_who_question_gives_the_person_named_near_the_question_terms():
     answer = find_answer(analyse("Who led the Russian delegation?"), support)
     assert answer is not None and answer.text == "Vladimir Medinsky"
     assert answer.sentence.text[answer.start : answer.end] == answer.text
+
+
+@pytest.mark.parametrize("opening", ["(CNN)", "New York (CNN Business)", "LONDON (Reuters) -"])
+def test_the_agency_of_a_dateline_is_never_the_short_answer(opening):
+    support, _ = _support(("a", f"{opening} Acme Rail Group said on Monday it will close the coastal line.", 0.8))
+    answer = find_answer(analyse("Which company will close the coastal line?"), support)
+    assert answer is not None and answer.text == "Acme Rail Group"
+
+
+def test_no_short_answer_from_a_common_opening_word_or_what_is_left_of_a_name_the_question_gave():
+    support, _ = _support(
+        ("a", "(CNN) Research on ancient footprints in New Mexico suggests people arrived earlier.", 0.8),
+        ("b", "Liz Cheney lost her primary, showing Donald Trump's hold on the party.", 0.7),
+    )
+    answer = find_answer(analyse("Which state holds the ancient footprints?"), support)
+    assert answer is not None and answer.text == "New Mexico"
+    answer = find_answer(analyse("Which candidate backed by Trump beat Liz Cheney?"), support)
+    assert answer is None or answer.text != "Donald"
 
 
 def test_how_long_gives_a_duration():
