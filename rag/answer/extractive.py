@@ -52,7 +52,7 @@ def compose(question: str, support: Support, documents: Mapping[str, Document], 
         length += end - start
     citations: list[Citation] = []
     lines: list[str] = []
-    for number, (doc, start, end, chunk_id) in enumerate(spans, 1):
+    for number, (doc, start, end, chunk_id) in enumerate(_whole_quotations(spans), 1):
         citations.append(make_citation(number, doc, start, end, app_url, chunk_id))
         lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
     short = " ".join(direct.text.split()) if direct else ""
@@ -145,22 +145,52 @@ def _quote_open(text: str) -> bool:
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
 
-def quote_span(doc: Document, group: list[Sentence], wants_speech: bool) -> tuple[int, int]:
-    """The group's span, extended so that a quotation is never cut off: to the closing quote mark
-    of an opened quote, and, for "what did X say" questions, over a quotation that directly
-    follows the sentence introducing it ("... summed it up in an interview: “...”")."""
-    start, end = group[0].start, group[-1].end
-    text = doc.text
+def _whole_quotations(spans: list[list]) -> list[list]:
+    """The spans once more closed over their quotations: a span merged from two, or started one
+    sentence earlier to read on its own, may open a quotation the sentences it was cut from did not.
+    Spans of one article that then overlap become one."""
+    out: list[list] = []
+    for doc, start, end, chunk_id in spans:
+        start, end = close_quotation(doc.text, start, end)
+        for span in out:
+            if span[0] is doc and span[1] <= end and start <= span[2]:
+                span[1], span[2] = min(span[1], start), max(span[2], end)
+                break
+        else:
+            out.append([doc, start, end, chunk_id])
+    return out
+
+
+def close_quotation(text: str, start: int, end: int) -> tuple[int, int]:
+    """`text[start:end]` widened so that no quotation in it is cut off: back to the sentence that
+    opens a quotation it begins inside, on to the closing mark of one it opens."""
     if text[start:end].count("”") > text[start:end].count("“"):  # begins inside a quotation
         opening = text.rfind("“", max(0, start - MAX_QUOTE_EXTENSION), start)
         if opening >= 0:
             start = _sentence_start(text, opening)
+    # Straight marks do not say which way they face: inside a quotation when an odd number of them
+    # stand before the span in its paragraph.
+    paragraph = max(text.rfind("\n", 0, start) + 1, start - MAX_QUOTE_EXTENSION)
+    if text[paragraph:start].count('"') % 2:
+        start = _sentence_start(text, text.rfind('"', paragraph, start))
     limit = min(len(text), end + MAX_QUOTE_EXTENSION)
     if _quote_open(text[start:end]):
         for close in ("”", '"'):
             at = text.find(close, end, limit)
             if at >= 0 and not _quote_open(text[start : at + 1]):
                 return start, _sentence_end(text, at + 1, limit)
+    return start, end
+
+
+def quote_span(doc: Document, group: list[Sentence], wants_speech: bool) -> tuple[int, int]:
+    """The group's span, extended so that a quotation is never cut off (`close_quotation`), and,
+    for "what did X say" questions, over a quotation that directly follows the sentence
+    introducing it ("... summed it up in an interview: “...”")."""
+    text = doc.text
+    start, end = close_quotation(text, group[0].start, group[-1].end)
+    if end != group[-1].end:
+        return start, end
+    limit = min(len(text), end + MAX_QUOTE_EXTENSION)
     if wants_speech and OPENING_QUOTE.match(text, end):
         following = text[end:limit].lstrip()
         offset = end + (len(text[end:limit]) - len(following))

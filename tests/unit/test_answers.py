@@ -118,10 +118,7 @@ def test_date_range_and_publisher_filters(tmp_path, fake_config):
     "question, history",
     [
         ("What did he warn?", [("Who led the Russian delegation?", "Vladimir Medinsky led the Russian delegation.")]),
-        pytest.param("What did Rubio say about Istanbul?", [], marks=pytest.mark.xfail(
-            reason="product bug: with the fake embedder's passages, compose() merges adjacent spans of "
-            "analysis-illusion-of-progress into one citation that ends inside a quotation ('\"Trump wants peace.'); "
-            "rag/answer/extractive.py", strict=False)),
+        ("What did Rubio say about Istanbul?", []),
         ("How did Elina Valtonen sum up the negotiations?", []),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.direct import find_answer
-from rag.answer.extractive import compose, self_contained_start
+from rag.answer.extractive import close_quotation, compose, self_contained_start
 from rag.answer.question import analyse
 from rag.answer.support import Sentence, Support
 from rag.types import Document, Passage
@@ -168,3 +168,14 @@ def test_a_quote_opening_with_a_pronoun_brings_the_sentence_before_it():
 def test_a_name_that_only_qualifies_the_questions_topic_is_not_the_answer():
     support, _ = _support(("a", "Zelensky spoke to reporters ahead of the Istanbul talks on Thursday evening.", 0.8))
     assert find_answer(analyse("Where was Trump during the talks?"), support) is None
+
+
+def test_a_span_inside_a_straight_quoted_quotation_widens_to_the_whole_quotation():
+    text = ('The minister spoke on Monday.\n"We hope they say yes. If they say no, we will know," said Rubio. '
+            'Valtonen was blunt.\n"Trump wants peace. Europe wants peace."\nThe talks ended.')
+    inside = text.index("If they say no")
+    start, end = close_quotation(text, inside, text.index(" Valtonen"))
+    assert text[start:end] == '"We hope they say yes. If they say no, we will know," said Rubio.'
+    opened = text.index('"Trump')
+    start, end = close_quotation(text, opened, text.index(" Europe"))
+    assert text[start:end] == '"Trump wants peace. Europe wants peace."'
