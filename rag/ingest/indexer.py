@@ -8,7 +8,7 @@ memory flat in the corpus size:
 2. this thread gathers the chunks of many documents into a window of about `WINDOW_CHUNKS`,
    sorts them by length (the embedder pads a batch to its longest text) and embeds them batch
    by batch;
-3. a writer thread stores each window's chunks in one upsert, then commits its documents.
+3. a writer thread stores each window's chunks in one upsert, then commits its documents in one more.
 
 Per changed document: (1) its new chunks are stored (ids derived from content, so a re-run after
 a crash re-embeds nothing it already stored), (2) its record in the docs collection is written
@@ -323,7 +323,8 @@ class _Run:
             end = start + PUT_BATCH
             self.index.put_chunks(window.ids[start:end], window.vectors[start:end], window.texts[start:end],
                                   window.metadatas[start:end])
+        self.index.commit_documents([
+            (p.doc.doc_id, p.doc.text, {**_meta(p.doc), "version": p.version, "chunks": len(p.chunks)}) for p in window.planned
+        ])
         for p in window.planned:
-            record = {**_meta(p.doc), "version": p.version, "chunks": len(p.chunks)}
-            self.index.commit_document(p.doc.doc_id, p.doc.text, record)
             (self.summary.updated if p.doc.doc_id in self.committed else self.summary.added).append(p.doc.doc_id)

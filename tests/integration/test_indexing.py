@@ -70,10 +70,12 @@ KILL_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from rag.backends.store import StoredIndex
     from rag.config import Config
+    from rag.ingest import indexer
     from rag.service import Service
 
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
-    commit = StoredIndex.commit_document
+    indexer.WINDOW_CHUNKS = indexer.LAST_WINDOWS_CHUNKS = 1  # a window, and a commit, per document
+    commit = StoredIndex.commit_documents
     calls = []
 
     def commit_then_die(self, *args, **kwargs):
@@ -82,7 +84,7 @@ KILL_SCRIPT = textwrap.dedent(
         calls.append(args)
         commit(self, *args, **kwargs)
 
-    StoredIndex.commit_document = commit_then_die
+    StoredIndex.commit_documents = commit_then_die
     Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index)).index()
     """
 )

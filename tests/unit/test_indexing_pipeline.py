@@ -96,11 +96,11 @@ def test_reading_runs_only_a_bounded_way_ahead_of_committing(config, monkeypatch
     monkeypatch.setattr(indexer, "WINDOW_CHUNKS", 8)
     monkeypatch.setattr(indexer, "QUEUED_DOCUMENTS", 4)
     read, committed, ahead = [0], [0], []
-    commit = StoredIndex.commit_document
+    commit = StoredIndex.commit_documents
 
-    def counting_commit(self, *args, **kwargs):
-        commit(self, *args, **kwargs)
-        committed[0] += 1
+    def counting_commit(self, documents):
+        commit(self, documents)
+        committed[0] += len(documents)
 
     def documents():
         for number in range(300):
@@ -108,7 +108,7 @@ def test_reading_runs_only_a_bounded_way_ahead_of_committing(config, monkeypatch
             ahead.append(read[0] - committed[0])
             yield article(number, sentences=1)
 
-    monkeypatch.setattr(StoredIndex, "commit_document", counting_commit)
+    monkeypatch.setattr(StoredIndex, "commit_documents", counting_commit)
     summary = update_index(config, Store(config), SlowEmbedder(batch_size=8, delay=0.002), documents())
     assert summary.documents == len(summary.added) == 300
     # the reader's queue and the document it reads, then three windows of one-chunk documents: the
@@ -118,18 +118,18 @@ def test_reading_runs_only_a_bounded_way_ahead_of_committing(config, monkeypatch
 
 def test_a_document_is_committed_only_after_all_its_chunks_are_stored(config, monkeypatch):
     events: list[tuple[str, str]] = []
-    put, commit = StoredIndex.put_chunks, StoredIndex.commit_document
+    put, commit = StoredIndex.put_chunks, StoredIndex.commit_documents
 
     def recording_put(self, ids, vectors, texts, metadatas):
         put(self, ids, vectors, texts, metadatas)
         events.extend(("stored", meta["doc_id"] + "/" + chunk_id) for chunk_id, meta in zip(ids, metadatas))
 
-    def recording_commit(self, doc_id, text, metadata):
-        commit(self, doc_id, text, metadata)
-        events.append(("committed", doc_id))
+    def recording_commit(self, documents):
+        commit(self, documents)
+        events.extend(("committed", doc_id) for doc_id, _, _ in documents)
 
     monkeypatch.setattr(StoredIndex, "put_chunks", recording_put)
-    monkeypatch.setattr(StoredIndex, "commit_document", recording_commit)
+    monkeypatch.setattr(StoredIndex, "commit_documents", recording_commit)
     documents = [article(n, sentences=2 + n % 5) for n in range(30)]
     update_index(config, Store(config), SlowEmbedder(batch_size=4), documents)
     _, chunks = stored(config)
