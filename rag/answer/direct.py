@@ -63,6 +63,10 @@ NUMBER_EXPR = re.compile(
     r"(?:(?P<sep>[- ]|\s?)(?P<unit>[A-Za-z]+)\b)?",
     re.I,
 )
+# A share said in words: "nearly a fifth of the country", "two-thirds of voters", "half the budget".
+FRACTION = re.compile(
+    r"\b(?:(?:a|one|two|three|four|nine)[- ](?:third|quarter|fifth|tenth)s?|half)(?=\s+(?:of|the)\b)", re.I
+)
 DATE_EXPR = re.compile(
     rf"\b(?:(?:{WEEKDAYS}),? )?(?:(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?(?:,? (?:1[89]|20)\d\d)?|\d{{1,2}} (?:{MONTHS})(?: (?:1[89]|20)\d\d)?"
     rf"|(?:{MONTHS}) (?:1[89]|20)\d\d)\b|\b(?:{WEEKDAYS})\b|\b(?:the )?(?:1[89]|20)\d0s\b|(?<![\w$£€.,])(?:1[89]|20)\d\d(?![\w]|[,.]\d)"
@@ -220,6 +224,9 @@ def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[
         if not {normalize_word(w) for w in words(m.group())} <= asked_times | {"in", "since", "the"}:
             out.append(Candidate(m.group(), DATE_K if not m.group().strip().isdigit() else YEAR, sentence, m.start(), m.end()))
             taken.append(m.span())
+    for m in FRACTION.finditer(text):
+        out.append(Candidate(m.group(), PERCENT, sentence, m.start(), m.end()))
+        taken.append(m.span())
     for m in NUMBER_EXPR.finditer(text):
         cand = _number(m, sentence, asked)
         if cand and not any(s < cand.end and cand.start < e for s, e in taken):

@@ -41,7 +41,7 @@ PLACE_NOUNS = {
     "port", "park", "neighbourhood", "neighborhood", "venue", "airport", "border",
 }
 DATE_NOUNS = {"year", "day", "date", "month", "time", "decade", "century", "weekday", "season"}
-NUMBER_NOUNS = {"percentage", "percent", "proportion", "share", "number", "amount", "sum", "total", "figure",
+NUMBER_NOUNS = {"percentage", "percent", "proportion", "share", "fraction", "number", "amount", "sum", "total", "figure",
                 "rate", "price", "cost", "magnitude", "age", "score", "temperature", "size", "height", "speed"}
 
 TYPE_NOUNS = PERSON_NOUNS | ORGANISATION_NOUNS | PLACE_NOUNS | DATE_NOUNS | NUMBER_NOUNS

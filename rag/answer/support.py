@@ -129,7 +129,7 @@ ASKS_NUMBER = re.compile(
 ASKS_NAME = re.compile(r"^\W*(who|whom|whose|which|where)\b|\b(who|which|where)\b", re.I)
 NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
-    r"million|billion|dozen|first|second|third|january|february|march|april|may|june|july|august|september|october|"
+    r"million|billion|dozen|half|quarter|fifth|first|second|third|january|february|march|april|may|june|july|august|september|october|"
     r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
 )

@@ -23,6 +23,7 @@ from rag.types import Document, Passage
         ("When were the accords signed?", "date"),
         ("How many prisoners were swapped?", "number"),
         ("What percentage of people avoid the news?", "number"),
+        ("What fraction of the budget goes to defence?", "number"),
         ("How long did the meeting last?", "duration"),
         ("What is the name of the cottage the couple moved to?", "name"),
         ("Which wildly popular show was renewed?", "name"),
@@ -87,6 +88,15 @@ def test_no_short_answer_from_a_common_opening_word_or_what_is_left_of_a_name_th
     assert answer is not None and answer.text == "New Mexico"
     answer = find_answer(analyse("Which candidate backed by Trump beat Liz Cheney?"), support)
     assert answer is None or answer.text != "Donald"
+
+
+def test_a_share_said_in_words_answers_what_share():
+    support, _ = _support(
+        ("a", "As rebel forces keep grinding east, controlling nearly a fifth of the country, talks stall.", 0.8),
+        ("b", "The third round of talks ended on Friday without a deal on the country.", 0.7),
+    )
+    answer = find_answer(analyse("Roughly what share of the country do rebel forces control?"), support)
+    assert answer is not None and answer.text == "a fifth"
 
 
 def test_how_long_gives_a_duration():
