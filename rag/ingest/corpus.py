@@ -114,7 +114,7 @@ class Corpus:
         Call it once the index has committed their documents."""
         if not self._complete:
             return
-        record = {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "loaders": _fingerprint(),
+        record = {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "loaders": self._loaders(),
                   "files": self._entries}
         temporary = self.manifest_path.with_name(self.manifest_path.name + ".tmp")
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,9 +142,15 @@ class Corpus:
             return {}
         valid = (
             isinstance(record, dict) and record.get("version") == MANIFEST_VERSION
-            and record.get("folder") == str(self.folder.resolve()) and record.get("loaders") == _fingerprint()
+            and record.get("folder") == str(self.folder.resolve()) and record.get("loaders") == self._loaders()
         )
         return record["files"] if valid else {}
+
+    def _loaders(self) -> str:
+        """The loaders' fingerprint and the limits they ran under: a file skipped for its size or
+        its memory is read again when a limit changes."""
+        ingest = self.config.ingest
+        return f"{_fingerprint()}:{self.max_bytes}:{ingest.load_memory_mb}:{ingest.load_timeout}"
 
     def _items(self, files: list[_File]) -> Iterator[Document | Known]:
         self.skipped.clear()
@@ -167,6 +173,11 @@ class Corpus:
                     continue
                 loaded, problems = worker.load(file.path, self.folder, meta, self.max_bytes)
                 self.skipped.extend(problems)
+                if not loaded and problems and worker.settled and file.signature:
+                    # It gives nothing and will give nothing while it is unchanged: not read again.
+                    reasons = [[p.source, p.reason] for p in problems]
+                    self._entries[file.rel] = {"stat": file.signature, "meta": meta, "docs": [], "skipped": reasons}
+                    continue
                 docs = []
                 clean = not problems
                 for number, doc in enumerate(loaded, 1):
@@ -202,6 +213,9 @@ class Corpus:
             return None
         if entry.get("stat") != file.signature or entry.get("meta") != meta:
             return None
+        if entry.get("skipped"):
+            self.skipped.extend(Skipped(source, reason) for source, reason in entry["skipped"])
+            return []
         texts: dict[str, str] = {}
         ids: set[str] = set()
         for original, doc_id, text_key, version, source in entry["docs"]:

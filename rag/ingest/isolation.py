@@ -65,6 +65,10 @@ class LoaderWorker:
         self.chunk = chunk
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
+        # Whether the last `load` ran to its end: what it skipped then follows from the file, the
+        # loaders and the limits alone; a file stopped for time or lost with the worker may load
+        # another time.
+        self.settled = True
 
     def __enter__(self) -> LoaderWorker:
         return self
@@ -76,6 +80,7 @@ class LoaderWorker:
         """`rag.ingest.loading.load_file` in the worker: (documents, skipped). A file that overruns the
         limits or kills the worker is skipped with the reason; documents it gave before are kept."""
         source = path.relative_to(folder).as_posix()
+        self.settled = False
         try:
             size = os.stat(path).st_size
         except OSError:
@@ -115,6 +120,7 @@ class LoaderWorker:
             elif kind == "skipped":
                 skipped.append(item)
             else:
+                self.settled = True
                 return documents, skipped
 
     def close(self) -> None:

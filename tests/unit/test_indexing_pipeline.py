@@ -208,6 +208,24 @@ def test_unchanged_files_are_not_read_again(config, monkeypatch):
     assert len(loaded) == first.documents  # another loader version reads everything again
 
 
+def test_an_unchanged_file_that_gives_no_document_is_listed_as_skipped_without_being_read_again(config, monkeypatch):
+    monkeypatch.setattr(corpus_module, "RACY_SECONDS", 0.0)
+    empty = config.paths.corpus_dir / "empty-page.html"
+    empty.write_text("<html><head><script>var x = 1;</script></head><body></body></html>", encoding="utf-8")
+    first = Service(config).index()
+    reasons = [s.reason for s in first.skipped if s.source == "empty-page.html"]
+    assert reasons
+    loaded = counted_loads(monkeypatch)
+
+    again = Service(config).index()
+    assert loaded == [] and [s.reason for s in again.skipped if s.source == "empty-page.html"] == reasons
+
+    empty.write_text("<html><body><p>The harbour authority approved a new ferry timetable on Monday.</p></body></html>",
+                     encoding="utf-8")
+    changed = Service(config).index()
+    assert loaded == ["empty-page.html"] and changed.added == ["empty-page"]
+
+
 def test_an_unchanged_file_is_read_again_when_an_earlier_file_now_has_its_text(config, monkeypatch):
     monkeypatch.setattr(corpus_module, "RACY_SECONDS", 0.0)
     Service(config).index()
