@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from rag.answer.question import TYPE_NOUNS, DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
 from rag.answer.support import Sentence, Support, is_common_word
-from rag.text import names, normalize_word, stopwords, terms, words
+from rag.text import normalize_word, stopwords, terms, words
 
 # Only the sentences near the top compete: an answer far down the list is rarely the answer.
 MAX_SENTENCES = 15
@@ -240,11 +240,10 @@ def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[
     if dateline:
         taken.append(dateline.span(1))
     topic_nouns = {normalize_word(w) for w in TOPIC_NOUN.findall(question.text)}
-    question_names = {part for name in names(question.text) for part in name.split("-")}  # "Trump-backed"
     opening = dateline.end() if dateline else 0
     for m in NAME_RUN.finditer(text):
         for start, end in _split_run(text, m.start(), m.end()):
-            cand = _name(text, start, end, sentence, asked, topic_nouns, question_names, opening)
+            cand = _name(text, start, end, sentence, asked, topic_nouns, question.names, opening)
             if cand and not any(s < cand.end and cand.start < e for s, e in taken):
                 out.append(cand)
     return out
@@ -289,7 +288,7 @@ def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], topic_nouns: set[str],
-          question_names: set[str], opening: int) -> Candidate | None:
+          question_names: frozenset[str], opening: int) -> Candidate | None:
     """The name in `text[start:end]` less the titles, fillers and question words around it, or None.
     `opening` is where the sentence's own words begin (after a dateline)."""
     name = text[start:end]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.text import normalize_word, sentence_spans, terms, words
+from rag.text import names, normalize_word, sentence_spans, terms, words
 
 PERSON, ORGANISATION, PLACE, DATE, NUMBER, DURATION, NAME, NONE = (
     "person", "organisation", "place", "date", "number", "duration", "name", "none",
@@ -83,6 +83,7 @@ class Question:
     unit: str = ""
     terms: tuple[str, ...] = ()
     time_expressions: tuple[str, ...] = field(default_factory=tuple)
+    names: frozenset[str] = frozenset()  # its capitalised words, lower-cased, hyphenated ones split ("Trump-backed")
 
 
 def analyse(question: str) -> Question:
@@ -90,7 +91,8 @@ def analyse(question: str) -> Question:
     # "may" in lower case is the verb ("may have picked up"), not the month.
     times = tuple(m.group().strip() for m in TIME_EXPRESSION.finditer(question) if m.group().strip() != "may")
     answer_type, focus, unit = _answer_type(question)
-    return Question(question, answer_type, focus, unit, tuple(dict.fromkeys(terms(question))), times)
+    named = frozenset(part for name in names(question) for part in name.split("-"))
+    return Question(question, answer_type, focus, unit, tuple(dict.fromkeys(terms(question))), times, named)
 
 
 def _answer_type(question: str) -> tuple[str, str, str]:

@@ -147,10 +147,10 @@ class Corpus:
         return record["files"] if valid else {}
 
     def _loaders(self) -> str:
-        """The loaders' fingerprint and the limits they ran under: a file skipped for its size or
-        its memory is read again when a limit changes."""
-        ingest = self.config.ingest
-        return f"{_fingerprint()}:{self.max_bytes}:{ingest.load_memory_mb}:{ingest.load_timeout}"
+        """The loaders' fingerprint and the limits a recorded skip depends on: a file skipped for
+        its size or its memory is read again when a limit changes (one stopped for time is never
+        recorded)."""
+        return f"{_fingerprint()}:{self.max_bytes}:{self.config.ingest.load_memory_mb}"
 
     def _items(self, files: list[_File]) -> Iterator[Document | Known]:
         self.skipped.clear()
