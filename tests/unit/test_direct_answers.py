@@ -189,3 +189,18 @@ def test_a_span_inside_a_straight_quoted_quotation_widens_to_the_whole_quotation
     opened = text.index('"Trump')
     start, end = close_quotation(text, opened, text.index(" Europe"))
     assert text[start:end] == '"Trump wants peace. Europe wants peace."'
+
+
+def test_a_question_asking_for_one_fact_may_quote_three_sentences_of_one_article_an_open_one_two():
+    support, docs = _support(
+        ("a", "The ceasefire talks in Istanbul opened on Friday morning.", 0.9),
+        ("a", "Tea was served.", 0.01),
+        ("a", "The delegations then met for less than two hours before leaving.", 0.8),
+        ("a", "Lunch followed.", 0.01),
+        ("a", "Officials said the talks in Istanbul had ended without a ceasefire.", 0.7),
+        ("b", "Analysts said the talks in Istanbul showed how far apart the sides were.", 0.5),
+    )
+    typed = compose("How long did the talks in Istanbul last?", support, docs, 5, "http://127.0.0.1:7860")
+    open_question = compose("Why did the talks in Istanbul end without a ceasefire?", support, docs, 5, "http://127.0.0.1:7860")
+    assert [c.doc_id for c in typed.citations] == ["a", "a", "a", "b"]
+    assert [c.doc_id for c in open_question.citations] == ["a", "a", "b"]
