@@ -19,11 +19,12 @@ from rag.types import Passage
 
 SPEECH = re.compile(r"[“”\"]|\b(said|says|saying|told|warned|stated|noted|added|wrote|argued|claimed|described)\b", re.I)
 # Whole verb forms only: "warning", "Warnock", "additional", "replacing" or "the call" do not ask
-# what someone said (prefixes matched them, and sent 40% of such questions past the ranker).
+# what someone said (prefixes matched them, and sent 40% of such questions past the ranker). "Call"
+# only as "what did X call Y": "what is it called", "called on Congress" and "calls for" are not speech.
 SPEECH_QUESTION = re.compile(
     r"\b(say|says|said|saying|tell|tells|told|telling|warn|warns|warned|claim|claims|claimed|claiming|"
     r"describ(?:e|es|ed|ing)|react(?:s|ed|ing)?|respond(?:s|ed|ing)?|repl(?:y|ies|ied|ying)|"
-    r"(?<!the )(?<!a )(?<!phone )call(?:s|ed|ing)?|sum(?:s|med|ming)? (?:\w+ )?up|put it|"
+    r"(?:did|does|do|would|will) (?:\w+ ){1,3}call\b(?! (?:on|for|off)\b)|sum(?:s|med|ming)? (?:\w+ )?up|put it|"
     r"characteri[sz](?:e|es|ed|ing)|comment(?:s|ed|ing)?|argu(?:e|es|ed|ing)|insist(?:s|ed|ing)?|add(?:s|ed|ing)?|"
     r"quot(?:e|es|ed|ing)|words?)\b",
     re.I,

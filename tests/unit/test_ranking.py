@@ -87,6 +87,8 @@ def test_a_rare_lowercase_word_the_articles_lack_declines_only_when_the_rest_is_
     ("How did Rubio sum up the talks?", True),
     ("What did Putin call the proposal?", True),
     ("Who represented Ukraine on the call?", False),
+    ("A new variant has arrived. What is it called?", False),
+    ("Which country's leader called on the EU to stop issuing visas?", False),
     ("Which senator, Raphael Warnock or another, won the runoff?", False),
     ("How many additional troops were sent?", False),
     ("Which company is replacing the old warning labels?", False),
