@@ -19,7 +19,7 @@ from rag.types import Passage
 
 SPEECH = re.compile(r"[“”\"]|\b(said|says|saying|told|warned|stated|noted|added|wrote|argued|claimed|described)\b", re.I)
 # Whole verb forms only: "warning", "Warnock", "additional", "replacing" or "the call" do not ask
-# what someone said (prefixes matched them, and sent 40% of such questions past the ranker). "Call"
+# what someone said (prefixes matched them, and a speech question skips the trained ranker). "Call"
 # only as "what did X call Y": "what is it called", "called on Congress" and "calls for" are not speech.
 SPEECH_QUESTION = re.compile(
     r"\b(say|says|said|saying|tell|tells|told|telling|warn|warns|warned|claim|claims|claimed|claiming|"

@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer.question import NONE, analyse
 from rag.answer.ranking import FEATURES, POOL, Model, features, rerank, shipped_model
-from rag.answer.support import Sentence, Support
+from rag.answer.support import SPEECH_QUESTION, Sentence, Support
 from rag.types import Passage
 
 
@@ -94,6 +94,7 @@ def test_a_rare_lowercase_word_the_articles_lack_declines_only_when_the_rest_is_
     ("Which company is replacing the old warning labels?", False),
 ])
 def test_only_whole_speech_verbs_make_a_what_did_they_say_question(question, speech):
+    assert bool(SPEECH_QUESTION.search(question)) == speech
     support = _support(*ROWS)
     weights = np.array([5.0 if name == "type_fit" else 0.0 for name in FEATURES])
     model = Model(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), weights, 0.0)
