@@ -58,20 +58,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
 
 
-def quotations_closed(text: str) -> bool:
-    """Every quotation in `text` that opens also closes; sources mix curly and straight marks
-    (“Putin ...," Merz said), so a straight mark closes an open curly one."""
-    depth = 0
-    for ch in text:
-        if ch == "“":
-            depth += 1
-        elif ch == "”":
-            depth -= 1
-        elif ch == '"':
-            depth += 1 if depth <= 0 else -1
-    return depth == 0
-
-
 def copy_corpus(target: Path) -> Path:
     shutil.copytree(CORPUS, target)
     return target

@@ -19,6 +19,7 @@ import pytest
 from rag.config import Config
 from rag.ingest.isolation import LoaderWorker, check_file
 from rag.service import Service
+from tests.pdfs import page_objects, pdf
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 ARTICLES = {
@@ -42,31 +43,6 @@ PASSAGE = (
     "The council met again on Thursday to discuss the harbour budget. Members argued about the ferry "
     "subsidy for an hour, and the mayor promised a decision before the summer timetable is printed."
 )
-
-
-def pdf(objects: list[bytes], trailer: bytes = b"") -> bytes:
-    """A PDF from its numbered objects (1 is the catalog), with a correct cross-reference table."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
-    return bytes(out)
-
-
-def page_objects(content: bytes, filters: bytes = b"") -> list[bytes]:
-    return [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d %s >>\nstream\n" % (len(content), filters) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
 
 
 def aes_pdf() -> bytes:

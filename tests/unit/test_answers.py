@@ -16,9 +16,22 @@ import pytest
 from rag.errors import QuestionError
 from rag.retrieval.followup import retrieval_query
 from rag.types import Answer, Citation
-from tests.conftest import quotations_closed
 
 MARKER = re.compile(r"\[(\d+)\]")
+
+
+def quotations_closed(text: str) -> bool:
+    """Every quotation in `text` that opens also closes; sources mix curly and straight marks
+    (“Putin ...," Merz said), so a straight mark closes an open curly one."""
+    depth = 0
+    for ch in text:
+        if ch == "“":
+            depth += 1
+        elif ch == "”":
+            depth -= 1
+        elif ch == '"':
+            depth += 1 if depth <= 0 else -1
+    return depth == 0
 
 
 def assert_contract(service, a: Answer) -> None:

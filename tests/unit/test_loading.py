@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from rag.ingest.corpus import load_corpus
+from tests.pdfs import text_pdf
 
 BODY = (
     "The harbour authority approved a new ferry timetable on Monday after months of talks.\n\n"
@@ -15,28 +16,6 @@ BODY = (
 def load(folder: Path):
     documents, skipped, duplicates = load_corpus(folder)
     return {d.doc_id: d for d in documents}, {s.source: s.reason for s in skipped}, duplicates
-
-
-def minimal_pdf(text: str) -> bytes:
-    """A one-page PDF with a text object, written by hand so the test needs no PDF writer."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info << /Title (Ferry timetable) >> >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def test_text_markdown_front_matter_and_sidecar(tmp_path):
@@ -78,7 +57,7 @@ def test_html_uses_trafilatura_for_text_and_metadata(tmp_path):
 
 
 def test_pdf_text_per_page(tmp_path):
-    (tmp_path / "ferry.pdf").write_bytes(minimal_pdf("The ferry timetable changes on Monday for all islands."))
+    (tmp_path / "ferry.pdf").write_bytes(text_pdf("The ferry timetable changes on Monday for all islands.", title="Ferry timetable"))
     docs, skipped, _ = load(tmp_path)
     assert skipped == {}
     assert "ferry timetable changes on Monday" in docs["ferry"].text
