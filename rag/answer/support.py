@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from rag.answer.question import question_parts
 from rag.retrieval.stats import CorpusStats
 from rag.text import names, normalize_word, sentence_spans, stopwords, terms, words
 from rag.types import Passage
@@ -51,6 +52,7 @@ class Support:
     sentences: list["Sentence"] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # question terms the corpus never mentions
     coverage: float = 0.0  # best sentence's share of the question's weighted terms
+    part_coverage: float = 0.0  # of a two-part question, the best share of one part's terms in one sentence
     closeness: float = 0.0  # best passage's cosine similarity to the question
     named_docs: set[str] = field(default_factory=set)  # articles whose outlet or author the question names
 
@@ -64,9 +66,12 @@ class Support:
         # question's wording: it only declines when the rest of the question is not clearly
         # covered. Its own (high) weight is part of the coverage, so a short question built on it
         # ("what did merkel say") still declines.
-        if self.missing and self.coverage < CLEAR_COVERAGE:
+        # A two-part question ("Who is X, and what has he done?") is rarely answered by one
+        # sentence; it is answerable when one of its parts clearly is, as that part alone would be.
+        clear = max(self.coverage, self.part_coverage) >= CLEAR_COVERAGE
+        if self.missing and not clear:
             return False
-        return self.coverage >= CLEAR_COVERAGE or (self.coverage >= MIN_COVERAGE and self.closeness >= MIN_CLOSENESS)
+        return clear or (self.coverage >= MIN_COVERAGE and self.closeness >= MIN_CLOSENESS)
 
 
 @dataclass
@@ -188,6 +193,7 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in capitalised],
                       named_docs=named_docs)
     support.closeness = max((p.dense for p in passages), default=0.0)
+    parts = _parts(question, weights)
     seen: set[tuple[str, int]] = set()
     for rank, passage in enumerate(passages):
         previous_lexical = 0.0
@@ -201,6 +207,9 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
                 continue
             present = set(terms(text))
             lexical = sum(w for t, w in weights.items() if t in present) / total
+            for part in parts:
+                share = sum(w for t, w in part.items() if t in present) / sum(part.values())
+                support.part_coverage = max(support.part_coverage, share)
             # "He said ..." or "It is drafting ..." right after the sentence that names the
             # speaker or subject carries that name.
             if lexical < previous_lexical and CONTINUES.search(text):
@@ -216,6 +225,15 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     support.sentences.sort(key=lambda s: s.score, reverse=True)
     support.coverage = max((s.lexical for s in support.sentences), default=0.0)
     return support
+
+
+def _parts(question: str, weights: dict[str, float]) -> list[dict[str, float]]:
+    """The weights of each part of a two-part question; none for an ordinary question. A part
+    holding less than a third of the question's weight ("... and what happened next?") is too
+    slight to stand for the question."""
+    parts = [{t: weights[t] for t in terms(part) if t in weights} for part in question_parts(question)]
+    total = sum(weights.values())
+    return [part for part in parts if sum(part.values()) >= total / 3] if len(parts) > 1 else []
 
 
 def decline_text(missing: list[str]) -> str:
