@@ -58,14 +58,6 @@ _SENTENCE_ANSWER = re.compile(r"^\W*(why|how (did|does|do|is|are|was|were|has|ha
 # "Who did Putin send, and how was that delegation characterized?": two asks, which sentences answer.
 _SECOND_ASK = re.compile(r"\b(?:and|or) (?:how|why|what|who|when|where|which)\b", re.I)
 
-
-def question_parts(question: str) -> list[str]:
-    """The questions a two-part question asks ("Who is X, and what has he done?"): the text split
-    before each "and what" / "or how"; one part for an ordinary question."""
-    cuts = [m.start() for m in _SECOND_ASK.finditer(question)]
-    return [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)])]
-
-
 # "Who is Andriy Yermak?" asks for a description, not a name.
 _WHO_IS_NAME = re.compile(r"^\W*(?i:who) (is|was|are|were) (?:[A-Z][\w’'.-]*\s*){1,4}(?:\?|,|\band\b|$)")
 
@@ -102,6 +94,13 @@ def analyse(question: str) -> Question:
     answer_type, focus, unit = _answer_type(question)
     named = frozenset(part for name in names(question) for part in name.split("-"))
     return Question(question, answer_type, focus, unit, tuple(dict.fromkeys(terms(question))), times, named)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a two-part question asks ("Who is X, and what has he done?"): the text split
+    before each "and what" / "or how"; one part for an ordinary question."""
+    cuts = [m.start() for m in _SECOND_ASK.finditer(question)]
+    return [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)])]
 
 
 def _answer_type(question: str) -> tuple[str, str, str]:
