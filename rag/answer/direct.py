@@ -32,6 +32,12 @@ AGREEMENT = 0.4
 ROLE_WEIGHT = 0.6
 POSSESSIVE = 0.5
 OTHER_UNIT = 0.6
+# "The first direct talks in (over) three years", "the highest in a decade": a time since, which
+# answers "how long has it been", not "how long did the meeting last".
+TIME_SINCE = re.compile(r"\b(?:first|last|highest|lowest|biggest|largest|worst|best|most)\b[^.;]*\b(?:in|for) "
+                        r"(?:(?:over|more than|nearly|almost|about|some|the past|the last) )?$", re.I)
+ASKS_TIME_SINCE = re.compile(r"\bsince\b|\b(?:has|have)\b[^?]*\bbeen\b|\bin how (?:many|long)\b", re.I)
+TIME_SINCE_FIT = 0.2
 
 # Kinds of candidate: what a question type accepts, and how well (1 = exactly what was asked).
 ORG, PLACE_K, PERSON_K, NAME_K, TITLE = "org", "place", "person", "name", "title"
@@ -211,6 +217,9 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
         fit = 0.2  # "what year": a weekday or a day of the month does not say
     if re.match(r"[’']s\b", cand.sentence.text[cand.end : cand.end + 3]):
         fit *= POSSESSIVE  # "Britain's next-generation submarines": a modifier, not the answer
+    if cand.kind == DURATION_K and TIME_SINCE.search(cand.sentence.text[max(0, cand.start - 80) : cand.start]) \
+            and not ASKS_TIME_SINCE.search(question.text):
+        fit *= TIME_SINCE_FIT  # "the first talks in three years" is how long since, not how long they lasted
     return fit
 
 

@@ -204,3 +204,14 @@ def test_a_question_asking_for_one_fact_may_quote_three_sentences_of_one_article
     open_question = compose("Why did the talks in Istanbul end without a ceasefire?", support, docs, 5, "http://127.0.0.1:7860")
     assert [c.doc_id for c in typed.citations] == ["a", "a", "a", "b"]
     assert [c.doc_id for c in open_question.citations] == ["a", "a", "b"]
+
+
+def test_how_long_something_lasted_is_not_the_time_since_the_last_one():
+    since = "The first direct talks between the delegations in over three years opened in Istanbul."
+    lasted = "The meeting between the delegations lasted less than two hours on Friday."
+    support, _ = _support(("a", since, 0.8), ("b", lasted, 0.7))
+    answer = find_answer(analyse("How long did the meeting between the delegations last?"), support)
+    assert answer is not None and answer.text == "two hours"
+    support, _ = _support(("a", since, 0.8), ("b", lasted, 0.4))
+    answer = find_answer(analyse("How long has it been since the delegations last held direct talks?"), support)
+    assert answer is not None and answer.text == "three years"
