@@ -33,8 +33,9 @@ ROLE_WEIGHT = 0.6
 POSSESSIVE = 0.5
 OTHER_UNIT = 0.6
 # "The first direct talks in (over) three years", "the highest in a decade": a time since, which
-# answers "how long has it been", not "how long did the meeting last".
-TIME_SINCE = re.compile(r"\b(?:first|last|highest|lowest|biggest|largest|worst|best|most)\b[^.;]*\b(?:in|for) "
+# answers "how long has it been", not "how long did the meeting last". Not "for": "the first
+# president to serve for eight years" gives a length.
+TIME_SINCE = re.compile(r"\b(?:first|last|highest|lowest|biggest|largest|worst|best|most)\b[^.;]*\bin "
                         r"(?:(?:over|more than|nearly|almost|about|some|the past|the last) )?$", re.I)
 ASKS_TIME_SINCE = re.compile(r"\bsince\b|\b(?:has|have)\b[^?]*\bbeen\b|\bin how (?:many|long)\b", re.I)
 TIME_SINCE_FIT = 0.2

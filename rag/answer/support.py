@@ -62,13 +62,13 @@ class Support:
     def answerable(self) -> bool:
         if self.missing_names or not self.sentences:
             return False
+        # A two-part question ("Who is X, and what has he done?") is rarely answered by one
+        # sentence; it is answerable when one of its parts clearly is, as that part alone would be.
+        clear = max(self.coverage, self.part_coverage) >= CLEAR_COVERAGE
         # A rare lowercase word the articles lack ("catapulted", "affront") may just be the
         # question's wording: it only declines when the rest of the question is not clearly
         # covered. Its own (high) weight is part of the coverage, so a short question built on it
         # ("what did merkel say") still declines.
-        # A two-part question ("Who is X, and what has he done?") is rarely answered by one
-        # sentence; it is answerable when one of its parts clearly is, as that part alone would be.
-        clear = max(self.coverage, self.part_coverage) >= CLEAR_COVERAGE
         if self.missing and not clear:
             return False
         return clear or (self.coverage >= MIN_COVERAGE and self.closeness >= MIN_CLOSENESS)
