@@ -65,7 +65,8 @@ from rag.evals.stats import fmt, mean, percentile
 
 WINDOW_DAYS = 14
 TOP_K = 5
-QUOTES = str.maketrans("", "", "\"'`“”‘’„‟‚‛«»")
+# Quote marks become spaces, not nothing: "Japan’s" must still hold the whole word "japan".
+QUOTES = str.maketrans({mark: " " for mark in "\"'`“”‘’„‟‚‛«»"})
 EXAMPLES_PER_CLASS = 5
 LEAD_CHARS = 300
 PEER_K = (1, 5)
@@ -75,7 +76,7 @@ PEER_K = (1, 5)
 
 
 def normalize(text: str) -> str:
-    """Lowercase, quote marks removed, whitespace collapsed: the form answers are matched in."""
+    """Lowercase, quote marks turned into spaces, whitespace collapsed: the form answers are matched in."""
     return " ".join((text or "").lower().translate(QUOTES).split())
 
 

@@ -146,3 +146,4 @@ def test_bench_runner_on_a_toy_set(tmp_path):
     assert json.loads((out / "bench-n1-from1.json").read_text())["questions"][0]["id"] == "q2"
     assert contains_answer("In “Squid  Game” season 2", ['"Squid Game"'])
     assert not contains_answer("the 16 men", ["6"]) and not contains_answer("European rules", ["Europe"])
+    assert contains_answer("Japan’s former prime minister", ["Japan"]) and contains_answer("at Macy’s", ["Macy's"])
