@@ -237,7 +237,6 @@ class Peers:
     sentences (`bm25-chunk-sent`); `answer(question)` gives each variant's best sentences."""
 
     def __init__(self, documents: list[dict]):
-        import bm25s
         from llama_index.core import Document
         from llama_index.core.node_parser import SentenceSplitter
 
