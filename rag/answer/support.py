@@ -207,8 +207,8 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
                 continue
             present = set(terms(text))
             lexical = sum(w for t, w in weights.items() if t in present) / total
-            for part in parts:
-                share = sum(w for t, w in part.items() if t in present) / sum(part.values())
+            for part, part_total in parts:
+                share = sum(w for t, w in part.items() if t in present) / part_total
                 support.part_coverage = max(support.part_coverage, share)
             # "He said ..." or "It is drafting ..." right after the sentence that names the
             # speaker or subject carries that name.
@@ -227,13 +227,15 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     return support
 
 
-def _parts(question: str, weights: dict[str, float]) -> list[dict[str, float]]:
-    """The weights of each part of a two-part question; none for an ordinary question. A part
-    holding less than a third of the question's weight ("... and what happened next?") is too
-    slight to stand for the question."""
+def _parts(question: str, weights: dict[str, float]) -> list[tuple[dict[str, float], float]]:
+    """The term weights of each part of a two-part question, with their sum; none for an ordinary
+    question. A part holding less than a third of the question's weight ("... and what happened
+    next?") is too slight to stand for the question."""
     parts = [{t: weights[t] for t in terms(part) if t in weights} for part in question_parts(question)]
+    if len(parts) < 2:
+        return []
     total = sum(weights.values())
-    return [part for part in parts if sum(part.values()) >= total / 3] if len(parts) > 1 else []
+    return [(part, sum(part.values())) for part in parts if part and sum(part.values()) >= total / 3]
 
 
 def decline_text(missing: list[str]) -> str:

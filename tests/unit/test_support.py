@@ -32,3 +32,7 @@ def test_a_two_part_question_is_answerable_when_one_part_clearly_is():
 def test_a_slight_second_part_does_not_stand_for_the_question():
     # "next" is in an article, but it is too little of the question to make it answerable.
     assert not support_for("What did the regional council decide about dredging the canal, and what happened next?").answerable
+
+
+def test_a_two_part_question_without_content_words_is_declined_not_an_error():
+    assert not support_for("Who and what?").answerable
