@@ -8,10 +8,12 @@ Nothing else in the package reads `os.environ` for settings.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rag.errors import ConfigError
 
@@ -82,7 +84,11 @@ class Answering:
     """The answer itself."""
 
     max_quotes: int = setting(5, "RAG_MAX_QUOTES", "quoted sentences in an extractive answer", 1, 20)
-    max_question_chars: int = setting(2000, "RAG_MAX_QUESTION_CHARS", "longer questions are refused", 1, 1_000_000)
+    max_question_chars: int = setting(2000, "RAG_MAX_QUESTION_CHARS", "longer questions are refused (also each question in a conversation's history)", 1, 1_000_000)
+    # Follow-ups read only the last turns (retrieval the last one, an LLM the last three), but every
+    # turn a client sends is checked and carried: the limits keep one request's cost bounded.
+    max_history_turns: int = setting(20, "RAG_MAX_HISTORY_TURNS", "earlier turns a question may bring (the app keeps the latest; the API refuses more)", 0, 1000)
+    max_history_answer_chars: int = setting(20_000, "RAG_MAX_HISTORY_ANSWER_CHARS", "longest earlier answer a conversation's history may hold", 1, 1_000_000)
     ranker: bool = setting(True, "RAG_RANKER", "order the answer's sentences with the trained ranker (0: the hand-made score)")
     short_answer: bool = setting(True, "RAG_SHORT_ANSWER", "lead with the short answer (a name, number or date) when one is convincing")
 
@@ -115,6 +121,10 @@ class Web:
     auth: str | None = setting(None, "RAG_AUTH", "user:password turns on the login", repr=False)
     public_url: str | None = setting(None, "RAG_PUBLIC_URL", "the app's address as users reach it, for citation links")
     max_upload_bytes: int = setting(5 * 1024 * 1024, "RAG_MAX_UPLOAD_BYTES", "upload size limit", 1, 1 << 34)
+    allowed_origins: str | None = setting(None, "RAG_ALLOWED_ORIGINS", "other sites (scheme://host[:port], comma-separated) whose pages may call the app with a user's login; unset: none")
+    trusted_proxies: str | None = setting(None, "RAG_TRUSTED_PROXIES", "addresses or networks (comma-separated) of the reverse proxies whose X-Forwarded-* headers are believed; unset: none")
+    # One client's burst of questions or uploads must not fill the queue that everyone shares.
+    rate_limit: int = setting(60, "RAG_RATE_LIMIT", "questions and uploads one client address may start a minute (0: no limit)", 0, 1_000_000)
 
     @property
     def auth_pair(self) -> tuple[str, str] | None:
@@ -125,6 +135,32 @@ class Web:
         if not (sep and user.strip() and password):
             raise ConfigError("RAG_AUTH must look like user:password")
         return user.strip(), password
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """RAG_ALLOWED_ORIGINS as normalised origins ("https://news.example.org")."""
+        return tuple(_origin("RAG_ALLOWED_ORIGINS", item) for item in _items(self.allowed_origins))
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """RAG_TRUSTED_PROXIES as networks ("10.0.0.0/8", "127.0.0.1/32")."""
+        networks = []
+        for item in _items(self.trusted_proxies):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ConfigError(f"RAG_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return tuple(networks)
+
+    @property
+    def public_origin(self) -> str | None:
+        """The origin of RAG_PUBLIC_URL, which the app's own pages are served from."""
+        return _origin("RAG_PUBLIC_URL", self.public_url) if self.public_url else None
+
+    @property
+    def https(self) -> bool:
+        """Whether users reach the app over HTTPS (through a TLS proxy): its cookies are then Secure."""
+        return bool(self.public_url and self.public_url.lower().startswith("https://"))
 
     @property
     def app_url(self) -> str:
@@ -179,7 +215,11 @@ class Config:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         if self.llm.llm_backend not in LLM_BACKENDS:
             raise ConfigError(f"RAG_LLM_BACKEND must be one of {', '.join(LLM_BACKENDS)}, got {self.llm.llm_backend!r}")
-        self.web.auth_pair  # noqa: B018 - a malformed RAG_AUTH fails now, at start-up
+        # Malformed web settings fail now, at start-up, not at the first request.
+        self.web.auth_pair  # noqa: B018
+        self.web.origins  # noqa: B018
+        self.web.proxies  # noqa: B018
+        self.web.public_origin  # noqa: B018
 
     @classmethod
     def from_env(cls) -> Config:
@@ -241,6 +281,24 @@ def settings_table() -> str:
             meaning = f.metadata["help"] + (f"; {_number(bounds[0])} to {_number(bounds[1])}" if bounds else "")
             rows.append(f"| {name} | `{env}` | {shown} | {meaning} |")
     return "\n".join(rows)
+
+
+def _items(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _origin(env: str, value: str) -> str:
+    """A URL's origin, lowercased (scheme://host[:port]); a wildcard or a non-web URL is refused."""
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == -1 or "*" in value:
+        raise ConfigError(f"{env}: {value!r} is not a web address like https://news.example.org")
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _number(value: float) -> str:

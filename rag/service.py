@@ -23,11 +23,11 @@ from rag.backends.llm import LLM, GenerationFailed
 from rag.backends.registry import make_embedder, make_llm
 from rag.backends.store import Store, StoredIndex
 from rag.config import Config
-from rag.errors import IndexProblem, QuestionError, RagError
+from rag.errors import IndexProblem, QuestionError, RagError, checked_text
 from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
-from rag.ingest.corpus import load_corpus
+from rag.ingest.corpus import indexed_claims, load_corpus
 from rag.ingest.uploads import admit
 from rag.retrieval.followup import retrieval_query
 from rag.retrieval.search import Filters, SearchIndex
@@ -91,7 +91,7 @@ class Service:
         folder (never over an existing file) and index incrementally."""
         admitted = admit(
             [Path(p) for p in paths], self.config.paths.corpus_dir, self.config.web.max_upload_bytes,
-            check=lambda path: check_file(path, self.config),
+            check=lambda path: check_file(path, self.config), conflict=indexed_claims(self.config).conflict,
         )
         summary = self.index(progress=progress) if admitted.added else IndexSummary()
         summary.skipped = admitted.rejected + summary.skipped
@@ -162,7 +162,7 @@ class Service:
         question = self._question(question)
         top_k = self._top_k(top_k)
         search_filters = Filters.checked(as_of=as_of, **filters)
-        history = [(u or "", a or "") for u, a in (history or [])]
+        history = self._history(history)
 
         query = retrieval_query(question, history)
         search = self.search_index
@@ -220,19 +220,30 @@ class Service:
                        self.config.answering.short_answer)
 
     def _question(self, question: str) -> str:
-        if not isinstance(question, str):
-            raise QuestionError("The question must be text.")
-        question = question.strip()
+        question = checked_text(question, "question", self.config.answering.max_question_chars).strip()
         if not question:
             raise QuestionError("Please type a question.")
-        try:
-            question.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates, e.g. invalid UTF-8 bytes on a command line
-            raise QuestionError("The question contains bytes that are not valid UTF-8 text.") from None
-        limit = self.config.answering.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"The question is {len(question):,} characters long; the limit is {limit:,}. Please shorten it.")
         return question
+
+    def _history(self, history: History | None) -> list[tuple[str, str]]:
+        """The earlier turns, checked: every one is carried into the request's work (the last
+        becomes part of the search query), so each is held to a limit like the question."""
+        limits = self.config.answering
+        turns = list(history or [])
+        if len(turns) > limits.max_history_turns:
+            raise QuestionError(
+                f"The conversation has {len(turns):,} earlier turns; the limit is {limits.max_history_turns:,}. Start a new one."
+            )
+        checked = []
+        for turn in turns:
+            if not isinstance(turn, (list, tuple)) or len(turn) != 2:
+                raise QuestionError("The history must be (question, answer) pairs.")
+            user, assistant = turn
+            checked.append((
+                checked_text(user or "", "earlier question", limits.max_question_chars),
+                checked_text(assistant or "", "earlier answer", limits.max_history_answer_chars),
+            ))
+        return checked
 
     def _top_k(self, top_k: int | None) -> int:
         if top_k is None:

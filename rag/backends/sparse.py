@@ -30,6 +30,7 @@ locking is not reliable on network file systems.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import sqlite3
@@ -53,6 +54,7 @@ from rag.types import Document
 SCHEMA = "1"
 BATCH = 500  # ids per statement, well under SQLite's limit on bound parameters
 K1, B = 1.5, 0.75  # bm25s's defaults, as BM25Retriever used them
+MAX_QUERY_TERMS = 128  # distinct words of a query that count (a 2,000-character question has about 200)
 # `compact` when the chunks put or removed since the last one pass this share of those in the base
 # (and this many): rebuilding costs about 5 s at 57,000 chunks, reading the delta grows with it.
 COMPACT_SHARE, COMPACT_MIN = 0.1, 500
@@ -523,8 +525,9 @@ class SparseIndex:
         average = max(length / chunks, 1e-9)
         top = max(db.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0], int(self._meta(db, "base_top") or 0))
         scores = np.zeros(top + 1, dtype=np.float32)
-        # A word the query repeats counts again, as in bm25s.
-        for term, times in Counter(tokens).items():
+        # A word the query repeats counts again, as in bm25s. Only the first MAX_QUERY_TERMS
+        # distinct words are looked up: each costs a query and a pass over its postings.
+        for term, times in itertools.islice(Counter(tokens).items(), MAX_QUERY_TERMS):
             found = db.execute("SELECT keyword_df FROM vocabulary WHERE term = ? AND keyword_df > 0", (term,)).fetchone()
             if not found:
                 continue

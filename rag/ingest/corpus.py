@@ -9,6 +9,11 @@ hashes), under a fingerprint of the loaders' code. A later run reuses an entry o
 that still matches and the index has committed exactly those document versions (the indexer says
 which, `read(known=...)`); the file then yields `Known` records instead of documents. Anything else
 is read again, so a stale or missing manifest costs time, never correctness.
+
+The manifest is also the record of who holds what: a document id or a text that the index holds
+for one file cannot be taken over by another file, whatever the order of their names (`Claims`).
+A later file with the same text is a duplicate of the indexed one; a JSONL record whose `id` is
+already used is refused; a file whose name-derived id is taken gets its extension appended.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -41,6 +47,62 @@ class Known:
 
     doc_id: str
     content_hash: str
+
+
+_RECORD_SOURCE = re.compile(r"\.jsonl:\d+$")  # the source of a JSONL record: "file.jsonl:LINE"
+
+
+@dataclass
+class Claims:
+    """Which file holds each document id and text: first the files whose documents the index
+    holds (from the last run's manifest, for files still in the corpus), then those read earlier
+    in this pass. The first indexed wins, not the first in sort order."""
+
+    indexed_ids: dict[str, str] = field(default_factory=dict)  # doc id -> file (relative path)
+    indexed_texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # text key -> (file, source)
+    ids: dict[str, str] = field(default_factory=dict)  # this pass: doc id -> source
+    texts: dict[str, str] = field(default_factory=dict)  # this pass: text key -> source
+
+    def text_holder(self, text_key: str, rel: str) -> str | None:
+        """The source of another document that holds this text, if any (file `rel` may re-read its own)."""
+        if text_key in self.texts:
+            return self.texts[text_key]
+        file, source = self.indexed_texts.get(text_key, (rel, ""))
+        return source if file != rel else None
+
+    def id_holder(self, doc_id: str, rel: str) -> str | None:
+        if doc_id in self.ids:
+            return self.ids[doc_id]
+        file = self.indexed_ids.get(doc_id, rel)
+        return file if file != rel else None
+
+    def place(self, original: str, rel: str, source: str) -> tuple[str | None, str | None]:
+        """(the id a document of file `rel` gets, or None and why it gets none). A JSONL record's
+        id is its own: a clash refuses it. A file's id comes from its name: a clash appends the
+        extension ("story" -> "story.md")."""
+        holder = self.id_holder(original, rel)
+        if holder is None:
+            return original, None
+        if _RECORD_SOURCE.search(source):
+            return None, f"document id '{original}' is already used by {holder}"
+        alternative = f"{original}{Path(rel).suffix}"
+        if self.id_holder(alternative, rel) is None:
+            return alternative, None
+        return None, f"document id '{alternative}' already used"
+
+    def take(self, doc_id: str, text_key: str, source: str) -> None:
+        self.ids[doc_id] = source
+        self.texts[text_key] = source
+
+    def conflict(self, doc: Document) -> str | None:
+        """Why a document from outside the corpus (an upload being checked) would take nothing
+        over: its text or its JSONL id is already held. None when it can be added."""
+        holder = self.text_holder(content_hash(doc.text), "")
+        if holder:
+            return f"same text as {holder}, already in the corpus"
+        if _RECORD_SOURCE.search(doc.source) and doc.doc_id in self.indexed_ids:
+            return f"document id '{doc.doc_id}' is already used by {self.indexed_ids[doc.doc_id]}"
+        return None
 
 
 @dataclass
@@ -135,16 +197,34 @@ class Corpus:
             files.append(_File(path, path.relative_to(self.folder).as_posix(), info.st_size, signature))
         return files
 
-    def _old_entries(self) -> dict[str, dict]:
+    def _manifest(self) -> dict:
         try:
             record = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         valid = (
             isinstance(record, dict) and record.get("version") == MANIFEST_VERSION
-            and record.get("folder") == str(self.folder.resolve()) and record.get("loaders") == self._loaders()
+            and record.get("folder") == str(self.folder.resolve()) and isinstance(record.get("files"), dict)
         )
-        return record["files"] if valid else {}
+        return record if valid else {}
+
+    def _old_entries(self) -> dict[str, dict]:
+        """The manifest's files, when the loaders that read them are today's: to skip reading them."""
+        record = self._manifest()
+        return record["files"] if record.get("loaders") == self._loaders() else {}
+
+    def claims(self, present: set[str] | None = None) -> Claims:
+        """What the index holds by file, from the manifest (recorded whatever the loaders' version:
+        ids and texts stay claimed across upgrades). `present`: the files still in the corpus
+        (default: all recorded ones that exist)."""
+        claims = Claims()
+        for rel, entry in self._manifest().get("files", {}).items():
+            if present is not None and rel not in present or present is None and not (self.folder / rel).is_file():
+                continue
+            for _original, doc_id, text_key, _version, source in entry.get("docs", []):
+                claims.indexed_ids.setdefault(doc_id, rel)
+                claims.indexed_texts.setdefault(text_key, (rel, source))
+        return claims
 
     def _loaders(self) -> str:
         """The loaders' fingerprint and the limits a recorded skip depends on: a file skipped for
@@ -159,13 +239,12 @@ class Corpus:
         self._bytes_total, self._bytes_done = sum(f.size for f in files), 0.0
         sidecar = read_sidecar(self.folder, self.skipped)
         old = self._old_entries()
-        seen_text: dict[str, str] = {}
-        seen_ids: set[str] = set()
+        claims = self.claims(present={f.rel for f in files})
         with LoaderWorker(self.config) as worker:
             for file in files:
                 meta = sidecar.get(file.rel, {})
                 entry = old.get(file.rel)
-                reused = self._reuse(file, meta, entry, seen_text, seen_ids) if entry else None
+                reused = self._reuse(file, meta, entry, claims) if entry else None
                 if reused is not None:
                     self._entries[file.rel] = entry
                     self._bytes_total -= file.size
@@ -180,34 +259,34 @@ class Corpus:
                     continue
                 docs = []
                 clean = not problems
-                for number, doc in enumerate(loaded, 1):
+                for doc in loaded:
                     original = doc.doc_id
                     text_key = content_hash(doc.text)
-                    if text_key in seen_text:
-                        self.duplicates.append(Skipped(doc.source, f"same text as {seen_text[text_key]}"))
+                    holder = claims.text_holder(text_key, file.rel)
+                    doc_id, refusal = (None, None) if holder else claims.place(original, file.rel, doc.source)
+                    if holder or doc_id is None:
+                        reason = f"same text as {holder}" if holder else refusal
+                        if holder and holder not in claims.texts.values():
+                            reason += ", which was indexed first"
+                        self.duplicates.append(Skipped(doc.source, reason))
                         clean = False
                         continue
-                    if doc.doc_id in seen_ids:
-                        doc.doc_id = f"{doc.doc_id}{Path(file.rel).suffix}"
-                    if doc.doc_id in seen_ids:
-                        self.duplicates.append(Skipped(doc.source, f"document id '{doc.doc_id}' already used"))
-                        clean = False
-                        continue
-                    seen_text[text_key] = doc.source
-                    seen_ids.add(doc.doc_id)
-                    docs.append([original, doc.doc_id, text_key, doc.content_hash, doc.source])
+                    doc.doc_id = doc_id
+                    claims.take(doc_id, text_key, doc.source)
+                    docs.append([original, doc_id, text_key, doc.content_hash, doc.source])
                     self._bytes_done += file.size / len(loaded)
                     yield doc
                 self._bytes_done += file.size - file.size * len(docs) / max(len(loaded), 1)
-                if clean and file.signature:
-                    self._entries[file.rel] = {"stat": file.signature, "meta": meta, "docs": docs}
+                if docs or (clean and file.signature):
+                    # Recorded even when it cannot be skipped next time (a problem, or changed too
+                    # recently to trust its times): its documents' ids and texts are claimed.
+                    stat = file.signature if clean else None
+                    self._entries[file.rel] = {"stat": stat, "meta": meta, "docs": docs}
         self._complete = True
 
-    def _reuse(
-        self, file: _File, meta: dict, entry: dict, seen_text: dict[str, str], seen_ids: set[str]
-    ) -> list[Known] | None:
+    def _reuse(self, file: _File, meta: dict, entry: dict, claims: Claims) -> list[Known] | None:
         """The `Known` records of an unchanged file, or None when it must be read: it changed, the
-        index lacks one of its versions, or an earlier file now claims one of its texts or ids
+        index lacks one of its versions, or another file now holds one of its texts or ids
         (replaying exactly what reading it would decide)."""
         if self._known is None or file.signature is None:
             return None
@@ -216,20 +295,20 @@ class Corpus:
         if entry.get("skipped"):
             self.skipped.extend(Skipped(source, reason) for source, reason in entry["skipped"])
             return []
-        texts: dict[str, str] = {}
-        ids: set[str] = set()
+        replay = Claims(claims.indexed_ids, claims.indexed_texts, dict(claims.ids), dict(claims.texts))
         for original, doc_id, text_key, version, source in entry["docs"]:
-            if text_key in seen_text or text_key in texts:
+            if replay.text_holder(text_key, file.rel) or replay.place(original, file.rel, source)[0] != doc_id:
                 return None
-            taken = original in seen_ids or original in ids
-            expected = f"{original}{Path(file.rel).suffix}" if taken else original
-            if expected != doc_id or doc_id in seen_ids or doc_id in ids or not self._known(doc_id, version):
+            if not self._known(doc_id, version):
                 return None
-            texts[text_key] = source
-            ids.add(doc_id)
-        seen_text.update(texts)
-        seen_ids.update(ids)
+            replay.take(doc_id, text_key, source)
+        claims.ids, claims.texts = replay.ids, replay.texts
         return [Known(doc_id, version) for _, doc_id, _, version, _ in entry["docs"]]
+
+
+def indexed_claims(config: Config) -> Claims:
+    """What the index of `config` holds, by file: for checking an upload before it is added."""
+    return Corpus(config.paths.corpus_dir, config.ingest.max_file_bytes, config).claims()
 
 
 def load_corpus(

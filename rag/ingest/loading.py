@@ -35,6 +35,13 @@ FRONT_MATTER_BYTES = 64 * 1024
 SIDECAR_BYTES = 1024 * 1024
 MAX_FIELD_CHARS = 2000  # a title, author, URL...
 LISTED_PROBLEMS = 20  # bad JSONL lines listed per file; a file of a million bad lines gets a count
+# A PDF's cost grows with its pages and with the text its compressed streams expand to, and its
+# size bounds neither: 3 MB held 20,000 near-empty pages (minutes of parsing and embedding). Both
+# are held to budgets relative to the file's size that real documents stay far below (text pages
+# take a kilobyte or more, and text compresses about fourfold).
+PDF_BYTES_PER_PAGE = 512
+PDF_FREE_PAGES = 50
+PDF_CHARS_PER_BYTE = 8
 
 
 class BadFile(Exception):
@@ -253,7 +260,15 @@ def load_pdf(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Docu
         # Many PDFs are encrypted with an empty password only to restrict printing or copying.
         if reader.is_encrypted and not reader.decrypt(""):
             raise BadFile("encrypted PDF (needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        allowed = max(PDF_FREE_PAGES, len(data) // PDF_BYTES_PER_PAGE)
+        if len(reader.pages) > allowed:
+            raise BadFile(f"too many pages for its size ({len(reader.pages):,} pages in {len(data) / 1024:,.0f} KB)")
+        pages, budget = [], PDF_CHARS_PER_BYTE * len(data)
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            budget -= len(pages[-1])
+            if budget < 0:
+                raise BadFile("more text than a PDF of its size holds")
         info = reader.metadata or {}
         found = {key: str(info[name]) for key, name in (("title", "/Title"), ("author", "/Author")) if info.get(name)}
     except BadFile:

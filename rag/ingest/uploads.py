@@ -4,7 +4,8 @@ An upload is untrusted. It is copied into a hidden staging folder inside the cor
 loader ignores dot-folders), loaded and chunked there under the same per-file limits as indexing,
 and only a file that passes is moved in. A rejected upload leaves the corpus exactly as it was,
 and an upload never replaces an existing article: a different file with the same name is kept
-beside it under a new name.
+beside it under a new name, and one whose every document repeats the text (or JSONL id) of an
+indexed article is refused, as indexing would set it aside as a duplicate anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rag.types import Document, Skipped
 STAGING = ".staging"
 
 Check = Callable[[Path], tuple[list[Document], list[Skipped]]]  # a whole-file check: (documents, problems)
+Conflict = Callable[[Document], str | None]  # why a document would take nothing over: its text or id is held
 
 
 @dataclass
@@ -43,7 +45,8 @@ def safe_name(name: str) -> str:
     return stem + suffix.lower()
 
 
-def admit(paths: Sequence[Path], corpus_dir: Path, max_bytes: int, check: Check) -> Admitted:
+def admit(paths: Sequence[Path], corpus_dir: Path, max_bytes: int, check: Check,
+          conflict: Conflict = lambda doc: None) -> Admitted:
     """Stage, check and move each upload into `corpus_dir`; see the module docstring."""
     result = Admitted()
     staging = corpus_dir / STAGING / uuid.uuid4().hex
@@ -63,6 +66,10 @@ def admit(paths: Sequence[Path], corpus_dir: Path, max_bytes: int, check: Check)
             if problems or not documents:
                 reasons = "; ".join(p.reason for p in problems) or "no article text found"
                 result.rejected.append(Skipped(source.name, reasons))
+                continue
+            clashes = [reason for reason in map(conflict, documents) if reason]
+            if len(clashes) == len(documents):
+                result.rejected.append(Skipped(source.name, "; ".join(dict.fromkeys(clashes))))
                 continue
             target = _place(staged, corpus_dir / name, result)
             if target:

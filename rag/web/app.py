@@ -18,10 +18,12 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from gradio.utils import get_upload_folder
 
@@ -31,6 +33,7 @@ from rag.ingest.locks import serving
 from rag.cli import progress_bar
 from rag.service import Service
 from rag.web import guards
+from rag.web.middleware import LOOPBACK_NAMES, CookiePolicy, ForwardedHeaders, RequestLimits, SameOrigin, call_name
 from rag.web.render import passage_csp, passage_page
 from rag.web.ui import CSS, THEME, build_ui
 
@@ -49,6 +52,33 @@ def blocked_paths(config, upload_folder: str) -> list[str]:
     upload = Path(upload_folder).resolve()
     folders = {PROJECT_ROOT.resolve(), config.paths.corpus_dir.resolve(), config.paths.index_dir.resolve()}
     return sorted(str(f) for f in folders if not upload.is_relative_to(f))
+
+
+def allowed_hosts(web) -> list[str] | None:
+    """Host names the app answers to, or None for any. Without a login, an app on the loopback
+    interface trusts whoever reaches it, and a DNS-rebinding page reaches it under its own name:
+    only the loopback names and RAG_PUBLIC_URL's host are accepted then."""
+    loopback = web.host in LOOPBACK_NAMES or web.host.startswith("127.")
+    if web.auth or not loopback:
+        return None
+    public = {urlsplit(web.public_url).hostname} if web.public_url else set()
+    return sorted(LOOPBACK_NAMES | {web.host} | public)
+
+
+def input_counts(demo: gr.Blocks):
+    """How many values each event of `demo` takes, for RequestLimits: by API name for
+    /gradio_api/call/NAME, by fn_index for the page's queue requests."""
+    by_index = {index: len(fn.inputs) for index, fn in demo.fns.items()}
+    by_name = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
+
+    def count(path: str, body: dict) -> int | None:
+        name = call_name(path)
+        if name is not None:
+            return by_name.get(name)
+        index = body.get("fn_index")
+        return by_index.get(index) if path.rstrip("/").endswith("/queue/join") and isinstance(index, int) else None
+
+    return count
 
 
 def build_app(service: Service, started: float) -> FastAPI:
@@ -117,6 +147,7 @@ def build_app(service: Service, started: float) -> FastAPI:
         app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
         max_file_size=config.web.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
         allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
+        show_error=False,  # an unexpected error's text (paths, internals) stays in the server log
     )
     # Gradio checks that every file named in a request was uploaded by a client (and not, say,
     # /etc/passwd) only once the Blocks counts as launched, which `launch()` sets and
@@ -124,6 +155,19 @@ def build_app(service: Service, started: float) -> FastAPI:
     # server file into its cache and serve it.
     demo.has_launched = True
     gradio_app = app.state.gradio = app.routes[-1].app
+
+    # The edge, innermost first (each add_middleware wraps the ones before). Gradio leaves CORS to
+    # a parent app that installs CORSMiddleware: this one grants only RAG_ALLOWED_ORIGINS.
+    web = config.web
+    app.add_middleware(
+        CORSMiddleware, allow_origins=list(web.origins), allow_credentials=True,
+        allow_methods=["GET", "POST"], allow_headers=["*"],
+    )
+    app.add_middleware(CookiePolicy, https=web.https)
+    app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
+                       arity=input_counts(demo))
+    app.add_middleware(SameOrigin, allowed=web.origins, public_origin=web.public_origin, hosts=allowed_hosts(web))
+    app.add_middleware(ForwardedHeaders, proxies=web.proxies)
     return app
 
 
@@ -167,6 +211,8 @@ def main(started: float) -> None:
     print(f"Index loaded: {len(service.sources())} documents. Starting the server ...", flush=True)
     app = build_app(service, started)
     web = service.config.web
-    config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5)
+    # Proxy headers are handled by ForwardedHeaders (only from RAG_TRUSTED_PROXIES), not uvicorn.
+    config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5,
+                            proxy_headers=False)
     with serving(service.config):
         Server(config).run()

@@ -8,10 +8,10 @@ safely by `rag.web.render`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 
 from rag.errors import RagError
 from rag.retrieval.search import as_of_date
@@ -22,6 +22,28 @@ from rag.web.render import md_text, render_answer, render_sources
 
 log = logging.getLogger("rag.app")
 ALL_OUTLETS = "All outlets"
+SHOWN_TURNS = 50  # turns a session's chat keeps on screen (and in the server's memory)
+OOPS = "⚠️ Something went wrong while answering; the details are in the server log."
+
+
+@dataclass
+class Conversation:
+    """One browser session's chat, kept on the server (in a gr.State): the messages shown and the
+    (question, answer) texts that follow-ups need. The page's Chatbot only displays it; a client
+    never sends the conversation back, so it cannot slip files, components or forged turns in."""
+
+    messages: list[dict] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    def history(self, turns: int, answer_chars: int) -> list[tuple[str, str]]:
+        """The latest `turns` turns, each answer cut to `answer_chars`: within the service's limits."""
+        return [(q, a[:answer_chars]) for q, a in self.pairs[-turns:]] if turns else []
+
+    def record(self, shown: list[dict], question: str, answer: str) -> None:
+        self.messages.extend(shown)
+        self.pairs.append((question, answer))
+        del self.pairs[:-SHOWN_TURNS]
+        del self.messages[: -3 * SHOWN_TURNS]  # a turn shows at most a question, an answer and its sources
 
 
 def say(text: str, **metadata) -> dict:
@@ -39,8 +61,10 @@ def _as_of(value: object):
 class ChatHandlers:
     """The event handlers of the web app, over one service (no layout here)."""
 
-    def __init__(self, service: Service):
+    def __init__(self, service: Service, uploaded: Callable[[str], bool]):
+        """`uploaded(path)`: whether Gradio recorded `path` as a file a client uploaded."""
         self.service = service
+        self.uploaded = uploaded
 
     def outlets(self) -> list[str]:
         """Choices for the outlet filter: "All outlets", then every publisher in the corpus."""
@@ -51,52 +75,53 @@ class ChatHandlers:
         sources = self.service.sources()
         return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in sources]
 
-    def respond(self, question, chat, pairs, top_k, outlet, as_of=None) -> Iterator[tuple[list, str, list]]:
-        """Stream one answer into the chat, yielding (chat messages, question box, pairs). `pairs`
-        holds the raw (question, answer) texts the service needs for follow-ups, so the rendered
-        links and source boxes never leak into it. `as_of`: the Settings date box (empty: today)."""
+    def respond(self, question, conversation, top_k, outlet, as_of=None) -> Iterator[tuple[list, str, Conversation]]:
+        """Stream one answer into the chat, yielding (chat messages, question box, conversation).
+        `conversation` is this session's `Conversation` (server-side state); `as_of`: the Settings
+        date box (empty: today)."""
         service = self.service
-        chat = list(chat) if isinstance(chat, list) else []
-        pairs = list(pairs or [])
+        limits = service.config.answering
+        conversation = conversation if isinstance(conversation, Conversation) else Conversation()
+        chat = list(conversation.messages)
         try:
-            question = guards.question_text(question)
+            question = guards.question_text(question, limits.max_question_chars)
             top_k = guards.top_k(top_k, service.config.retrieval.top_k)
             outlet = guards.choice(outlet if outlet not in (None, "") else ALL_OUTLETS, self.outlets(), "outlet")
             as_of = _as_of(as_of)
         except RagError as exc:  # BadRequest, or QuestionError for a bad date
-            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", conversation
             return
-        if question.strip():  # a 100 KB paste is rejected below; echo only its start
-            shown = question if len(question) <= 500 else question[:500] + " …"
-            chat.append({"role": "user", "content": md_text(shown)})
-        yield chat, "", pairs
+        asked = {"role": "user", "content": md_text(question)}
+        if question.strip():
+            chat.append(asked)
+        yield chat, "", conversation
         publisher = None if outlet == ALL_OUTLETS else outlet
+        history = conversation.history(limits.max_history_turns, limits.max_history_answer_chars)
         answer, partial = None, ""
         try:
-            for event in service.stream(question, history=pairs, top_k=top_k, as_of=as_of, publisher=publisher):
+            for event in service.stream(question, history=history, top_k=top_k, as_of=as_of, publisher=publisher):
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     partial += event
-                    yield chat + [say(md_text(partial, emphasis=True))], "", pairs
+                    yield chat + [say(md_text(partial, emphasis=True))], "", conversation
         except RagError as exc:  # the message is written for the user
-            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", pairs
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", conversation
             return
         except Exception:
             log.exception("answering failed")
-            oops = "⚠️ Something went wrong while answering; the details are in the server log."
-            yield chat + [say(oops)], "", pairs
+            yield chat + [say(OOPS)], "", conversation
             return
         # The final Answer replaces the streamed text: markers were checked and renumbered.
         text = render_answer(answer.text, answer.citations) if answer.answerable else md_text(answer.text)
         if answer.notice:
             text += f"\n\n*⚠️ {md_text(answer.notice)}*"
-        chat.append(say(text))
+        shown = [asked, say(text)]
         if answer.citations:
             title = f"Sources ({len(answer.citations)})"
-            chat.append(say(render_sources(answer.citations, service.config.web.app_url), title=title, status="done"))
-        pairs.append([question, answer.text])
-        yield chat, "", pairs
+            shown.append(say(render_sources(answer.citations, service.config.web.app_url), title=title, status="done"))
+        conversation.record(shown, question, answer.text)
+        yield list(conversation.messages), "", conversation
 
     # Gradio shows this docstring as the endpoint's description on the app's API page.
     def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,
@@ -107,17 +132,23 @@ class ChatHandlers:
         answerable, mode, notice, and `error` (a message for the user, when the question was rejected)."""
         service = self.service
         try:
-            question = guards.question_text(question)
+            question = guards.question_text(question, service.config.answering.max_question_chars)
             pairs = guards.history_pairs(history)
             top_k = guards.top_k(top_k, service.config.retrieval.top_k)
             answer = service.ask(question, history=pairs, top_k=top_k, as_of=_as_of(as_of))
         except RagError as exc:
-            return {
-                "text": str(exc), "citations": [], "answerable": False, "mode": service.mode,
-                "notice": None, "supported": True, "error": str(exc),
-            }
+            return self._refusal(str(exc))
+        except Exception:
+            log.exception("answering failed")
+            return self._refusal(OOPS.removeprefix("⚠️ "))
         out = answer.to_dict()
         return {k: out[k] for k in ("text", "citations", "answerable", "mode", "notice", "supported")} | {"error": None}
+
+    def _refusal(self, message: str) -> dict:
+        return {
+            "text": message, "citations": [], "answerable": False, "mode": self.service.mode,
+            "notice": None, "supported": True, "error": message,
+        }
 
     def upload(self, files, progress=gr.Progress()) -> tuple:
         """Add uploaded files to the corpus and index them. Returns (report markdown, corpus table
@@ -126,13 +157,16 @@ class ChatHandlers:
         if not files:
             return "Choose one or more files first.", gr.update(), gr.update(), gr.update()
         try:
-            paths = guards.uploaded_paths(files, get_upload_folder())
+            paths = guards.uploaded_paths(files, self.uploaded)
             # add_files checks every file fully in a staging folder before it enters the corpus.
             summary = self.service.add_files(
                 paths, progress=lambda done, total: progress((done, total), desc="Embedding")
             )
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+        except Exception:
+            log.exception("adding files failed")
+            return "⚠️ Adding the files failed; the details are in the server log.", gr.update(), gr.update(), gr.update()
         changed = summary.added or summary.updated
         head = f"**Added {len(summary.added)}, updated {len(summary.updated)}.**"
         parts = [head if changed else "**Nothing was added.**"]

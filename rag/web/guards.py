@@ -1,8 +1,9 @@
 """Checks on what a web client sends, before any of it reaches the service.
 
 A browser only sends what the page's components produce, but anyone can post hand-made JSON to
-Gradio's queue and API routes. Every value is therefore checked for its type and range here, and
-a file path is accepted only when it lies in Gradio's upload folder, i.e. a client uploaded it.
+Gradio's queue and API routes. Every value is therefore checked for its type, size and range
+here (lengths against the service's limits are checked by the service), and a file path is
+accepted only when Gradio recorded it as uploaded by a client.
 """
 
 from __future__ import annotations
@@ -10,33 +11,34 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import RagError, checked_text
 
 TOP_K_RANGE = (1, 10)  # the UI slider's range; the API accepts the same
+MAX_UPLOAD_FILES = 20  # files in one upload
 
 
 class BadRequest(RagError):
     """A request value of the wrong type or out of range; the message is shown to the client."""
 
 
-def question_text(value: object) -> str:
-    """The question must be text; its length and content are checked by the service."""
-    if not isinstance(value, str):
-        raise BadRequest("The question must be text.")
-    return value
+def question_text(value: object, limit: int) -> str:
+    """The question: text within the service's length limit (checked here too, because the chat
+    shows the question before the service sees it)."""
+    return checked_text(value, "question", limit)
 
 
 def history_pairs(value: object) -> list[tuple[str, str]]:
-    """Earlier turns as [question, answer] pairs of text, or their JSON encoding."""
+    """Earlier turns as [question, answer] pairs of text, or their JSON encoding (how many and how
+    long they may be is the service's check)."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest("history must be a JSON list of [question, answer] pairs.") from None
     if not isinstance(value, list) or not all(
         isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) or x is None for x in pair)
@@ -51,12 +53,15 @@ def top_k(value: object, default: int) -> int:
     if value is None or value == "":
         return default
     low, high = TOP_K_RANGE
+    wrong = BadRequest(f"top_k must be a whole number from {low} to {high}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or isinstance(value, str) and len(value) > 20:
+        raise wrong
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"top_k must be a whole number from {low} to {high}.") from None
+    except (ValueError, OverflowError):
+        raise wrong from None
     if not number.is_integer() or not low <= number <= high:
-        raise BadRequest(f"top_k must be a whole number from {low} to {high}.")
+        raise wrong
     return int(number)
 
 
@@ -66,22 +71,24 @@ def choice(value: object, allowed: Iterable[str], what: str) -> str:
     return value
 
 
-def uploaded_paths(files: object, upload_folder: str | Path) -> list[Path]:
-    """Paths of files a client uploaded: each must resolve to a regular file inside Gradio's upload
-    folder (a hand-made request could name any server file instead)."""
+def uploaded_paths(files: object, uploaded: Callable[[str], bool]) -> list[Path]:
+    """Paths of files a client uploaded: `uploaded(path)` says whether Gradio recorded the path as
+    an upload (a hand-made request could name any server file, or a copy Gradio made of one).
+    One message for every refusal, so that it tells nothing about the server's files."""
     if not isinstance(files, list):
         files = [files]
-    root = Path(upload_folder).resolve()
+    if len(files) > MAX_UPLOAD_FILES:
+        raise BadRequest(f"At most {MAX_UPLOAD_FILES} files at a time.")
+    refused = BadRequest("Uploads must be files sent through the upload button.")
     paths = []
     for item in files:
         raw = item if isinstance(item, str) else getattr(item, "name", None) or getattr(item, "path", None)
-        if not isinstance(raw, str):
-            raise BadRequest("Uploads must be files sent through the upload button.")
+        if not isinstance(raw, str) or not uploaded(raw):
+            raise refused
         path = Path(raw)
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root) or path.is_symlink() or not resolved.is_file():
-            raise BadRequest("Uploads must be files sent through the upload button.")
-        paths.append(resolved)
+        if path.is_symlink() or not path.is_file():
+            raise refused
+        paths.append(path)
     return paths
 
 

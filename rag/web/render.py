@@ -21,11 +21,16 @@ from rag.types import Citation, Document
 # strikethrough (~) or escapes (\). `*` and `_` only make emphasis, so answers may keep them.
 _MD_ACTIVE = re.compile(r"([\\`\[\]|$~])")
 _MD_EMPHASIS = re.compile(r"([*_])")
+# What markdown renderers turn into links by themselves (GFM autolinks: scheme://, www., e-mail
+# addresses): written as character references, they show the same and link nowhere.
+_AUTOLINKS = ((re.compile(r":(?=//)"), "&#58;"), (re.compile(r"(?i)(?<=www)\."), "&#46;"), (re.compile("@"), "&#64;"))
 
 
 def md_text(text: str, emphasis: bool = False) -> str:
     """Plain text -> markdown that renders as exactly that text (no HTML, no links)."""
     out = html.escape(text or "", quote=False)
+    for pattern, reference in _AUTOLINKS:
+        out = pattern.sub(reference, out)
     out = _MD_ACTIVE.sub(r"\\\1", out)
     if not emphasis:
         out = _MD_EMPHASIS.sub(r"\\\1", out)

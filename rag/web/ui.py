@@ -10,7 +10,7 @@ import gradio as gr
 
 from rag.ingest.loading import SUPPORTED
 from rag.service import Service
-from rag.web.chat import ALL_OUTLETS, ChatHandlers
+from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
 from rag.web.render import md_text
 
 UPLOAD_TYPES = list(SUPPORTED)
@@ -23,17 +23,18 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 
 def build_ui(service: Service) -> gr.Blocks:
     """The chat and corpus tabs over `service`, and the `/ask` API endpoint."""
-    handlers = ChatHandlers(service)
+    # Only files Gradio's upload route recorded count as uploads (`demo` is bound below).
+    handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
 
-    def respond_to(question, chat, pairs, top_k, outlet, as_of, event: gr.EventData):
+    def respond_to(question, conversation, top_k, outlet, as_of, event: gr.EventData):
         if isinstance(event.target, gr.Button):  # an example question
             question = event.target.value
-        yield from handlers.respond(question, chat, pairs, top_k, outlet, as_of)
+        yield from handlers.respond(question, conversation, top_k, outlet, as_of)
 
     with gr.Blocks(title="News Q&A") as demo:
         gr.Markdown("## Ask the news corpus\nAnswers quote the articles; click **[n]** to see the passage.")
         gr.Markdown(md_text(service.describe_mode()), elem_classes="mode-line")
-        pairs = gr.State([])
+        conversation = gr.State(Conversation())  # server-side; the Chatbot below only displays it
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
                 label="Conversation", height=520, sanitize_html=True, allow_tags=False,
@@ -73,11 +74,12 @@ def build_ui(service: Service) -> gr.Blocks:
         # streaming is ignored (trigger_mode="once") instead of starting a second answer.
         gr.on(
             triggers=[question.submit, *(button.click for button in example_buttons)],
-            fn=respond_to, inputs=[question, chatbot, pairs, top_k, outlet, as_of], outputs=[chatbot, question, pairs],
-            trigger_mode="once", api_visibility="private",
+            fn=respond_to, inputs=[question, conversation, top_k, outlet, as_of],
+            outputs=[chatbot, question, conversation], trigger_mode="once", api_visibility="private",
         )
-        clear.click(lambda: ([], [], ""), outputs=[chatbot, pairs, question], queue=False, api_visibility="private")
-        chatbot.clear(lambda: [], outputs=pairs, queue=False, api_visibility="private")
+        clear.click(lambda: ([], Conversation(), ""), outputs=[chatbot, conversation, question], queue=False,
+                    api_visibility="private")
+        chatbot.clear(lambda: Conversation(), outputs=conversation, queue=False, api_visibility="private")
         # One indexing run at a time: two uploads must not write the index concurrently.
         add.click(
             handlers.upload, inputs=files, outputs=[report, table, outlet, files],

@@ -230,3 +230,24 @@ def test_bad_top_k_is_a_question_error(service, top_k):
 def test_bad_filters_are_question_errors(service, filters, message):
     with pytest.raises(QuestionError, match=message):
         service.ask("Who led the Russian delegation?", **filters)
+
+
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        ([("Who led the delegation?", "Medinsky.")] * 21, "21 earlier turns; the limit is 20"),
+        ([("x" * 2001, "an answer")], "earlier question is 2,001 characters long"),
+        ([("Who?", "y" * 20_001)], "earlier answer is 20,001 characters long"),
+        ([("Who?", "bad \udcff bytes")], "earlier answer contains bytes"),
+        ([("Who?",)], "pairs"),
+        ([("Who?", 42)], "earlier answer must be text"),
+    ],
+)
+def test_every_turn_of_the_history_is_held_to_a_limit(service, history, message):
+    with pytest.raises(QuestionError, match=message):
+        service.ask("What did he warn?", history=history)
+
+
+def test_a_history_at_the_limits_is_answered(service):
+    history = [("Who led the Russian delegation?", "y" * 20_000)] * 20
+    assert service.ask("What did he warn?", history=history).text

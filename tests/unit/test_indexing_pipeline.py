@@ -226,15 +226,22 @@ def test_an_unchanged_file_that_gives_no_document_is_listed_as_skipped_without_b
     assert loaded == ["empty-page.html"] and changed.added == ["empty-page"]
 
 
-def test_an_unchanged_file_is_read_again_when_an_earlier_file_now_has_its_text(config, monkeypatch):
+def test_a_later_copy_of_an_indexed_text_is_its_duplicate_whatever_its_name(config, monkeypatch):
     monkeypatch.setattr(corpus_module, "RACY_SECONDS", 0.0)
     Service(config).index()
     folder = config.paths.corpus_dir
     text = (folder / "wsj-diplomatic-defeat-for-putin.txt").read_text(encoding="utf-8")
-    (folder / "0-copy.txt").write_text(text, encoding="utf-8")
-    with_manifest = Service(config).index()
-    assert with_manifest.added == ["0-copy"] and with_manifest.removed == ["wsj-diplomatic-defeat-for-putin"]
-    assert [d.source for d in with_manifest.duplicates] == ["wsj-diplomatic-defeat-for-putin.txt"]
+    forged = f"---\ntitle: Forged headline\nurl: https://attacker.example/\n---\n{text}"
+    (folder / "0-copy.txt").write_text(forged, encoding="utf-8")
+    again = Service(config).index()
+    assert again.added == [] and again.removed == [] and again.updated == []
+    assert [(d.source, d.reason) for d in again.duplicates] == [
+        ("0-copy.txt", "same text as wsj-diplomatic-defeat-for-putin.txt, which was indexed first")
+    ]
+    # Once the original leaves the corpus, the copy takes its place.
+    (folder / "wsj-diplomatic-defeat-for-putin.txt").unlink()
+    after = Service(config).index()
+    assert after.added == ["0-copy"] and after.removed == ["wsj-diplomatic-defeat-for-putin"]
 
 
 def test_a_manifest_is_not_trusted_for_versions_the_index_lacks(config, monkeypatch):

@@ -7,40 +7,54 @@ import os
 import pytest
 
 from rag.config import Config
-from rag.errors import ConfigError
+from rag.errors import ConfigError, RagError
 from rag.types import Document, Skipped
 from rag.ingest.uploads import admit, safe_name
 from rag.web import guards
 
 
 def test_question_history_and_top_k_are_type_checked():
-    assert guards.question_text("Who?") == "Who?"
-    with pytest.raises(guards.BadRequest):
-        guards.question_text({"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}})
+    assert guards.question_text("Who?", 100) == "Who?"
+    for bad, message in (
+        ({"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "must be text"),
+        ("Who led \ud800 the delegation?", "not valid UTF-8"),  # JSON can carry a lone surrogate
+        ("x" * 101, "the limit is 100"),
+    ):
+        with pytest.raises(RagError, match=message):
+            guards.question_text(bad, 100)
     assert guards.history_pairs('[["q", "a"]]') == [("q", "a")]
     assert guards.history_pairs([["q", None]]) == [("q", "")]
     for bad in ("not json", [["q"]], [["q", {"path": "/etc/passwd"}]], {"q": "a"}):
         with pytest.raises(guards.BadRequest):
             guards.history_pairs(bad)
     assert guards.top_k(None, 5) == 5 and guards.top_k(3.0, 5) == 3 and guards.top_k("4", 5) == 4
-    for bad in ("abc", -3, 0, 11, 2.5, [1]):
-        with pytest.raises(guards.BadRequest):
+    for bad in ("abc", -3, 0, 11, 2.5, [1], True, 10**400, "1" * 400, float("nan"), float("inf")):
+        with pytest.raises(guards.BadRequest, match="top_k must be a whole number"):
             guards.top_k(bad, 5)
 
 
-def test_only_files_in_the_upload_folder_are_accepted(tmp_path):
+def test_only_files_recorded_as_uploads_are_accepted(tmp_path):
     uploads = tmp_path / "uploads"
     (uploads / "abc").mkdir(parents=True)
     good = uploads / "abc" / "article.txt"
     good.write_text("text")
+    copied = uploads / "def" / "passwd"  # in the upload folder, but copied there, not uploaded
+    copied.parent.mkdir()
+    copied.write_text("root:x:0:0")
     outside = tmp_path / "secret.txt"
     outside.write_text("secret")
     link = uploads / "abc" / "link.txt"
     link.symlink_to(outside)
-    assert guards.uploaded_paths([str(good)], uploads) == [good.resolve()]
-    for bad in ([str(outside)], [str(uploads / "abc" / ".." / ".." / "secret.txt")], [str(link)], [{"path": 1}], [str(uploads)]):
-        with pytest.raises(guards.BadRequest):
-            guards.uploaded_paths(bad, uploads)
+    recorded = {str(good), str(link)}
+    assert guards.uploaded_paths([str(good)], recorded.__contains__) == [good]
+    messages = set()
+    for bad in ([str(copied)], [str(outside)], [str(uploads / "abc" / ".." / ".." / "secret.txt")], [str(link)],
+                [{"path": 1}], [str(uploads)], [str(good)] * 21):
+        with pytest.raises(guards.BadRequest) as refused:
+            guards.uploaded_paths(bad, recorded.__contains__)
+        messages.add(str(refused.value))
+    # One message whatever the reason, so a refusal tells nothing about the server's files.
+    assert messages == {"Uploads must be files sent through the upload button.", "At most 20 files at a time."}
 
 
 def test_login_throttle_waits_grow_after_free_attempts_and_success_clears():
