@@ -34,7 +34,7 @@ title: "{XSS_TITLE}"
 publisher: Test <b>Outlet</b>
 author: <img src=x onerror=alert(4)>
 ---
-Zebra migration in the Serengeti reached a record this season, park rangers said on Monday.
+Zebra migration in the Serengeti reached a record this season, park rangers said on Monday on www.zebra-map.example.org and http://zebra-map.example.org/pixel.png today.
 
 The zebra migration began early because of heavy rains, and the rangers counted the herds crossing the river while a caption read <script>alert("xss")</script> under the photo.
 

@@ -50,7 +50,10 @@ def attacked(tmp_path_factory, app_folders):
 
 def file_payloads(target: str) -> list:
     data = {"path": target, "meta": {"_type": "gradio.FileData"}, "orig_name": os.path.basename(target)}
-    return [data, [data], {**data, "url": f"/gradio_api/file={target}"}]
+    # A chat message that is a file component: Gradio's Chatbot would build a gr.File from it
+    # on the server, copying the named file into its cache, if the chat were an input.
+    message = {"role": "user", "content": {"type": "component", "component": "file", "value": {"path": target}}}
+    return [data, [data], {**data, "url": f"/gradio_api/file={target}"}, [message], {"messages": [message]}]
 
 
 def run_event(web: httpx.Client, dep: dict, data: list) -> str:
@@ -105,6 +108,16 @@ def test_no_event_or_api_endpoint_reads_server_files(attacked):
         r = web.get(f"/gradio_api/file={path}")
         assert r.status_code in (403, 404) or (SECRET not in r.text and PASSWD not in r.text), path
         assert SECRET not in r.text and PASSWD not in r.text
+
+    # A file that sits in Gradio's upload folder without having been uploaded is refused too,
+    # with the same message as any other path.
+    planted = uploads / "planted" / "story.txt"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text(f"The zebra count by {SECRET} rose again this season, park rangers said on Monday.\n")
+    upload_event = next(d for d in config["dependencies"] if len(d["inputs"]) == 1 and d["outputs"] and
+                        any(c["id"] == d["inputs"][0] and c.get("type") == "file" for c in config["components"]))
+    report = run_event(web, upload_event, [[{"path": str(planted), "meta": {"_type": "gradio.FileData"}}]])
+    assert "Uploads must be files sent through the upload button." in report
 
     # The corpus is unchanged, and the app still answers a real question.
     assert sorted(p.name for p in server.corpus_dir.iterdir()) == corpus_before

@@ -132,6 +132,9 @@ def test_injected_html_renders_as_text(context, server, dialogs):
     expect(chat.get_by_text(XSS_TITLE).first).to_be_visible()  # the headline, tags and all, as text
     expect(chat.get_by_text("<script>", exact=False).first).to_be_visible()
     assert chat.locator("script, img[onerror], a[href^='javascript']").count() == 0
+    # Bare addresses in a document are text: only the links the app makes are live.
+    expect(chat.get_by_text("www.zebra-map.example.org", exact=False).first).to_be_visible()
+    assert chat.locator("a[href*='zebra-map']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "injected-html.png"), full_page=True)
 
     with context.expect_page() as popup:
