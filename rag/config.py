@@ -91,6 +91,7 @@ class Answering:
     max_history_answer_chars: int = setting(20_000, "RAG_MAX_HISTORY_ANSWER_CHARS", "longest earlier answer a conversation's history may hold", 1, 1_000_000)
     ranker: bool = setting(True, "RAG_RANKER", "order the answer's sentences with the trained ranker (0: the hand-made score)")
     short_answer: bool = setting(True, "RAG_SHORT_ANSWER", "lead with the short answer (a name, number or date) when one is convincing")
+    ner: str = setting("spacy", "RAG_NER", "named entities for short answers: spacy (en_core_web_sm) or none (capitalisation and number rules only)")
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ SECTIONS = {
     "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma,
 }
 LLM_BACKENDS = ("auto", "openai", "fake", "none")
+NER_BACKENDS = ("spacy", "none")
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,8 @@ class Config:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         if self.llm.llm_backend not in LLM_BACKENDS:
             raise ConfigError(f"RAG_LLM_BACKEND must be one of {', '.join(LLM_BACKENDS)}, got {self.llm.llm_backend!r}")
+        if self.answering.ner not in NER_BACKENDS:
+            raise ConfigError(f"RAG_NER must be one of {', '.join(NER_BACKENDS)}, got {self.answering.ner!r}")
         # Malformed web settings fail now, at start-up, not at the first request.
         self.web.auth_pair  # noqa: B018
         self.web.origins  # noqa: B018

@@ -88,6 +88,12 @@ class Answer:
     `mode` is "extractive" or the LLM model name. `notice` explains a fallback or a repair
     (e.g. the LLM timed out, or markers pointing at no source were removed). `supported` is False
     when an LLM answer is left with no valid citation.
+
+    `short_answer` is the bold span that opens the first line (a name, number or date, verbatim
+    from the sentence cited by [1]), or None when none is shown. `short_answer_confidence` is the
+    calibrated probability that the best candidate short answer is right (None when the question
+    asks for no name, number or date, or no candidate was found): the answer is shown only when
+    it clears a threshold chosen for precision.
     """
 
     question: str
@@ -99,6 +105,8 @@ class Answer:
     supported: bool = True
     removed_markers: list[str] = field(default_factory=list)
     latency_ms: float = 0.0
+    short_answer: str | None = None
+    short_answer_confidence: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

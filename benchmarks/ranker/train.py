@@ -4,11 +4,7 @@
         --documents /work/shared/bench/realtimeqa-2022/documents.jsonl.gz \
         --questions /work/shared/bench/realtimeqa-2022/questions.jsonl --index /tmp/ranker-index
 
-The split is fixed in benchmarks/ranker/split.json: the 239 questions dated before 2022-08-12
-train; every later question is held out, so a held-out run (`rag bench --skip 240 ...`) asks
-about later news than any training question. Only the training
-questions' ids are read from the split; their articles are the `rag bench` slice for them (the
-14 days up to each question date).
+The training questions and their articles: benchmarks/training.py (the split in split.json).
 
 For each training question the product retrieves and scores sentences exactly as when answering
 (`Service.evidence`, as of the question's date); a sentence is a positive when it holds a gold
@@ -20,47 +16,28 @@ The chosen logistic regression is refit on every training question and written a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training import ROOT, SPLIT, TOP_K, training_questions, training_service  # noqa: E402
+
+from rag.answer.linear import Model  # noqa: E402
 from rag.answer.question import analyse  # noqa: E402
-from rag.answer.ranking import FEATURES, POOL, Model, features  # noqa: E402
-from rag.config import Config  # noqa: E402
-from rag.evals.bench import contains_answer, parse_date, read_jsonl, select_slice  # noqa: E402
-from rag.service import Service  # noqa: E402
+from rag.answer.ranking import FEATURES, POOL, features  # noqa: E402
+from rag.evals.bench import contains_answer, parse_date  # noqa: E402
 
-SPLIT = Path(__file__).with_name("split.json")
 MODEL = ROOT / "rag" / "answer" / "ranker.json"
-TOP_K = 5
-
-
-def training_questions(questions_path: Path) -> list[dict]:
-    train_ids = set(json.loads(SPLIT.read_text())["train_ids"])
-    return [q for q in read_jsonl(questions_path) if str(q.get("id")) in train_ids]
 
 
 def collect(questions: list[dict], documents_path: Path, index_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows, labels and question numbers (for grouping), over the training questions."""
-    docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
-    documents, how = select_slice(docs, questions)
-    corpus = index_dir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    with (corpus / "slice.jsonl").open("w", encoding="utf-8") as handle:
-        for d in documents:
-            handle.write(json.dumps({k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}) + "\n")
-    service = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir / "index", ranker=False))
-    started = time.perf_counter()
-    summary = service.index()
-    print(f"{len(questions)} questions, {len(documents)} articles ({how}); indexed {summary.chunks} chunks "
-          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    # The ranker orders sentences before any entity is read, so it learns without them.
+    service = training_service(questions, documents_path, index_dir, ranker=False, short_answer=False)
     rows, labels, groups = [], [], []
     for n, q in enumerate(questions):
         support = service.evidence(str(q["question"]), top_k=TOP_K, as_of=parse_date(q.get("date")))
@@ -133,6 +110,7 @@ def main() -> int:
     scaler, regression = pipeline[0], pipeline[-1]
     model = Model(scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0), regression.coef_[0], float(regression.intercept_[0]))
     args.out.write_text(model.to_json(
+        FEATURES,
         trained_on=f"{len(np.unique(groups))} training questions of {SPLIT.relative_to(ROOT)}, {len(y)} sentences",
         model=chosen, cross_validation={"hand-made score": hand, **results},
     ) + "\n")

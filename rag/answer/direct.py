@@ -1,31 +1,32 @@
-"""The short answer: the name, number or date the question asks for, cut from the best sentences.
+"""The short answer's candidates: the names, numbers and dates in the best sentences that could
+answer the question, grouped by answer.
 
-Candidates of the expected type (rag/answer/question.py) are found in the best-scored retrieved
-sentences (rag/answer/support.py) with regular expressions: runs of capitalised words, numbers with
-their units, money, percentages, durations, dates. Each is scored by its sentence's score, how
-close it stands to the question's words in that sentence, and how well its kind fits the
-question. The same answer found in several different articles is strong evidence, so a
-candidate's score adds up over distinct documents (with diminishing weight). A wrong short answer
-is worse than none: when the best candidate is weak or barely ahead of the next, there is none.
+Candidates of the expected type (rag/answer/question.py) come from the named-entity model
+(rag/backends/ner.py: PERSON, ORG, GPE, DATE, MONEY, ...) where it ran, and from rules where the
+model has no label or did not run: runs of capitalised words, numbers with their units, shares
+said in words ("a fifth of"), durations, dates. The entity label decides a name's kind (a person,
+an organisation, a place); the rules keep what they do better (units, "a fifth", datelines, the
+question's own words). Each candidate is scored by its sentence's score, how close it stands to
+the question's words in that sentence, and how well its kind fits the question; the same answer
+in several articles forms one group. Which group, if any, is shown is for the trained scorer
+(rag/answer/scorer.py).
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.answer.question import TYPE_NOUNS, DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
 from rag.answer.support import Sentence, Support, is_common_word
+from rag.backends.ner import Entity, EntityRecognizer
 from rag.text import normalize_word, stopwords, terms, words
 
-# Only the sentences near the top compete: an answer far down the list is rarely the answer.
-MAX_SENTENCES = 15
-MIN_SENTENCE_SHARE = 0.6  # of the best sentence's score
-# The best candidate must reach this share of the best sentence's score, and lead the runner-up
-# by this factor; calibrated on development news-QA data (RealTime QA), not the gold set.
-MIN_ANSWER_SHARE = 0.45
-MIN_LEAD = 1.3
+# Only the sentences near the top compete, and only they are read by the NER model (about 2.5 ms a
+# sentence on 2 cores): on the training split of the news-QA set, a right short answer came from
+# below the tenth sentence for few questions (benchmarks/README.md, "Short answers").
+MAX_SENTENCES = 10
 # Each further article naming the same answer adds this share of its score (halved, a third, ...):
 # enough for agreement to settle a close call, not enough for a name every article mentions.
 AGREEMENT = 0.4
@@ -43,15 +44,23 @@ TIME_SINCE_FIT = 0.2
 # Kinds of candidate: what a question type accepts, and how well (1 = exactly what was asked).
 ORG, PLACE_K, PERSON_K, NAME_K, TITLE = "org", "place", "person", "name", "title"
 MONEY, PERCENT, DURATION_K, LENGTH, YEAR, DATE_K, COUNT = "money", "percent", "duration", "length", "year", "date", "count"
+GROUP = "group"  # a nationality, religion or political group (NORP): "Russian", "Democrats"
 FIT = {
-    PERSON: {PERSON_K: 1.0, NAME_K: 0.7, ORG: 0.25, PLACE_K: 0.1, TITLE: 0.2},
-    ORGANISATION: {ORG: 1.0, NAME_K: 0.7, PERSON_K: 0.2, PLACE_K: 0.3, TITLE: 0.4},
-    PLACE: {PLACE_K: 1.0, NAME_K: 0.55, ORG: 0.35, PERSON_K: 0.1},
-    NAME: {TITLE: 1.0, NAME_K: 0.7, ORG: 0.7, PERSON_K: 0.5, PLACE_K: 0.5},
+    PERSON: {PERSON_K: 1.0, NAME_K: 0.7, ORG: 0.25, PLACE_K: 0.1, TITLE: 0.2, GROUP: 0.1},
+    ORGANISATION: {ORG: 1.0, NAME_K: 0.7, PERSON_K: 0.2, PLACE_K: 0.3, TITLE: 0.4, GROUP: 0.3},
+    PLACE: {PLACE_K: 1.0, NAME_K: 0.55, ORG: 0.35, PERSON_K: 0.1, GROUP: 0.2},
+    NAME: {TITLE: 1.0, NAME_K: 0.7, ORG: 0.7, PERSON_K: 0.5, PLACE_K: 0.5, GROUP: 0.3},
     DATE: {DATE_K: 1.0, YEAR: 1.0},
     NUMBER: {COUNT: 0.8, MONEY: 0.8, PERCENT: 0.8, LENGTH: 0.6, DURATION_K: 0.5, YEAR: 0.15},
     DURATION: {DURATION_K: 1.0, LENGTH: 0.8, COUNT: 0.3},
 }
+# The kind of candidate each OntoNotes label names. ORDINAL ("third") answers nothing asked here.
+ENTITY_KINDS = {
+    "PERSON": PERSON_K, "ORG": ORG, "GPE": PLACE_K, "LOC": PLACE_K, "FAC": PLACE_K, "NORP": GROUP,
+    "EVENT": TITLE, "WORK_OF_ART": TITLE, "PRODUCT": TITLE, "LAW": TITLE, "LANGUAGE": NAME_K,
+    "DATE": DATE_K, "TIME": DATE_K, "MONEY": MONEY, "PERCENT": PERCENT, "QUANTITY": LENGTH, "CARDINAL": COUNT,
+}
+NAME_KINDS = {PERSON_K, ORG, PLACE_K, NAME_K, TITLE, GROUP}
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -134,8 +143,6 @@ DEMONYM = re.compile(r"^[A-Z][a-z]{3,}(?:ian|ean|ese|ish)$")
 DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "israeli", "iraqi", "saudi",
             "pakistani", "afghan", "kazakh", "uzbek", "yemeni", "kuwaiti", "qatari", "emirati", "somali", "filipino",
             "czech", "slovak", "welsh", "scots", "western", "eastern", "northern", "southern"}
-# A noun the question determines ("during the talks"): its topic, which a name may qualify.
-TOPIC_NOUN = re.compile(r"\b(?:the|this|that|these|those|its|his|her|their)\s+([a-z][\w’'-]{2,})", re.I)
 # A dateline: "(CNN) The FBI ...", "New York (CNN Business) KFC ...", "LONDON (Reuters) - ...". The
 # agency in it says who reported the story, never what the story reports.
 DATELINE = re.compile(r"^\s*(?:[A-Z][\w.’'-]*(?:[ ,]+[A-Z][\w.’'-]*){0,3}\s*)?\(([^()\n]{1,40})\)(?=\s)")
@@ -145,65 +152,79 @@ _WORD_POSITIONS = re.compile(r"[\w’'-]+")
 
 @dataclass
 class Candidate:
+    """A span of `sentence.text` that may answer the question. `kind` is what it names (the entity
+    label's kind where the model labelled it, else the rules'); `rule_kind` is the rules' view
+    ("" when only the model found it) and `label` the entity label ("" when none)."""
+
     text: str
     kind: str
     sentence: Sentence
     start: int  # offsets of `text` in sentence.text
     end: int
     score: float = 0.0
+    rule_kind: str = ""
+    label: str = ""
+    fit: float = 0.0
+    proximity: float = 0.0
 
 
 @dataclass
-class DirectAnswer:
-    """The short answer, verbatim in `sentence.text[start:end]`, and how many articles agree."""
+class AnswerGroup:
+    """One answer and every candidate that names it ("Vladimir Medinsky", "Medinsky"), with the
+    evidence summed over distinct articles (`weight`)."""
 
-    text: str
-    kind: str
-    sentence: Sentence
-    start: int
-    end: int
-    score: float
-    documents: int
-    alternatives: list[str] = field(default_factory=list)
+    candidates: list[Candidate]
+    weight: float = 0.0
+
+    @property
+    def lead(self) -> Candidate:
+        """The best-scored mention: the one shown, in the sentence that cites it."""
+        return max(self.candidates, key=lambda c: c.score)
+
+    @property
+    def documents(self) -> int:
+        return len({c.sentence.doc_id for c in self.candidates})
 
 
-def find_answer(question: Question, support: Support) -> DirectAnswer | None:
-    """The best-supported short answer of the type `question` asks for, or None."""
-    fits = FIT.get(question.answer_type)
-    if not fits or not support.sentences:
-        return None
-    top = support.sentences[0].score
-    pool = [s for s in support.sentences[:MAX_SENTENCES] if s.score >= MIN_SENTENCE_SHARE * top]
-    asked, wanted = question_cues(question)
-    groups: list[list[Candidate]] = []
-    for sentence in pool:
+def recognise(support: Support, recognizer: EntityRecognizer, limit: int = MAX_SENTENCES) -> None:
+    """Find the named entities of the first `limit` sentences of `support` (those the short answer
+    is taken from), in one batch; sentences already read keep theirs."""
+    todo = [s for s in support.sentences[:limit] if s.entities is None]
+    for sentence, found in zip(todo, recognizer.entities([s.text for s in todo])):
+        sentence.entities = found
+
+
+def answer_groups(question: Question, support: Support) -> list[AnswerGroup]:
+    """The candidate answers of the type `question` asks for in the first `MAX_SENTENCES`
+    sentences, grouped by answer, the best-supported first (empty for an open question)."""
+    if not FIT.get(question.answer_type):
+        return []
+    wanted = question_cues(question)
+    groups: list[AnswerGroup] = []
+    for sentence in support.sentences[:MAX_SENTENCES]:
         stems = word_stems(sentence.text)
-        for cand in candidates(sentence, question, asked):
-            fit = candidate_fit(question, cand)
-            if not fit:
+        for cand in candidates(sentence, question):
+            cand.fit = candidate_fit(question, cand)
+            if not cand.fit:
                 continue
-            cand.score = sentence.score * fit * (0.4 + 0.6 * proximity(stems, cand, wanted))
+            cand.proximity = proximity(stems, cand, wanted)
+            cand.score = sentence.score * cand.fit * (0.4 + 0.6 * cand.proximity)
             _add(groups, cand)
-    if not groups:
-        return None
-    ranked = sorted(((_agreement(g), g) for g in groups), key=lambda x: x[0], reverse=True)
-    total, best = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
-    if total < MIN_ANSWER_SHARE * top or total < MIN_LEAD * runner_up:
-        return None
-    lead = max(best, key=lambda c: c.score)
-    return DirectAnswer(
-        lead.text, lead.kind, lead.sentence, lead.start, lead.end, total, len({c.sentence.doc_id for c in best}),
-        [max(g, key=lambda c: c.score).text for _, g in ranked[1:4]],
-    )
+    for group in groups:
+        group.weight = _agreement(group.candidates)
+    return sorted(groups, key=lambda g: g.weight, reverse=True)
 
 
-def question_cues(question: Question) -> tuple[set[str], dict[str, float]]:
-    """The question's own words (an answer must not merely repeat them) and the weight of each of
-    its terms as a landmark next to an answer."""
+def question_cues(question: Question) -> dict[str, float]:
+    """The weight of each of the question's terms as a landmark next to an answer."""
     # Role words ("minister", "company") stand next to every name of their kind: they say less about which.
-    roles = set(terms(" ".join(TYPE_NOUNS)))
-    return _question_words(question.text), {t: ROLE_WEIGHT if t in roles else 1.0 for t in question.terms}
+    roles = _role_terms()
+    return {t: ROLE_WEIGHT if t in roles else 1.0 for t in question.terms}
+
+
+@lru_cache(maxsize=1)
+def _role_terms() -> frozenset[str]:
+    return frozenset(terms(" ".join(TYPE_NOUNS)))
 
 
 def candidate_fit(question: Question, cand: Candidate) -> float:
@@ -224,9 +245,12 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     return fit
 
 
-def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[Candidate]:
-    """The names, numbers and dates in a sentence that the question does not already contain."""
+def candidates(sentence: Sentence, question: Question) -> list[Candidate]:
+    """The names, numbers and dates in a sentence that the question does not already contain: the
+    rules' spans, each kind taken from the entity model where it labelled the span, and the
+    model's further entities."""
     text = sentence.text
+    asked = question.asked
     out: list[Candidate] = []
     taken: list[tuple[int, int]] = []
     asked_times = {normalize_word(w) for t in question.time_expressions for w in words(t)}
@@ -249,14 +273,54 @@ def candidates(sentence: Sentence, question: Question, asked: set[str]) -> list[
     dateline = DATELINE.match(text)
     if dateline:
         taken.append(dateline.span(1))
-    topic_nouns = {normalize_word(w) for w in TOPIC_NOUN.findall(question.text)}
     opening = dateline.end() if dateline else 0
     for m in NAME_RUN.finditer(text):
         for start, end in _split_run(text, m.start(), m.end()):
-            cand = _name(text, start, end, sentence, asked, topic_nouns, question.names, opening)
+            cand = _name(text, start, end, sentence, asked, question.topic_nouns, question.names, opening)
             if cand and not any(s < cand.end and cand.start < e for s, e in taken):
                 out.append(cand)
+    for cand in out:
+        cand.rule_kind = cand.kind
+    if sentence.entities:
+        out += _labelled(sentence, sentence.entities, out, question, asked_times, dateline.span() if dateline else None)
     return out
+
+
+def _labelled(sentence: Sentence, entities: list[Entity], found: list[Candidate], question: Question,
+              asked_times: set[str], dateline: tuple[int, int] | None) -> list[Candidate]:
+    """Label the rules' candidates with the entities that cover them (a name's kind becomes the
+    model's: "Trump" a person, "Istanbul" a place); return the entities the rules missed as new
+    candidates ("the Middle East", "last year", "$3 million")."""
+    extra = []
+    for entity in entities:
+        kind = ENTITY_KINDS.get(entity.label)
+        if kind is None or (dateline and entity.start < dateline[1]):
+            continue
+        covered = [c for c in found if c.start < entity.end and entity.start < c.end]
+        for cand in covered:
+            cand.label = entity.label
+            if cand.rule_kind in NAME_KINDS:
+                cand.kind = kind
+        if covered:
+            continue
+        start, end = _trimmed(sentence.text, entity.start, entity.end)
+        span = sentence.text[start:end]
+        tokens = _name_tokens(span) - stopwords()
+        if not tokens or (kind in NAME_KINDS and tokens & question.asked) or tokens <= question.asked | asked_times:
+            continue
+        extra.append(Candidate(span, kind, sentence, start, end, label=entity.label))
+    return extra
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """An entity's span less a leading "the" and a trailing possessive ("the Kremlin's")."""
+    m = re.match(r"(?:the|The)\s+", text[start:end])
+    if m and end - start > m.end():
+        start += m.end()
+    m = re.search(r"[’']s?$", text[start:end])
+    if m and m.start() > 0:
+        end = start + m.start()
+    return start, end
 
 
 def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | None:
@@ -373,12 +437,6 @@ def _name_tokens(text: str) -> set[str]:
     return {normalize_word(w) for w in words(text)}
 
 
-def _question_words(question: str) -> set[str]:
-    """The question's words, lower-cased, as an answer must not merely repeat them."""
-    question = re.sub(r"(?<=\d),(?=\d)", "", question)  # "1,000" as one word, as numbers are compared
-    return {normalize_word(w) for w in words(question)} | {normalize_word(p) for w in words(question) for p in w.split("-")}
-
-
 def _unit_matches(candidate: str, unit: str) -> bool:
     return bool(terms(unit)) and terms(unit)[0] in set(terms(candidate))
 
@@ -409,20 +467,20 @@ def answer_key(cand: Candidate) -> frozenset[str]:
     return frozenset(str(_SMALL.index(t)) if t in _SMALL else t for t in tokens if t not in ("the", "of", "a", "an"))
 
 
-def _add(groups: list[list[Candidate]], cand: Candidate) -> None:
+def _add(groups: list[AnswerGroup], cand: Candidate) -> None:
     """Join the group of the same answer: the same words, or a part of them ("Medinsky" and
-    "Vladimir Medinsky")."""
+    "Vladimir Medinsky"). A group's first candidate has its longest form."""
     key = answer_key(cand)
     if not key:
         return
     for group in groups:
-        other = answer_key(group[0])
+        other = answer_key(group.candidates[0])
         if key <= other or other <= key:
-            group.append(cand)
+            group.candidates.append(cand)
             if len(key) > len(other):
-                group.insert(0, group.pop())
+                group.candidates.insert(0, group.candidates.pop())
             return
-    groups.append([cand])
+    groups.append(AnswerGroup([cand]))
 
 
 def _agreement(group: list[Candidate]) -> float:
@@ -435,4 +493,5 @@ def _agreement(group: list[Candidate]) -> float:
     return ranked[0] + AGREEMENT * sum(score / rank for rank, score in enumerate(ranked[1:], 1))
 
 
-__all__ = ["Candidate", "DirectAnswer", "answer_key", "candidate_fit", "candidates", "find_answer", "proximity", "question_cues", "word_stems"]
+__all__ = ["AnswerGroup", "Candidate", "ENTITY_KINDS", "FIT", "answer_groups", "answer_key", "candidate_fit", "candidates", "proximity",
+           "question_cues", "recognise", "word_stems"]

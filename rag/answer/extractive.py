@@ -1,8 +1,8 @@
 """Extractive answers: a first line that answers, then sentences cut verbatim from the articles,
 each followed by its [n].
 
-The first line is the best sentence, led by the short answer in bold (rag/answer/direct.py: a name,
-number or date, verbatim from that sentence) when one is convincing. The best-scored sentences
+The first line is the best sentence, led by the short answer in bold (a name, number or date,
+verbatim from that sentence) when the scorer (rag/answer/scorer.py) is sure enough of it. The best-scored sentences
 (rag/answer/support.py), from several articles where they agree, follow as support; a quotation is
 never cut off, a quote that leans on the sentence before it brings that sentence, and every quote
 is a citation into its document.
@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 
 from rag.answer.citations import make_citation
-from rag.answer.direct import find_answer
-from rag.answer.question import NONE, analyse
-from rag.answer.support import SPEECH_QUESTION, Sentence, Support
+from rag.answer.question import NONE, Question
+from rag.answer.scorer import best_answer
+from rag.answer.support import Sentence, Support
 from rag.text import jaccard, sentence_spans, shingles
 from rag.types import Answer, Citation, Document
 
@@ -29,16 +29,16 @@ MAX_PER_ARTICLE = 3
 MAX_PER_ARTICLE_OPEN = 2
 
 
-def compose(question: str, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str,
+def compose(question: Question, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str,
             short_answer: bool = True) -> Answer:
     """The extractive answer: a first line that answers, then a few supporting quotes, each with its
     citation. The first line is the best sentence, led by the short answer (a name, number or date
-    verbatim from it) when one is convincing."""
-    asked = analyse(question)
-    direct = find_answer(asked, support) if short_answer else None
-    wants_speech = bool(SPEECH_QUESTION.search(question))
+    verbatim from it) when its probability clears the scorer's threshold."""
+    best = best_answer(question, support) if short_answer else None
+    direct = best if best and best.shown else None
+    wants_speech = question.wants_speech
     lead = direct.sentence if direct else quoted_lead(support) if wants_speech else None
-    per_article = MAX_PER_ARTICLE_OPEN if asked.answer_type == NONE or wants_speech else MAX_PER_ARTICLE
+    per_article = MAX_PER_ARTICLE_OPEN if question.answer_type == NONE or wants_speech else MAX_PER_ARTICLE
     groups = select_sentences(support, max_sentences=max_quotes, lead=lead, per_article=per_article)
     spans: list[list] = []  # [doc, start, end, chunk_id], in answer order
     length = 0
@@ -62,13 +62,16 @@ def compose(question: str, support: Support, documents: Mapping[str, Document], 
     for number, (doc, start, end, chunk_id) in enumerate(_whole_quotations(spans), 1):
         citations.append(make_citation(number, doc, start, end, app_url, chunk_id))
         lines.append(f"{' '.join(doc.text[start:end].split())} [{number}]")
-    short = " ".join(direct.text.split()) if direct else ""
+    short = direct.text if direct else ""
     if short and lines and short in lines[0]:
         # The short answer leads, with the sentence it was cut from on the same line: a reader sees
         # the answer at once and, when the extraction picked the wrong name, the evidence beside it.
         lines[0] = f"**{short}** — {lines[0]}"
+    else:
+        short = ""
     text = "\n".join(lines[:1] + [f"- {line}" for line in lines[1:]])
-    return Answer(question, text, citations, bool(citations), "extractive")
+    return Answer(question.text, text, citations, bool(citations), "extractive", short_answer=short or None,
+                  short_answer_confidence=round(best.probability, 4) if best else None)
 
 
 # A quote opening with a pronoun or a connective leans on the sentence before it.

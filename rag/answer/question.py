@@ -4,6 +4,9 @@ An extractive answer can only lead with a short answer ("Vladimir Medinsky", "tw
 knows what kind of thing to look for. That comes from the question's wording alone: the question
 word and the noun after "which"/"what" ("which think tank", "what year"). Small word lists and
 regular expressions, no model: the analysis runs on every offline question and must cost nothing.
+
+`analyse` runs once per question; the `Question` it returns is what every later stage (sentence
+scoring, the ranker, the short answer, composition) reads, so none of them parses the text again.
 """
 
 from __future__ import annotations
@@ -12,6 +15,28 @@ import re
 from dataclasses import dataclass, field
 
 from rag.text import names, normalize_word, sentence_spans, terms, words
+
+# "What did X say / tell / warn": the person's own words answer. Whole verb forms only: "warning",
+# "Warnock", "additional", "replacing" or "the call" do not ask what someone said (prefixes matched
+# them, and a speech question skips the trained ranker). "Call" only as "what did X call Y": "what
+# is it called", "called on Congress" and "calls for" are not speech.
+SPEECH_QUESTION = re.compile(
+    r"\b(say|says|said|saying|tell|tells|told|telling|warn|warns|warned|claim|claims|claimed|claiming|"
+    r"describ(?:e|es|ed|ing)|react(?:s|ed|ing)?|respond(?:s|ed|ing)?|repl(?:y|ies|ied|ying)|"
+    r"(?:did|does|do|would|will) (?:\w+ ){1,3}call\b(?! (?:on|for|off)\b)|sum(?:s|med|ming)? (?:\w+ )?up|put it|"
+    r"characteri[sz](?:e|es|ed|ing)|comment(?:s|ed|ing)?|argu(?:e|es|ed|ing)|insist(?:s|ed|ing)?|add(?:s|ed|ing)?|"
+    r"quot(?:e|es|ed|ing)|words?)\b",
+    re.I,
+)
+# "How long" asks for a length: "long" is not a word the answer contains.
+HOW_MUCH = re.compile(r"\bhow (long|many|much|far|old|often|big|large)\b", re.I)
+# Which kind of thing a sentence must hold to be more than a restatement of the question.
+ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|often|big|large)|what (year|percentage|percent|number|amount|age|date|day|time)|when)\b", re.I
+)
+ASKS_NAME = re.compile(r"^\W*(who|whom|whose|which|where)\b|\b(who|which|where)\b", re.I)
+# A noun the question determines ("during the talks"): its topic, which a name may qualify.
+TOPIC_NOUN = re.compile(r"\b(?:the|this|that|these|those|its|his|her|their)\s+([a-z][\w’'-]{2,})", re.I)
 
 PERSON, ORGANISATION, PLACE, DATE, NUMBER, DURATION, NAME, NONE = (
     "person", "organisation", "place", "date", "number", "duration", "name", "none",
@@ -74,25 +99,66 @@ TIME_EXPRESSION = re.compile(
 
 @dataclass(frozen=True)
 class Question:
-    """The analysis of one question. `focus` is the noun phrase after "which"/"what" ("think tank"),
-    `unit` the noun counted by "how many" ("points"), `terms` the stemmed topic terms."""
+    """The analysis of one question, made once per ask (`analyse`) and read by every stage.
+
+    `answer_type` is what kind of thing answers it (PERSON ... NONE), `focus` the noun phrase after
+    "which"/"what" ("think tank"), `unit` the noun counted by "how many" ("points"). For follow-ups,
+    `query_*` describe the retrieval query (the question with the conversation's words)."""
 
     text: str
     answer_type: str
     focus: str = ""
     unit: str = ""
-    terms: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()  # stemmed topic terms, each once, in order
     time_expressions: tuple[str, ...] = field(default_factory=tuple)
     names: frozenset[str] = frozenset()  # its capitalised words, lower-cased, hyphenated ones split ("Trump-backed")
+    capitalised: frozenset[str] = frozenset()  # the same, hyphenated ones whole
+    words: tuple[str, ...] = ()  # its words as written
+    asked: frozenset[str] = frozenset()  # its words lower-cased (hyphenated also split): an answer must not repeat them
+    term_sequence: tuple[str, ...] = ()  # stemmed terms in order with repeats, for adjacent pairs
+    weighted_terms: tuple[str, ...] = ()  # terms that weigh in sentence scores ("long" of "how long" is not one)
+    wants_speech: bool = False  # "what did X say": the person's own words answer
+    wants_number: bool = False  # a sentence holding a number may answer it
+    wants_name: bool = False  # a sentence naming something the question does not may answer it
+    parts: tuple[tuple[str, ...], ...] = ()  # terms of each part of a two-part question ("Who is X, and what ...")
+    topic_nouns: frozenset[str] = frozenset()  # nouns it determines ("the talks")
+    query_terms: tuple[str, ...] = ()  # weighted terms of the retrieval query
+    query_names: frozenset[str] = frozenset()  # names and words of the retrieval query
 
 
-def analyse(question: str) -> Question:
-    """The expected answer type, focus, topic terms and time expressions of `question`."""
+def analyse(question: str, query: str | None = None) -> Question:
+    """Everything later stages need from `question` (and, for a follow-up, from the retrieval
+    `query` built with the conversation)."""
     # "may" in lower case is the verb ("may have picked up"), not the month.
     times = tuple(m.group().strip() for m in TIME_EXPRESSION.finditer(question) if m.group().strip() != "may")
     answer_type, focus, unit = _answer_type(question)
-    named = frozenset(part for name in names(question) for part in name.split("-"))
-    return Question(question, answer_type, focus, unit, tuple(dict.fromkeys(terms(question))), times, named)
+    capitalised = frozenset(names(question))
+    named = frozenset(part for name in capitalised for part in name.split("-"))
+    written = tuple(words(question))
+    sequence = tuple(terms(question))
+    query = question if query is None else query
+    return Question(
+        question, answer_type, focus, unit, tuple(dict.fromkeys(sequence)), times, named,
+        capitalised=capitalised,
+        words=written,
+        asked=_asked_words(question),
+        term_sequence=sequence,
+        weighted_terms=tuple(terms(HOW_MUCH.sub("how", question))),
+        wants_speech=bool(SPEECH_QUESTION.search(question)),
+        wants_number=bool(ASKS_NUMBER.search(question)),
+        wants_name=bool(ASKS_NAME.search(question)),
+        parts=tuple(tuple(terms(part)) for part in question_parts(question)),
+        topic_nouns=frozenset(normalize_word(w) for w in TOPIC_NOUN.findall(question)),
+        query_terms=tuple(terms(HOW_MUCH.sub("how", query))),
+        query_names=frozenset(names(query)) | {normalize_word(w) for w in words(query)},
+    )
+
+
+def _asked_words(question: str) -> frozenset[str]:
+    """The question's words, lower-cased, as an answer must not merely repeat them."""
+    question = re.sub(r"(?<=\d),(?=\d)", "", question)  # "1,000" as one word, as numbers are compared
+    written = words(question)
+    return frozenset({normalize_word(w) for w in written} | {normalize_word(p) for w in written for p in w.split("-")})
 
 
 def question_parts(question: str) -> list[str]:
@@ -177,4 +243,4 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
     return "", ""
 
 
-__all__ = ["Question", "analyse", "TIME_EXPRESSION", "PERSON", "ORGANISATION", "PLACE", "DATE", "NUMBER", "DURATION", "NAME", "NONE"]
+__all__ = ["Question", "analyse", "SPEECH_QUESTION", "TIME_EXPRESSION", "PERSON", "ORGANISATION", "PLACE", "DATE", "NUMBER", "DURATION", "NAME", "NONE"]

@@ -15,19 +15,17 @@ A linear model rather than boosted trees: it measured as well on the held-out sp
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 
 import numpy as np
 
 from rag.answer.direct import answer_key, candidate_fit, candidates, proximity, question_cues, word_stems
+from rag.answer.linear import Model, shipped
 from rag.answer.question import NONE, Question
-from rag.answer.support import NAMED_SOURCE_BONUS, SPEECH, SPEECH_QUESTION, Support
-from rag.text import names, normalize_word, terms, words
+from rag.answer.support import NAMED_SOURCE_BONUS, SPEECH, Support
+from rag.text import names, terms
 
 # Only the best sentences by the hand-made score are re-ranked: finding names and numbers in each
 # costs time, and the answer is rarely further down.
@@ -53,37 +51,11 @@ FEATURES = (
 )
 
 
-@dataclass(frozen=True)
-class Model:
-    """Standardisation and logistic-regression weights, in the order of `FEATURES`."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
-    bias: float
-
-    def probability(self, rows: np.ndarray) -> np.ndarray:
-        z = ((rows - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-z))
-
-    def to_json(self, **about) -> str:
-        return json.dumps({
-            "features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-            "weights": self.weights.tolist(), "bias": self.bias, **about,
-        }, indent=1)
-
-
 @lru_cache(maxsize=1)
 def shipped_model() -> Model | None:
     """The model in rag/answer/ranker.json, or None when it is missing or was trained on other features."""
-    path = files("rag.answer") / "ranker.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
-    if tuple(data.get("features", ())) != FEATURES:
-        return None
-    return Model(np.array(data["mean"]), np.array(data["scale"]), np.array(data["weights"]), float(data["bias"]))
+    data = shipped("ranker.json", FEATURES)
+    return Model.from_dict(data) if data else None
 
 
 def features(question: Question, support: Support) -> np.ndarray:
@@ -91,11 +63,9 @@ def features(question: Question, support: Support) -> np.ndarray:
     pool = support.sentences[:POOL]
     if not pool:
         return np.zeros((0, len(FEATURES)))
-    asked, wanted = question_cues(question)
+    wanted = question_cues(question)
     typed = question.answer_type != NONE
-    wants_speech = bool(SPEECH_QUESTION.search(question.text))
-    question_names = set(names(question.text)) | {normalize_word(w) for w in words(question.text)}
-    question_terms = terms(question.text)
+    question_terms = question.term_sequence
     bigrams = set(zip(question_terms, question_terms[1:]))
     best_fused = max((s.passage.score for s in pool), default=0.0) or 1.0
 
@@ -105,7 +75,7 @@ def features(question: Question, support: Support) -> np.ndarray:
         keyed: dict[frozenset, tuple[float, float]] = {}
         if typed:
             stems = word_stems(sentence.text)
-            for cand in candidates(sentence, question, asked):
+            for cand in candidates(sentence, question):
                 fit = candidate_fit(question, cand)
                 key = answer_key(cand)
                 if fit and key:
@@ -128,12 +98,12 @@ def features(question: Question, support: Support) -> np.ndarray:
             sentence.passage.dense,
             1.0 / (1 + sentence.rank),
             sentence.passage.score / best_fused,
-            float(wants_speech and bool(SPEECH.search(sentence.text))),
+            float(question.wants_speech and bool(SPEECH.search(sentence.text))),
             fit,
             close,
             math.log1p(others),
             float(not typed),
-            len(sentence_names - question_names) / len(sentence_names) if sentence_names else 0.0,
+            len(sentence_names - question.query_names) / len(sentence_names) if sentence_names else 0.0,
             len(bigrams & set(zip(sentence_terms, sentence_terms[1:]))) / len(bigrams) if bigrams else 0.0,
             1.0 / (1.0 + sentence.start / 1000),
             math.log(1 + len(sentence.text.split())),
@@ -151,7 +121,7 @@ def rerank(question: Question, support: Support, model: Model | None = None) -> 
     speech ("what did X say about how long ...") the ranker measured worse than the hand-made
     score on the gold set (benchmarks/README.md). Unchanged when no model is shipped."""
     model = model or shipped_model()
-    if model is None or not support.sentences or question.answer_type == NONE or SPEECH_QUESTION.search(question.text):
+    if model is None or not support.sentences or question.answer_type == NONE or question.wants_speech:
         return support
     pool = support.sentences[:POOL]
     for sentence, p in zip(pool, model.probability(features(question, support))):

@@ -13,23 +13,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rag.answer.question import question_parts
+from rag.answer.question import Question
+from rag.backends.ner import Entity
 from rag.retrieval.stats import CorpusStats
-from rag.text import names, normalize_word, sentence_spans, stopwords, terms, words
+from rag.text import names, normalize_word, sentence_spans, stopwords, terms
 from rag.types import Passage
 
 SPEECH = re.compile(r"[“”\"]|\b(said|says|saying|told|warned|stated|noted|added|wrote|argued|claimed|described)\b", re.I)
-# Whole verb forms only: "warning", "Warnock", "additional", "replacing" or "the call" do not ask
-# what someone said (prefixes matched them, and a speech question skips the trained ranker). "Call"
-# only as "what did X call Y": "what is it called", "called on Congress" and "calls for" are not speech.
-SPEECH_QUESTION = re.compile(
-    r"\b(say|says|said|saying|tell|tells|told|telling|warn|warns|warned|claim|claims|claimed|claiming|"
-    r"describ(?:e|es|ed|ing)|react(?:s|ed|ing)?|respond(?:s|ed|ing)?|repl(?:y|ies|ied|ying)|"
-    r"(?:did|does|do|would|will) (?:\w+ ){1,3}call\b(?! (?:on|for|off)\b)|sum(?:s|med|ming)? (?:\w+ )?up|put it|"
-    r"characteri[sz](?:e|es|ed|ing)|comment(?:s|ed|ing)?|argu(?:e|es|ed|ing)|insist(?:s|ed|ing)?|add(?:s|ed|ing)?|"
-    r"quot(?:e|es|ed|ing)|words?)\b",
-    re.I,
-)
 # A sentence that continues the previous one: a quotation, "he said ...", or opening with a pronoun.
 CONTINUES = re.compile(
     r"^[“\"]|\b(he|she|they) (said|added|noted|warned|told)\b|^(it|he|she|they|this|these|his|her|its|their)\b", re.I
@@ -84,6 +74,7 @@ class Sentence:
     lexical: float
     passage: Passage
     rank: int = 0  # of its passage among the retrieved ones (0 = the best)
+    entities: list[Entity] | None = None  # named entities, offsets in `text`; None until the model read it
 
 
 @lru_cache(maxsize=1)
@@ -110,7 +101,7 @@ def is_common_word(word: str) -> bool:
                for i in range(3, len(word) - 2))
 
 
-def missing_terms(question: str, stats: CorpusStats) -> list[str]:
+def missing_terms(question: Question, stats: CorpusStats) -> list[str]:
     """Names (and rare words) in the question that no indexed article contains.
 
     A question about a person or event the articles never mention should be declined even when
@@ -118,10 +109,9 @@ def missing_terms(question: str, stats: CorpusStats) -> list[str]:
     taken as a name; a lowercase word counts only when it is not a common English word, so
     "what did merkel say" is caught but "characterise" or "lawmakers" are not.
     """
-    capitalised = set(names(question))
     stop = stopwords()
     out = []
-    for word in words(question):
+    for word in question.words:
         for part in word.split("-"):
             norm = normalize_word(part)
             if norm in stop or len(norm) < 3 or any(ch.isdigit() for ch in norm):
@@ -129,12 +119,12 @@ def missing_terms(question: str, stats: CorpusStats) -> list[str]:
             stemmed = terms(norm)
             if not stemmed or stemmed[0] in stats.known_terms:
                 continue
-            if norm in capitalised or not is_common_word(norm):
+            if norm in question.capitalised or not is_common_word(norm):
                 out.append(part)
     return list(dict.fromkeys(out))
 
 
-ASKS_NUMBER = re.compile(
+NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|often|big|large)|what (year|percentage|percent|number|amount|age|date|day|time)|when)\b", re.I
 )
 ASKS_NAME = re.compile(r"^\W*(who|whom|whose|which|where)\b|\b(who|which|where)\b", re.I)
@@ -146,33 +136,30 @@ NUMBER = re.compile(
 )
 
 
-def answer_type_bonus(question: str, question_names: set[str], sentence: str) -> float:
+def answer_type_bonus(question: Question, sentence: str) -> float:
     """A sentence that holds the kind of thing asked for (a number, a name the question does not
     already contain) is more likely the answer than one that merely repeats the question."""
-    if ASKS_NUMBER.search(question):
+    if question.wants_number:
         return ANSWER_TYPE_BONUS if NUMBER.search(sentence) else 0.0
-    if ASKS_NAME.search(question):
-        return ANSWER_TYPE_BONUS if set(names(sentence)) - question_names else 0.0
+    if question.wants_name:
+        return ANSWER_TYPE_BONUS if set(names(sentence)) - question.query_names else 0.0
     return 0.0
 
 
-HOW_MUCH = re.compile(r"\bhow (long|many|much|far|old|often|big|large)\b", re.I)
-
-
-def _weights(question: str, retrieval_query: str, stats: CorpusStats, source_terms: set[str]) -> dict[str, float]:
-    """IDF weights of the question's terms. "How long" asks for a length: "long" is not a word
-    the answer contains. Terms that name a source ("according to the WSJ") pick the article,
-    not the sentence, so they are left out here and favour that article's sentences instead."""
-    weights = {t: stats.idf(t) for t in terms(HOW_MUCH.sub("how", question)) if t not in source_terms}
-    for t in terms(HOW_MUCH.sub("how", retrieval_query)):
+def _weights(question: Question, stats: CorpusStats, source_terms: set[str]) -> dict[str, float]:
+    """IDF weights of the question's terms. Terms that name a source ("according to the WSJ")
+    pick the article, not the sentence, so they are left out here and favour that article's
+    sentences instead."""
+    weights = {t: stats.idf(t) for t in question.weighted_terms if t not in source_terms}
+    for t in question.query_terms:
         if t not in source_terms:
             weights.setdefault(t, 0.5 * stats.idf(t))  # context from earlier turns counts less
     return weights
 
 
-def named_sources(question: str, stats: CorpusStats) -> tuple[set[str], set[str]]:
+def named_sources(question: Question, stats: CorpusStats) -> tuple[set[str], set[str]]:
     """Question terms that name an article's outlet or author, and the articles they name."""
-    asked = set(terms(question))
+    asked = set(question.terms)
     named_terms, named_docs = set(), set()
     for doc_id, source_terms in stats.source_terms.items():
         hit = asked & source_terms
@@ -182,15 +169,14 @@ def named_sources(question: str, stats: CorpusStats) -> tuple[set[str], set[str]
     return named_terms, named_docs
 
 
-def score_sentences(question: str, retrieval_query: str, passages: list[Passage], stats: CorpusStats) -> Support:
+def score_sentences(question: Question, passages: list[Passage], stats: CorpusStats) -> Support:
+    """Every sentence of the retrieved passages scored against the question, best first, with
+    what the decision to answer needs (coverage, closeness, names the corpus lacks)."""
     source_terms, named_docs = named_sources(question, stats)
-    weights = _weights(question, retrieval_query, stats, source_terms)
+    weights = _weights(question, stats, source_terms)
     total = sum(weights.values()) or 1.0
-    wants_speech = bool(SPEECH_QUESTION.search(question))
-    question_names = set(names(retrieval_query)) | {normalize_word(w) for w in words(retrieval_query)}
     missing = missing_terms(question, stats)
-    capitalised = set(names(question))
-    support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in capitalised],
+    support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in question.capitalised],
                       named_docs=named_docs)
     support.closeness = max((p.dense for p in passages), default=0.0)
     parts = _parts(question, weights)
@@ -215,11 +201,11 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
             if lexical < previous_lexical and CONTINUES.search(text):
                 lexical = max(lexical, 0.8 * previous_lexical)
             score = 0.65 * lexical + 0.35 * passage.dense
-            if wants_speech and SPEECH.search(text):
+            if question.wants_speech and SPEECH.search(text):
                 score += 0.1
             if passage.doc_id in named_docs:
                 score += NAMED_SOURCE_BONUS
-            score += answer_type_bonus(question, question_names, text)
+            score += answer_type_bonus(question, text)
             support.sentences.append(Sentence(passage.doc_id, start, end, text, score, lexical, passage, rank))
             previous_lexical = lexical
     support.sentences.sort(key=lambda s: s.score, reverse=True)
@@ -227,11 +213,11 @@ def score_sentences(question: str, retrieval_query: str, passages: list[Passage]
     return support
 
 
-def _parts(question: str, weights: dict[str, float]) -> list[tuple[dict[str, float], float]]:
+def _parts(question: Question, weights: dict[str, float]) -> list[tuple[dict[str, float], float]]:
     """The term weights of each part of a two-part question, with their sum; none for an ordinary
     question. A part holding less than a third of the question's weight ("... and what happened
     next?") is too slight to stand for the question."""
-    parts = [{t: weights[t] for t in terms(part) if t in weights} for part in question_parts(question)]
+    parts = [{t: weights[t] for t in part if t in weights} for part in question.parts]
     if len(parts) < 2:
         return []
     total = sum(weights.values())

@@ -3,7 +3,8 @@
 Built-in backends are registered here exactly as an extra one would be: a name and a factory taking
 the `Config`. Embedders are chosen by the prefix of RAG_EMBED_MODEL (`local:`, `fake:`; anything
 else is an OpenAI(-compatible) model name), LLMs by RAG_LLM_BACKEND (`openai`, `fake`; `auto` picks
-`openai` when OPENAI_API_KEY or OPENAI_BASE_URL is set). The fakes make a unit tier that needs no
+`openai` when OPENAI_API_KEY or OPENAI_BASE_URL is set), named-entity recognizers by RAG_NER (`spacy`,
+`none`). The fakes make a unit tier that needs no
 model files and no servers: see tests/unit/conftest.py.
 """
 
@@ -13,11 +14,13 @@ from collections.abc import Callable
 
 from rag.backends.embeddings import Embedder
 from rag.backends.llm import LLM
+from rag.backends.ner import EntityRecognizer
 from rag.config import LOCAL_EMBED_MODEL, Config
 from rag.errors import ConfigError
 
 EMBEDDERS: dict[str, Callable[[Config], Embedder]] = {}
 LLMS: dict[str, Callable[[Config], LLM]] = {}
+RECOGNIZERS: dict[str, Callable[[Config], EntityRecognizer]] = {}
 OPENAI = "openai"
 
 
@@ -32,6 +35,14 @@ def register_embedder(prefix: str):
 def register_llm(name: str):
     def add(factory: Callable[[Config], LLM]) -> Callable[[Config], LLM]:
         LLMS[name] = factory
+        return factory
+
+    return add
+
+
+def register_ner(name: str):
+    def add(factory: Callable[[Config], EntityRecognizer]) -> Callable[[Config], EntityRecognizer]:
+        RECOGNIZERS[name] = factory
         return factory
 
     return add
@@ -52,6 +63,13 @@ def make_llm(config: Config) -> LLM | None:
     if name not in LLMS:
         raise ConfigError(f"Unknown LLM backend {name!r}; known: {', '.join(sorted(LLMS))}")
     return LLMS[name](config)
+
+
+def make_ner(config: Config) -> EntityRecognizer:
+    """The named-entity recognizer RAG_NER selects (its model loads on first use)."""
+    if config.answering.ner not in RECOGNIZERS:
+        raise ConfigError(f"Unknown NER backend {config.answering.ner!r}; known: {', '.join(sorted(RECOGNIZERS))}")
+    return RECOGNIZERS[config.answering.ner](config)
 
 
 @register_embedder("local")
@@ -89,3 +107,17 @@ def _fake_llm(config: Config) -> LLM:
     from rag.backends.llm import ScriptedLLM
 
     return ScriptedLLM(config)
+
+
+@register_ner("spacy")
+def _spacy_ner(config: Config) -> EntityRecognizer:
+    from rag.backends.ner import SpacyEntities
+
+    return SpacyEntities()
+
+
+@register_ner("none")
+def _no_ner(config: Config) -> EntityRecognizer:
+    from rag.backends.ner import NoEntities
+
+    return NoEntities()

@@ -69,6 +69,7 @@ TOP_K = 5
 QUOTES = str.maketrans({mark: " " for mark in "\"'`“”‘’„‟‚‛«»"})
 EXAMPLES_PER_CLASS = 5
 LEAD_CHARS = 300
+RIGHT_F1 = 0.5  # a short answer is right when its token F1 with a gold answer reaches this
 PEER_K = (1, 5)
 
 
@@ -91,6 +92,34 @@ def contains_answer(text: str, answers: list[str], normalized: bool = False) -> 
     """A gold answer appears in `text` (normalized as `normalize` does), as whole words."""
     hay = text if normalized else normalize(text)
     return any(p.search(hay) for p in (_answer_pattern(a) for a in answers) if p is not None)
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def answer_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation, which RealTime QA scores with: lower case, punctuation and
+    articles removed, whitespace collapsed; then split into words."""
+    text = "".join(ch for ch in (text or "").lower() if not unicodedata.category(ch).startswith("P"))
+    return _ARTICLES.sub(" ", text).split()
+
+
+def exact_match(prediction: str | None, answers: list[str]) -> bool:
+    """The short answer equals a gold answer after `answer_tokens` normalisation."""
+    return prediction is not None and any(answer_tokens(prediction) == answer_tokens(a) for a in answers)
+
+
+def token_f1(prediction: str | None, answers: list[str]) -> float:
+    """The best token-overlap F1 between the short answer and a gold answer (0 for no answer)."""
+    predicted = answer_tokens(prediction or "")
+    best = 0.0
+    for answer in answers:
+        gold = answer_tokens(answer)
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def _open(path: Path):
@@ -296,15 +325,20 @@ class Reading:
     chars: int
     declined: bool
     latency_ms: float
+    short_answer: str | None = None  # the bold short answer shown (None: none shown, or the system has none)
+    short_em: bool = False  # it matches a gold answer exactly (SQuAD normalisation)
+    short_f1: float = 0.0  # its best token F1 with a gold answer
 
 
-def reading(text: str, answers: list[str], in_citations: bool, declined: bool, latency_ms: float) -> Reading:
+def reading(text: str, answers: list[str], in_citations: bool, declined: bool, latency_ms: float,
+            short_answer: str | None = None) -> Reading:
     """Score an answer text as a user reads it (the product's `[n]` markers already removed), its
-    first line as the lead."""
+    first line as the lead, and its short answer by RealTime QA's exact match and token F1."""
     text = (text or "").strip()
     lead = next((line for line in text.splitlines() if line.strip()), "")[:LEAD_CHARS]
     return Reading(contains_answer(text, answers), peer_hit([text], answers), contains_answer(lead, answers),
-                   in_citations, len(text), declined, latency_ms)
+                   in_citations, len(text), declined, latency_ms, short_answer,
+                   exact_match(short_answer, answers), token_f1(short_answer, answers))
 
 
 @dataclass
@@ -407,6 +441,12 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
             "answer_in_text": mean([g.in_text for g in got]),
             "answer_in_text_peer_rule": mean([g.in_text_peer_rule for g in got]),
             "answer_in_lead": mean([g.in_lead for g in got]),
+            # RealTime QA's metrics over all questions (no short answer shown scores 0), then how
+            # often one is shown and how often a shown one is right (token F1 >= 0.5).
+            "short_em": mean([g.short_em for g in got]),
+            "short_f1": mean([g.short_f1 for g in got]),
+            "short_shown": mean([g.short_answer is not None for g in got]),
+            "short_right_when_shown": mean([g.short_f1 >= RIGHT_F1 for g in got if g.short_answer is not None]),
             "chars_median": percentile([g.chars for g in got], 50),
             "answer_in_citations_5": mean([g.in_citations for g in got]),
             "declined": mean([g.declined for g in got]),
@@ -438,14 +478,19 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
         f"asked as of {meta['as_of']}.",
         "",
         "What a user reads (answer text without `[n]` markers; lead = its first line, at most "
-        f"{LEAD_CHARS} characters; a peer's text is its K sentences, which are also its citations):",
+        f"{LEAD_CHARS} characters; a peer's text is its K sentences, which are also its citations). Short answer: "
+        "the bold answer shown, scored by RealTime QA's exact match and token F1 over all questions (none shown "
+        f"scores 0); shown = share of questions with one; right when shown = token F1 >= {RIGHT_F1}. The peers show none (—):",
         "",
-        "| system | answer in text | … peer rule | answer in lead | chars read (median) | answer in citations@5 | declined | p50 ms | p95 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| system | short answer EM | … F1 | shown | right when shown | answer in text | … peer rule | answer in lead | chars read (median) | answer in citations@5 | declined | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in summary["readers"].items():
+        shown = row["short_shown"] > 0
         lines.append(
-            f"| {name} | {fmt(row['answer_in_text'], 'pct', 1)} | {fmt(row['answer_in_text_peer_rule'], 'pct', 1)} | "
+            f"| {name} | {fmt(row['short_em'], 'pct', 1) if shown else '—'} | {fmt(row['short_f1'], 'pct', 1) if shown else '—'} | "
+            f"{fmt(row['short_shown'], 'pct', 1) if shown else '—'} | {fmt(row['short_right_when_shown'], 'pct', 1) if shown else '—'} | "
+            f"{fmt(row['answer_in_text'], 'pct', 1)} | {fmt(row['answer_in_text_peer_rule'], 'pct', 1)} | "
             f"{fmt(row['answer_in_lead'], 'pct', 1)} | {fmt(row['chars_median'], 'n')} | {fmt(row['answer_in_citations_5'], 'pct', 1)} | "
             f"{fmt(row['declined'], 'pct', 1)} | {fmt(row['latency_p50_ms'], 'ms')} | {fmt(row['latency_p95_ms'], 'ms')} |"
         )
@@ -604,7 +649,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
                 answer_text, answerable = answer.text, answer.answerable
                 in_text = contains_answer(MARKER.sub(" ", answer.text), answers)
                 readings["product"] = reading(
-                    MARKER.sub("", answer.text), answers, product.hit, not answerable, answer.latency_ms
+                    MARKER.sub("", answer.text), answers, product.hit, not answerable, answer.latency_ms, answer.short_answer
                 )
                 query = question
                 top = {}

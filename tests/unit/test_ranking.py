@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answer.question import NONE, analyse
-from rag.answer.ranking import FEATURES, POOL, Model, features, rerank, shipped_model
-from rag.answer.support import SPEECH_QUESTION, Sentence, Support
+from rag.answer.linear import Model
+from rag.answer.question import NONE, SPEECH_QUESTION, analyse
+from rag.answer.ranking import FEATURES, POOL, features, rerank, shipped_model
+from rag.answer.support import Sentence, Support
 from rag.types import Passage
 
 

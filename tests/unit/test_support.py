@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from rag.answer.question import analyse
 from rag.answer.support import score_sentences
 from rag.retrieval.stats import CorpusStats, chunk_terms
 from rag.types import Passage
@@ -18,7 +19,7 @@ def support_for(question: str):
     stats = CorpusStats(chunks=len(CHUNKS), df=df, known_terms=set(df), source_terms={})
     # Far from the question as a whole (dense 0.3): only the words can make it answerable.
     passages = [Passage(f"{d}:0", d, text, 0, len(text), f"Article {d}", dense=0.3) for d, text in CHUNKS.items()]
-    return score_sentences(question, question, passages, stats)
+    return score_sentences(analyse(question), passages, stats)
 
 
 def test_a_two_part_question_is_answerable_when_one_part_clearly_is():

@@ -1,0 +1,181 @@
+"""Train the short-answer scorer (rag/answer/scorer.py) on the training split of a news-QA set.
+
+    .venv/bin/python benchmarks/answers/train.py \
+        --documents /work/shared/bench/realtimeqa-2022/documents.jsonl.gz \
+        --questions /work/shared/bench/realtimeqa-2022/questions.jsonl --index /tmp/ranker-index
+
+The training questions and their articles: benchmarks/training.py (the split in
+benchmarks/ranker/split.json; held-out questions are never read).
+
+For each training question the product retrieves, scores, ranks and reads entities exactly as when
+answering (`Service.evidence`, as of the question's date); every candidate answer (a group of
+mentions of one answer) is a row, labelled right when its shown text has token F1 >= 0.5 with a
+gold answer (RealTime QA's metric). The same rows are made a second time with the entities
+dropped, for the rules-only model (`RAG_NER=none`).
+
+Per model: a logistic regression (standardised features) calibrated by Platt scaling on scores
+cross-validated over questions (scikit-learn's `CalibratedClassifierCV`, sigmoid, not ensembled),
+then the threshold a shown answer must reach: the lowest probability at which, over
+out-of-fold probabilities (a second, outer cross-validation over questions), the shown answers
+are right at least `--precision` of the time. Written, with the cross-validated figures, to
+rag/answer/answer_scorer.json, read at run time with numpy only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training import ROOT, SPLIT, TOP_K, training_questions, training_service  # noqa: E402
+
+from rag.answer.direct import answer_groups  # noqa: E402
+from rag.answer.linear import Model  # noqa: E402
+from rag.answer.question import NONE, analyse  # noqa: E402
+from rag.answer.scorer import FEATURES, features  # noqa: E402
+from rag.evals.bench import exact_match, parse_date, token_f1  # noqa: E402
+
+OUT = ROOT / "rag" / "answer" / "answer_scorer.json"
+RIGHT_F1 = 0.5
+FOLDS = 5
+
+
+def collect(questions: list[dict], documents_path: Path, index_dir: Path) -> dict[str, tuple]:
+    """Per variant ("with_entities", "rules_only"): feature rows, token F1 of each candidate,
+    exact match, and question numbers."""
+    service = training_service(questions, documents_path, index_dir)
+    out: dict[str, list] = {"with_entities": [], "rules_only": []}
+    for n, q in enumerate(questions):
+        question = analyse(str(q["question"]))
+        if question.answer_type == NONE:
+            continue
+        support = service.evidence(question.text, top_k=TOP_K, as_of=parse_date(q.get("date")))
+        if not support.answerable:
+            continue  # the product declines: no short answer is shown
+        answers = [str(a) for a in q["answers"]]
+        for variant in ("with_entities", "rules_only"):
+            if variant == "rules_only":
+                for sentence in support.sentences:
+                    sentence.entities = None
+            groups = answer_groups(question, support)
+            if not groups:
+                continue
+            texts = [" ".join(g.lead.text.split()) for g in groups]
+            out[variant].append((features(question, support, groups), [token_f1(t, answers) for t in texts],
+                                 [exact_match(t, answers) for t in texts], np.full(len(groups), n)))
+        if n % 40 == 0:
+            print(f"  {n}/{len(questions)} questions", file=sys.stderr)
+    return {k: tuple(np.concatenate([part[i] for part in v]) for i in range(4)) for k, v in out.items()}
+
+
+def calibrated(c: float, splits):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return CalibratedClassifierCV(make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000)),
+                                  method="sigmoid", cv=splits, ensemble=False)
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float) -> np.ndarray:
+    """Calibrated probabilities of each row from models that never saw its question (the
+    calibration itself cross-validated inside each outer fold)."""
+    from sklearn.model_selection import GroupKFold
+
+    p = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=FOLDS).split(x, y, groups):
+        inner = list(GroupKFold(n_splits=FOLDS).split(x[train], y[train], groups[train]))
+        p[test] = calibrated(c, inner).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return p
+
+
+def per_question(p: np.ndarray, f1: np.ndarray, em: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each question's best candidate: its probability, its F1 and its exact match."""
+    best_p, best_f1, best_em = [], [], []
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        top = rows[np.argmax(p[rows])]
+        best_p.append(p[top]), best_f1.append(f1[top]), best_em.append(em[top])
+    return np.array(best_p), np.array(best_f1), np.array(best_em)
+
+
+def threshold_for(best_p: np.ndarray, right: np.ndarray, precision: float, minimum: int = 10) -> float:
+    """The lowest probability above which the shown answers are right at least `precision` of the
+    time (at least `minimum` shown); the highest-precision cut when none reaches it."""
+    order = np.argsort(-best_p)
+    hits = np.cumsum(right[order])
+    shown = np.arange(1, len(order) + 1)
+    ok = [i for i in range(minimum - 1, len(order)) if hits[i] / shown[i] >= precision]
+    if ok:
+        return float(best_p[order[max(ok)]])
+    i = max(range(minimum - 1, len(order)), key=lambda i: hits[i] / shown[i])
+    return float(best_p[order[i]])
+
+
+def report(best_p, best_f1, best_em, threshold, questions) -> dict:
+    shown = best_p >= threshold
+    right = best_f1 >= RIGHT_F1
+    return {
+        "questions": int(questions), "with_candidates": int(len(best_p)),
+        "shown": round(float(shown.sum()) / questions, 3),
+        "precision_when_shown": round(float(right[shown].mean()) if shown.any() else 0.0, 3),
+        "em_shown_over_all": round(float((best_em & shown).sum()) / questions, 3),
+        "f1_shown_over_all": round(float((best_f1 * shown).sum()) / questions, 3),
+        "em_best_over_all": round(float(best_em.sum()) / questions, 3),
+        "f1_best_over_all": round(float(best_f1.sum()) / questions, 3),
+    }
+
+
+def main() -> int:
+    from sklearn.model_selection import GroupKFold
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--documents", required=True, type=Path)
+    parser.add_argument("--questions", required=True, type=Path)
+    parser.add_argument("--index", type=Path, help="folder for the slice and its index (kept; default: temporary)")
+    parser.add_argument("--precision", type=float, default=0.75, help="share of shown answers that must be right")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    questions = training_questions(args.questions)
+    data = collect(questions, args.documents, args.index or Path(tempfile.mkdtemp(prefix="answers-")))
+    written: dict = {"features": list(FEATURES)}
+    for variant, (x, f1, em, groups) in data.items():
+        y = (f1 >= RIGHT_F1).astype(int)
+        n = len(questions)
+        print(f"{variant}: {len(y)} candidates, {y.sum()} right, {len(np.unique(groups))} questions with candidates", file=sys.stderr)
+        results = {}
+        for c in (0.03, 0.1, 0.3, 1.0):
+            best_p, best_f1, best_em = per_question(out_of_fold(x, y, groups, c), f1, em, groups)
+            t = threshold_for(best_p, best_f1 >= RIGHT_F1, args.precision)
+            results[c] = (t, report(best_p, best_f1, best_em, t, n))
+            print(f"  C={c}: threshold {t:.3f} {results[c][1]}", file=sys.stderr)
+        # The most answers shown at the precision asked for; then the better pick of the best candidate.
+        c = max(results, key=lambda c: (results[c][1]["precision_when_shown"] >= args.precision,
+                                        results[c][1]["shown"], results[c][1]["f1_best_over_all"]))
+        threshold, figures = results[c]
+        fitted = calibrated(c, list(GroupKFold(n_splits=FOLDS).split(x, y, groups))).fit(x, y)
+        pair = fitted.calibrated_classifiers_[0]
+        scaler, regression = pair.estimator[0], pair.estimator[-1]
+        sigmoid = pair.calibrators[0]  # p = 1 / (1 + exp(a * z + b)) on the regression's logit z
+        model = Model(scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0), regression.coef_[0],
+                      float(regression.intercept_[0]), -float(sigmoid.a_), -float(sigmoid.b_))
+        part = json.loads(model.to_json(FEATURES))
+        del part["features"]
+        written[variant] = part | {"threshold": round(threshold, 4), "C": c, "cross_validated": figures}
+    written["trained_on"] = f"{len(questions)} training questions of {SPLIT.relative_to(ROOT)}; right = token F1 >= {RIGHT_F1}"
+    written["precision_target"] = args.precision
+    args.out.write_text(json.dumps(written, indent=1) + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

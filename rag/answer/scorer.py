@@ -1,0 +1,151 @@
+"""The learned short-answer scorer: which candidate answer (rag/answer/direct.py) is right, and how
+sure that is, as a calibrated probability.
+
+A bold short answer that is wrong is worse than none: people read it first and stop there. So
+each candidate answer gets a probability of being right, from a logistic regression over what
+any corpus has (the fit of its kind, from the entity model and from the rules, to the asked type;
+its sentence's ranker score and rank; its distance to the question's words; agreement across
+distinct articles; its lead over the next answer; words of the question in it; a bare weekday or
+month; the asked type), calibrated by Platt scaling on cross-validated scores so that 0.8 means
+right about four times in five. It is trained by `benchmarks/answers/train.py` on the training
+split of a news-QA set (benchmarks/ranker/split.json) and ships as numbers in
+`answer_scorer.json`, with the threshold the shown answer must clear, chosen there for precision.
+Two models ship: one for candidates read by the entity model, one for the rules alone
+(`RAG_NER=none`), each with its own threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from rag.answer.direct import ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups
+from rag.answer.linear import Model, shipped
+from rag.answer.question import DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
+from rag.answer.support import Support
+from rag.text import normalize_word, words
+
+SCORER_FILE = "answer_scorer.json"
+TYPES = (PERSON, ORGANISATION, PLACE, NAME, DATE, NUMBER, DURATION)
+FEATURES = (
+    "fit",  # how well its kind (the entity model's where it labelled it) fits the asked type
+    "rule_fit",  # the same for the kind the capitalisation and number rules give it (0: the model alone found it)
+    "entity_fit",  # the same for its entity label (0: no entity)
+    "entity",  # the entity model labelled it
+    "sentence_score",  # its sentence's score (the ranker's probability for typed questions)
+    "relative_score",  # that score over the best sentence's
+    "sentence_rank",  # 1 / (1 + its sentence's place in the answer's order)
+    "proximity",  # closeness to the question's words in its sentence
+    "documents",  # distinct articles naming it (log)
+    "mentions",  # candidates naming it (log)
+    "share",  # its evidence over all candidates' evidence
+    "margin",  # its evidence over its own and the best other candidate's
+    "group_rank",  # 1 / (1 + its place by evidence)
+    "question_words",  # share of its words that the question has
+    "length",  # log of its word count
+    "opening",  # it opens its sentence
+    "weekday",  # it is only a weekday or a month ("Friday"): when something was said, rarely what was asked
+    *(f"asks_{t}" for t in TYPES),  # the asked type
+)
+_BARE_DAY = re.compile(rf"(?:on )?(?:{WEEKDAYS}|{MONTHS})", re.I)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A calibrated model and the probability a short answer must reach to be shown."""
+
+    model: Model
+    threshold: float
+
+
+@dataclass
+class ShortAnswer:
+    """The best candidate answer: `text` is verbatim `sentence.text[start:end]`; `probability` the
+    calibrated chance that it is right; `shown` whether it clears the threshold."""
+
+    text: str
+    kind: str
+    sentence: object  # rag.answer.support.Sentence
+    start: int
+    end: int
+    probability: float
+    shown: bool
+    documents: int
+    alternatives: list[str] = field(default_factory=list)
+
+
+def features(question: Question, support: Support, groups: list[AnswerGroup]) -> np.ndarray:
+    """One row of `FEATURES` per group, in the order of `groups` (best-supported first)."""
+    if not groups:
+        return np.zeros((0, len(FEATURES)))
+    fits = FIT.get(question.answer_type, {})
+    top = support.sentences[0].score or 1.0
+    place = {id(s): i for i, s in enumerate(support.sentences)}
+    total = sum(g.weight for g in groups) or 1.0
+    asks = [float(question.answer_type == t) for t in TYPES]
+    rows = np.zeros((len(groups), len(FEATURES)))
+    for i, group in enumerate(groups):
+        lead = group.lead
+        best_other = max((g.weight for j, g in enumerate(groups) if j != i), default=0.0)
+        tokens = [normalize_word(w) for w in words(lead.text)]
+        before = lead.sentence.text[: lead.start].strip(" \"“‘'-—–(")
+        rows[i] = (
+            lead.fit,
+            fits.get(lead.rule_kind, 0.0),
+            fits.get(ENTITY_KINDS.get(lead.label, ""), 0.0),
+            float(any(c.label for c in group.candidates)),
+            lead.sentence.score,
+            lead.sentence.score / top,
+            1.0 / (1 + place.get(id(lead.sentence), len(place))),
+            lead.proximity,
+            math.log1p(group.documents),
+            math.log1p(len(group.candidates)),
+            group.weight / total,
+            group.weight / (group.weight + best_other) if group.weight + best_other else 0.0,
+            1.0 / (1 + i),
+            sum(t in question.asked for t in tokens) / len(tokens) if tokens else 0.0,
+            math.log1p(len(tokens)),
+            float(not before or before.endswith(")")),
+            float(bool(_BARE_DAY.fullmatch(lead.text.strip()))),
+            *asks,
+        )
+    return rows
+
+
+def best_answer(question: Question, support: Support, scorer: Scorer | None = None) -> ShortAnswer | None:
+    """The candidate answer most likely right, with its probability; None for an open question,
+    when no candidate fits, or when no scorer ships."""
+    groups = answer_groups(question, support)
+    if not groups:
+        return None
+    read = any(s.entities is not None for s in support.sentences[:MAX_SENTENCES])
+    scorer = scorer or shipped_scorer(read)
+    if scorer is None:
+        return None
+    probabilities = scorer.model.probability(features(question, support, groups))
+    order = np.argsort(-probabilities, kind="stable")
+    best = groups[int(order[0])]
+    lead = best.lead
+    p = float(probabilities[order[0]])
+    return ShortAnswer(
+        " ".join(lead.text.split()), lead.kind, lead.sentence, lead.start, lead.end, p, p >= scorer.threshold,
+        best.documents, [groups[int(j)].lead.text for j in order[1:4]],
+    )
+
+
+@lru_cache(maxsize=2)
+def shipped_scorer(with_entities: bool) -> Scorer | None:
+    """The scorer in answer_scorer.json for candidates read by the entity model, or for the rules
+    alone; None when the file is missing or was trained on other features."""
+    data = shipped(SCORER_FILE, FEATURES)
+    part = (data or {}).get("with_entities" if with_entities else "rules_only")
+    if not part:
+        return None
+    return Scorer(Model.from_dict(part), float(part["threshold"]))
+
+
+__all__ = ["FEATURES", "SCORER_FILE", "Scorer", "ShortAnswer", "best_answer", "features", "shipped_scorer"]
