@@ -140,6 +140,8 @@ class ItemResult:
     facts_in_citations: list[bool | None] = field(default_factory=list)  # per fact: None if not in the answer
     fact_recall: float | None = None
     first_line_recall: float | None = None  # share of the facts found in the answer's first line
+    short_answer: str | None = None  # the bold short answer shown
+    short_answer_wrong: bool | None = None  # it holds none of the item's facts (any shown for an unanswerable item)
     supporting_cited: bool | None = None
     false_decline: bool | None = None
     declined_correctly: bool | None = None
@@ -167,6 +169,8 @@ class Scores:
     first_line_recall the same for the answer's first line only (the line meant to answer);
     citation_validity is over all citations; citation_support is over all (item, fact) pairs
     whose fact was found in the answer text; latencies are of the gold question's `ask` only.
+    bold_shown counts the items whose answer opens with a bold short answer, bold_wrong those
+    whose bold answer holds none of the item's facts: read first, a wrong one misleads most.
     """
 
     n: int = 0
@@ -176,6 +180,8 @@ class Scores:
     mrr: float | None = None
     fact_recall: float | None = None
     first_line_recall: float | None = None
+    bold_shown: int = 0
+    bold_wrong: int = 0
     supporting_doc_cited: float | None = None
     citation_validity: float | None = None
     citations: int = 0
@@ -264,6 +270,8 @@ def score(items: list[ItemResult]) -> Scores:
     out.mrr = mean([r.reciprocal_rank for r in items if r.reciprocal_rank is not None])
     out.fact_recall = mean([r.fact_recall for r in answerable if r.fact_recall is not None])
     out.first_line_recall = mean([r.first_line_recall for r in answerable if r.first_line_recall is not None])
+    out.bold_shown = sum(r.short_answer is not None for r in items)
+    out.bold_wrong = sum(bool(r.short_answer_wrong) for r in items)
     out.supporting_doc_cited = mean([float(bool(r.supporting_cited)) for r in answerable])
     out.citation_validity = mean([float(c.valid) for c in citations])
     out.citation_support = mean([float(s) for s in supported])
@@ -340,8 +348,10 @@ def evaluate_item(service: "Service", item: GoldItem, k: int, retrieval=None, ju
         id=item.id, category=item.category, question=item.question, history=history, retrieval_query=query,
         retrieved_doc_ids=[], expected_doc_ids=list(item.docs), answer_text=answer.text,
         answerable=answer.answerable, notice=answer.notice, latency_ms=latency, citations=checks,
-        dangling_markers=dangling_markers(answer),
+        dangling_markers=dangling_markers(answer), short_answer=answer.short_answer,
     )
+    if answer.short_answer is not None:
+        result.short_answer_wrong = not any(fact_found(fact, answer.short_answer) for fact in item.facts)
     if retrieval is not None and item.docs:
         evaluator, retriever = retrieval
         metrics = evaluator.evaluate(query=query, expected_ids=list(item.docs)).metric_vals_dict

@@ -23,6 +23,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("mrr", "MRR", "score"),
     ("fact_recall", "fact recall", "pct"),
     ("first_line_recall", "1st line", "pct"),
+    ("bold_shown", "bold shown", "n"),
+    ("bold_wrong", "bold wrong", "n"),
     ("supporting_doc_cited", "doc cited", "pct"),
     ("citation_validity", "cit. valid", "pct"),
     ("citation_support", "cit. support", "pct"),

@@ -129,7 +129,9 @@ class ChatHandlers:
         """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns;
         as_of is the day it is asked (YYYY-MM-DD, default today: later articles are left out and
         "this week" is read against it). Returns text (markdown with [n] markers), citations,
-        answerable, mode, notice, and `error` (a message for the user, when the question was rejected)."""
+        answerable, mode, notice, short_answer (the bold answer shown, or null) and
+        short_answer_confidence (its calibrated probability), and `error` (a message for the user,
+        when the question was rejected)."""
         service = self.service
         try:
             question = guards.question_text(question, service.config.answering.max_question_chars)
@@ -142,12 +144,13 @@ class ChatHandlers:
             log.exception("answering failed")
             return self._refusal(OOPS.removeprefix("⚠️ "))
         out = answer.to_dict()
-        return {k: out[k] for k in ("text", "citations", "answerable", "mode", "notice", "supported")} | {"error": None}
+        keys = ("text", "citations", "answerable", "mode", "notice", "supported", "short_answer", "short_answer_confidence")
+        return {k: out[k] for k in keys} | {"error": None}
 
     def _refusal(self, message: str) -> dict:
         return {
-            "text": message, "citations": [], "answerable": False, "mode": self.service.mode,
-            "notice": None, "supported": True, "error": message,
+            "text": message, "citations": [], "answerable": False, "mode": self.service.mode, "notice": None,
+            "supported": True, "short_answer": None, "short_answer_confidence": None, "error": message,
         }
 
     def upload(self, files, progress=gr.Progress()) -> tuple:

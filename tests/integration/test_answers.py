@@ -69,3 +69,30 @@ def test_stream_yields_text_then_the_answer(service):
     assert isinstance(events[-1], Answer)
     assert "".join(e for e in events[:-1]) == events[-1].text
     assert re.search(r"1,000", events[-1].text)
+
+
+def test_spacy_labels_entities_of_news_sentences():
+    from rag.backends.ner import SpacyEntities
+
+    found = SpacyEntities().entities([
+        "The Russian delegation was led by Vladimir Medinsky in Istanbul on Friday.",
+        "The company paid $3 million, about 12% of its profit.",
+        "",
+    ])
+    labels = [{(text[e.start : e.end], e.label) for e in ents} for text, ents in zip(
+        ["The Russian delegation was led by Vladimir Medinsky in Istanbul on Friday.",
+         "The company paid $3 million, about 12% of its profit.", ""], found)]
+    assert {("Vladimir Medinsky", "PERSON"), ("Istanbul", "GPE")} <= labels[0]
+    assert ("$3 million", "MONEY") in labels[1] and any(label == "PERCENT" for _, label in labels[1])
+    assert labels[2] == set()
+
+
+def test_short_answer_is_data_verbatim_from_the_first_citation(service):
+    a = service.ask("Who led the Russian delegation?")
+    assert a.short_answer_confidence is not None and 0.0 <= a.short_answer_confidence <= 1.0
+    if a.short_answer is not None:  # shown: bold at the start of the first line, cut from citation [1]
+        assert a.text.startswith(f"**{a.short_answer}** — ") and a.short_answer in " ".join(a.citations[0].quote.split())
+    else:
+        assert not a.text.startswith("**")
+    open_question = service.ask("what did Rubio say about Istanbul")
+    assert open_question.short_answer is None and open_question.short_answer_confidence is None
