@@ -23,9 +23,8 @@ from rag.answer.support import Sentence, Support, is_common_word
 from rag.backends.ner import Entity, EntityRecognizer
 from rag.text import normalize_word, stopwords, terms, words
 
-# Only the sentences near the top compete, and only they are read by the NER model (about 2.5 ms a
-# sentence on 2 cores): on the training split of the news-QA set, a right short answer came from
-# below the tenth sentence for few questions (benchmarks/README.md, "Short answers").
+# Only the sentences near the top compete, and only they are read by the NER model: about 2.5 ms a
+# sentence on 2 cores, so ten keep a question's NER near 25-30 ms (the ask budget is 100 ms).
 MAX_SENTENCES = 10
 # Each further article naming the same answer adds this share of its score (halved, a third, ...):
 # enough for agreement to settle a close call, not enough for a name every article mentions.

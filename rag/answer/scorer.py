@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from rag.answer.direct import ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups
 from rag.answer.linear import Model, shipped
 from rag.answer.question import DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
-from rag.answer.support import Support
+from rag.answer.support import Sentence, Support
 from rag.text import normalize_word, words
 
 SCORER_FILE = "answer_scorer.json"
@@ -69,13 +69,11 @@ class ShortAnswer:
 
     text: str
     kind: str
-    sentence: object  # rag.answer.support.Sentence
+    sentence: Sentence
     start: int
     end: int
     probability: float
     shown: bool
-    documents: int
-    alternatives: list[str] = field(default_factory=list)
 
 
 def features(question: Question, support: Support, groups: list[AnswerGroup]) -> np.ndarray:
@@ -127,14 +125,10 @@ def best_answer(question: Question, support: Support, scorer: Scorer | None = No
     if scorer is None:
         return None
     probabilities = scorer.model.probability(features(question, support, groups))
-    order = np.argsort(-probabilities, kind="stable")
-    best = groups[int(order[0])]
-    lead = best.lead
-    p = float(probabilities[order[0]])
-    return ShortAnswer(
-        " ".join(lead.text.split()), lead.kind, lead.sentence, lead.start, lead.end, p, p >= scorer.threshold,
-        best.documents, [groups[int(j)].lead.text for j in order[1:4]],
-    )
+    best = int(np.argmax(probabilities))
+    lead = groups[best].lead
+    p = float(probabilities[best])
+    return ShortAnswer(" ".join(lead.text.split()), lead.kind, lead.sentence, lead.start, lead.end, p, p >= scorer.threshold)
 
 
 @lru_cache(maxsize=2)
