@@ -11,8 +11,10 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import random
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -230,3 +232,38 @@ def test_a_page_on_another_site_cannot_use_the_login_in_chromium(app, pages):
     planted = [p for p in app.uploads.rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
     # Only the allow-listed portal's upload went through (once), none from evil.test.
     assert len(planted) == 1
+
+
+def test_indexing_an_upload_does_not_hold_up_answers(app):
+    web = client(app, **{"X-Forwarded-For": "198.51.100.250"})
+    words = ("harbour ferry council budget timetable islanders vote tunnel bridge winter schedule mayor port "
+             "crossing fares subsidy captain season storm repairs").split()
+    rng = random.Random(7)
+    sentences = (" ".join(rng.choice(words) for _ in range(14)).capitalize() + "." for _ in range(900))
+    article = "Island ferry report\n\n" + " ".join(sentences)  # about 90 KB: a few hundred chunks to embed
+    uploaded = web.post("/gradio_api/upload", files={"files": ("ferries.txt", article.encode())}).json()
+    config = web.get("/config").json()
+    file_ids = {c["id"] for c in config["components"] if c.get("type") == "file"}
+    event = next(d for d in config["dependencies"] if len(d["inputs"]) == 1 and d["inputs"][0] in file_ids)
+    session = uuid.uuid4().hex[:12]
+    payload = [[{"path": uploaded[0], "meta": {"_type": "gradio.FileData"}, "orig_name": "ferries.txt"}]]
+    joined = web.post("/gradio_api/queue/join", json={"fn_index": event["id"], "data": payload, "session_hash": session,
+                                                       "event_data": None, "trigger_id": event["targets"][0][0]})
+    assert joined.status_code == 200
+    finished: dict[str, float] = {}
+
+    def indexing():
+        with web.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}, timeout=300) as r:
+            text = "".join(r.iter_text())
+        finished["upload"] = time.monotonic()
+        finished["report"] = text
+
+    thread = threading.Thread(target=indexing)
+    thread.start()
+    time.sleep(1.0)  # the upload is being checked and embedded now
+    status, stream = answer(web, QUESTION)
+    finished["answer"] = time.monotonic()
+    thread.join()
+    assert status == 200 and "Medinsky" in stream
+    assert "Added 1" in finished["report"]
+    assert finished["answer"] < finished["upload"]  # answered while the upload was still indexing
