@@ -6,8 +6,8 @@ Starts `app.py` (of this checkout, or of another one given by --app-root, e.g. a
 checked out with `git worktree add`, to measure before and after in one run) over a temporary
 copy of the shipped corpus, then times:
   - a normal question alone (median of --repeat);
-  - the same question while --heavy concurrent /ask calls carry a conversation whose last
-    question is 6 MB (the attack of the issue) - and how each of those calls is answered;
+  - the same question while --heavy concurrent /ask calls ask a follow-up in a conversation
+    whose last question is 6 MB (the attack of the issue) - and how each of those calls ends;
   - the same question while --heavy calls carry the largest history the limits allow.
 Only loopback is used. Medians of one run; the machine's load average is printed beside them.
 """
@@ -30,6 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Who led the Russian delegation?"
+FOLLOW_UP = "What did he say?"  # refers back, so the last turn's question joins the search query
 
 
 def free_port() -> int:
@@ -38,11 +39,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ask(url: str, data: list, timeout: float = 600) -> tuple[float, str]:
-    """(seconds, how it ended) for one /ask call through the HTTP API."""
+def ask(url: str, data: list, timeout: float = 600, sent: threading.Semaphore | None = None) -> tuple[float, str]:
+    """(seconds, how it ended) for one /ask call through the HTTP API; `sent` is released once
+    the call is queued (or refused)."""
     started = time.perf_counter()
     with httpx.Client(base_url=url, timeout=timeout) as web:
         r = web.post("/gradio_api/call/ask", json={"data": data})
+        if sent:
+            sent.release()
         if r.status_code != 200:
             return time.perf_counter() - started, f"refused {r.status_code}"
         stream = web.get(f"/gradio_api/call/ask/{r.json()['event_id']}").text
@@ -53,10 +57,12 @@ def ask(url: str, data: list, timeout: float = 600) -> tuple[float, str]:
 def under_load(url: str, heavy: list, count: int) -> tuple[float, list[tuple[float, str]]]:
     """The normal question's time while `count` heavy calls run, and how those ended."""
     results: list[tuple[float, str]] = []
-    threads = [threading.Thread(target=lambda: results.append(ask(url, heavy))) for _ in range(count)]
+    sent = threading.Semaphore(0)
+    threads = [threading.Thread(target=lambda: results.append(ask(url, heavy, sent=sent))) for _ in range(count)]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # the heavy calls are in the queue first
+    for _ in threads:
+        sent.acquire()  # the heavy calls are in the queue first
     seconds, _ = ask(url, [QUESTION, [], None, None])
     for t in threads:
         t.join()
@@ -87,9 +93,9 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.5)
             alone = statistics.median(ask(url, [QUESTION, [], None, None])[0] for _ in range(args.repeat))
-            huge = [QUESTION, [["Who? " + "Putin Istanbul talks " * 300_000, "An answer."]], None, None]
+            huge = [FOLLOW_UP, [["Who? " + "Putin Istanbul talks " * 300_000, "An answer."]], None, None]
             huge_wait, huge_results = under_load(url, huge, args.heavy)
-            limit = [QUESTION, [["Who? " + "Putin Istanbul talks " * 95, "y" * 19_000]] * 20, None, None]
+            limit = [FOLLOW_UP, [["Who? " + "Putin Istanbul talks " * 95, "y" * 19_000]] * 20, None, None]
             limit_wait, limit_results = under_load(url, limit, args.heavy)
         finally:
             app.terminate()

@@ -33,7 +33,7 @@ from rag.ingest.locks import serving
 from rag.cli import progress_bar
 from rag.service import Service
 from rag.web import guards
-from rag.web.middleware import LOOPBACK_NAMES, CookiePolicy, ForwardedHeaders, RequestLimits, SameOrigin, call_name
+from rag.web.middleware import LOOPBACK_NAMES, ResponseHeaders, ForwardedHeaders, RequestLimits, SameOrigin, call_name
 from rag.web.render import passage_csp, passage_page
 from rag.web.ui import CSS, THEME, build_ui
 
@@ -163,7 +163,7 @@ def build_app(service: Service, started: float) -> FastAPI:
         CORSMiddleware, allow_origins=list(web.origins), allow_credentials=True,
         allow_methods=["GET", "POST"], allow_headers=["*"],
     )
-    app.add_middleware(CookiePolicy, https=web.https)
+    app.add_middleware(ResponseHeaders, https=web.https)
     app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
                        arity=input_counts(demo))
     app.add_middleware(SameOrigin, allowed=web.origins, public_origin=web.public_origin, hosts=allowed_hosts(web))

@@ -9,8 +9,8 @@ one-line JSON `{"detail": ...}` and a 4xx status, before any request body reache
 - `SameOrigin`: a page on another site may not call the app (Gradio's own CORS handling grants
   every origin, with credentials, whenever the Host is not localhost); unknown Host names are
   refused where a DNS-rebinding page could otherwise reach a login-less local app.
-- `CookiePolicy`: the login cookie is SameSite=Lax, and Secure over HTTPS (Gradio sets
-  SameSite=None, which sends it with other sites' requests).
+- `ResponseHeaders`: the login cookie is SameSite=Lax, and Secure over HTTPS (Gradio sets
+  SameSite=None, which sends it with other sites' requests); no other site may frame the app.
 - `RequestLimits`: bounded body size and nesting, the argument count of API calls, and a rate
   limit per client address, so that one client can neither make a request expensive to parse nor
   fill the queue everyone shares.
@@ -126,9 +126,12 @@ class SameOrigin:
         await self.app(scope, receive, send)
 
 
-class CookiePolicy:
+class ResponseHeaders:
     """Every cookie the app sets is SameSite=Lax (so other sites' requests never carry the login)
-    and, when the request came over HTTPS or `https` is set, Secure."""
+    and, when the request came over HTTPS or `https` is set, Secure. No page of another site may
+    frame the app (a framed page could be clicked through unseen), nor sniff a type it was not given."""
+
+    ADDED = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
 
     def __init__(self, app, https: bool):
         self.app, self.https = app, https
@@ -140,9 +143,9 @@ class CookiePolicy:
 
         async def send_with_policy(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [
-                    (k, _cookie(v, secure) if k.lower() == b"set-cookie" else v) for k, v in message["headers"]
-                ]}
+                headers = [(k, _cookie(v, secure) if k.lower() == b"set-cookie" else v) for k, v in message["headers"]]
+                present = {k.lower() for k, _ in headers}
+                message = {**message, "headers": headers + [(k, v) for k, v in self.ADDED if k not in present]}
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from rag.config import Config
 from rag.errors import ConfigError
-from rag.web.middleware import CookiePolicy, ForwardedHeaders, RateLimiter, RequestLimits, SameOrigin
+from rag.web.middleware import ResponseHeaders, ForwardedHeaders, RateLimiter, RequestLimits, SameOrigin
 
 
 async def echo(request: Request):
@@ -58,10 +58,12 @@ def test_a_login_less_local_app_answers_only_to_its_own_names():
     assert rebound.status_code == 421 and "RAG_PUBLIC_URL" in rebound.json()["detail"]
 
 
-def test_cookies_are_lax_and_secure_only_over_https():
-    web = app_with((CookiePolicy, {"https": False}))
-    assert web.get("/x").headers["set-cookie"] == "token=t; Path=/; SameSite=Lax"
-    assert app_with((CookiePolicy, {"https": True})).get("/x").headers["set-cookie"] == "token=t; Path=/; SameSite=Lax; Secure"
+def test_cookies_are_lax_and_secure_only_over_https_and_no_other_site_frames_the_app():
+    web = app_with((ResponseHeaders, {"https": False}))
+    response = web.get("/x")
+    assert response.headers["set-cookie"] == "token=t; Path=/; SameSite=Lax"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN" and response.headers["x-content-type-options"] == "nosniff"
+    assert app_with((ResponseHeaders, {"https": True})).get("/x").headers["set-cookie"] == "token=t; Path=/; SameSite=Lax; Secure"
 
 
 def test_proxy_headers_are_believed_only_from_trusted_proxies():
