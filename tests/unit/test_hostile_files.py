@@ -72,3 +72,17 @@ def test_only_regular_files_are_read():
         read_bytes(Path("/etc"), Path("/"), 1024)
 
 
+
+
+def test_a_pdf_of_many_near_empty_pages_is_refused_before_its_pages_are_read(tmp_path):
+    from rag.ingest.loading import load_file
+    from tests.pdfs import many_pages_pdf
+
+    (tmp_path / "pages.pdf").write_bytes(many_pages_pdf(20_000))
+    skipped = []
+    assert load_file(tmp_path / "pages.pdf", tmp_path, {}, skipped, 50_000_000) == []
+    assert [s.reason for s in skipped] == [f"too many pages for its size (20,000 pages in "
+                                           f"{(tmp_path / 'pages.pdf').stat().st_size / 1024:,.0f} KB)"]
+    # A real document of a few pages a kilobyte or so each still loads.
+    (tmp_path / "report.pdf").write_bytes(many_pages_pdf(30, words="The harbour council met again on Monday"))
+    assert load_file(tmp_path / "report.pdf", tmp_path, {}, [], 50_000_000)
