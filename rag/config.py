@@ -182,9 +182,24 @@ class Chroma:
     chroma_headers: dict = setting({}, "CHROMA_HEADERS", "extra headers, as Key=Value,Key2=Value2", repr=False)
 
 
+@dataclass(frozen=True)
+class Team:
+    """Accounts, saved conversations, shared answers and feedback (rag/team)."""
+
+    database_url: str | None = setting(
+        None, "RAG_DATABASE_URL",
+        "SQLAlchemy URL of the team database, e.g. postgresql+psycopg://user:pw@host/db (default: SQLite in the index folder)",
+        repr=False,
+    )
+
+    def url(self, index_dir: Path) -> str:
+        """The database in use: RAG_DATABASE_URL, else `team.sqlite3` in the index folder."""
+        return self.database_url or f"sqlite:///{index_dir / 'team.sqlite3'}"
+
+
 SECTIONS = {
     "paths": Paths, "ingest": Ingest, "embeddings": Embeddings, "retrieval": Retrieval,
-    "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma,
+    "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma, "team": Team,
 }
 LLM_BACKENDS = ("auto", "openai", "fake", "none")
 NER_BACKENDS = ("spacy", "none")
@@ -202,6 +217,7 @@ class Config:
     llm: LLMSettings = field(default_factory=LLMSettings)
     web: Web = field(default_factory=Web)
     chroma: Chroma = field(default_factory=Chroma)
+    team: Team = field(default_factory=Team)
 
     def __post_init__(self):
         """Refuse values that would only fail later, deep inside a run, with a traceback."""

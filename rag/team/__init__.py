@@ -1,0 +1,13 @@
+"""Made for a team: accounts and roles, saved conversations, shared answers, feedback and the
+quality figures drawn from them, in one SQL database (SQLite in the index folder by default, any
+SQLAlchemy URL in RAG_DATABASE_URL, e.g. a PostgreSQL server several app processes share).
+
+    db.py             the engine from the settings; migrations run at open (Alembic, migrations/)
+    models.py         the tables
+    accounts.py       `Accounts`: add, remove, passwords (argon2), roles, login checks
+    conversations.py  `Conversations`: save a turn, list, open, rename, delete, search, share
+    feedback.py       `FeedbackStore`: rate an answer; rated answers as gold-set items
+    quality.py        `quality_report`: questions per day, declines, thumbs down, slowest, outlets
+
+Nothing here imports gradio or the answering stack: the CLI and the web app both use it.
+"""

@@ -1,0 +1,210 @@
+"""Feedback on answers, and rated answers as gold-set items.
+
+A rating is kept with everything that shaped the answer (question, earlier questions, answer,
+citations, mode, settings, index generation), copied at rating time so that it outlives the
+conversation. `gold_items` turns ratings into items of tests/gold/gold.yaml's format for an editor
+to review: the facts come from the correction ("what the answer should have said"), or, for a
+thumbs up, from the answer's first line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from rag.errors import RagError
+from rag.team.conversations import Conversations
+from rag.team.db import Database, aware
+from rag.team.models import Feedback, Turn, utcnow
+
+MAX_TEXT = 5000
+FACT_WORDS = 4  # content words taken as facts from a correction that names no name, number or date
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_NUMBER = re.compile(rf"(?:\b\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|\b{_MONTHS}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
+                     r"|\$?\d[\d,.]*\s*(?:%|percent\b|per cent\b|million\b|billion\b|trillion\b)?)", re.I)
+_NAME = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+(?:of|de|von|van|al|bin|the)?\s*[A-Z][\w’'.-]*)*")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+class FeedbackError(RagError):
+    """A rating that cannot be taken (unknown answer, bad rating)."""
+
+
+@dataclass
+class FeedbackRecord:
+    """One user's rating of one answer, with the answer as it was."""
+
+    id: int
+    turn_id: int | None
+    username: str
+    rating: int  # +1 or -1
+    comment: str
+    correction: str
+    question: str
+    history: list[str]
+    answer: str
+    answerable: bool
+    citations: list[dict]
+    mode: str
+    settings: dict
+    index_generation: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def parse_rating(value: object) -> int:
+    """+1 / -1 from 1, -1, "up", "down", True (liked) or False."""
+    if value in (1, True, "up", "+1", "1", "👍"):
+        return 1
+    if value in (-1, False, "down", "-1", "👎"):
+        return -1
+    raise FeedbackError("A rating is thumbs up or thumbs down.")
+
+
+class FeedbackStore:
+    """Ratings in `database`; only the owner of an answer rates it."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def rate(self, username: str, turn_id: int, rating: object, comment: str = "", correction: str = "") -> FeedbackRecord:
+        """Record (or change) `username`'s rating of their answer `turn_id`."""
+        rating = parse_rating(rating)
+        comment, correction = _text(comment), _text(correction)
+        with self.database.writing() as session:
+            turn = Conversations._owned_turn(session, username, turn_id)
+            earlier = session.scalars(
+                select(Turn.question).where(Turn.conversation_id == turn.conversation_id, Turn.position < turn.position)
+                .order_by(Turn.position)
+            ).all()
+            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn.id, Feedback.username == username))
+            now = utcnow()
+            if row is None:
+                row = Feedback(turn_id=turn.id, username=username, created_at=now)
+                session.add(row)
+            row.rating, row.comment, row.correction, row.updated_at = rating, comment, correction, now
+            row.question, row.history, row.answer, row.answerable = turn.question, list(earlier), turn.answer, turn.answerable
+            row.citations = [
+                {k: getattr(c, k) for k in ("number", "doc_id", "title", "publisher", "author", "published", "url",
+                                            "quote", "start", "end", "content_hash")}
+                for c in turn.citations
+            ]
+            row.mode, row.settings, row.index_generation = turn.mode, dict(turn.settings or {}), turn.index_generation
+            session.flush()
+            return _record(row)
+
+    def of_turn(self, username: str, turn_id: int) -> FeedbackRecord | None:
+        with self.database.reading() as session:
+            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id, Feedback.username == username))
+            return _record(row) if row else None
+
+    def rated(self, rating: int | None = None, since: dt.datetime | None = None) -> list[FeedbackRecord]:
+        """All ratings (only thumbs up: rating=1, down: -1), oldest first."""
+        query = select(Feedback).order_by(Feedback.created_at, Feedback.id)
+        if rating is not None:
+            query = query.where(Feedback.rating == parse_rating(rating))
+        if since is not None:
+            query = query.where(Feedback.created_at >= since)
+        with self.database.reading() as session:
+            return [_record(row) for row in session.scalars(query).all()]
+
+
+def gold_items(records: list[FeedbackRecord]) -> tuple[list[dict], int]:
+    """Gold-set items (tests/gold/gold.yaml's schema) for the ratings that say what a right answer
+    holds: a thumbs up, or a thumbs down with a correction. Returns (items, ratings left out)."""
+    items, left_out = [], 0
+    for r in records:
+        if r.rating < 0 and not r.correction:
+            left_out += 1
+            continue
+        if r.rating > 0 and not r.answerable:
+            category, facts, docs = "unanswerable", [], []
+        else:
+            facts = correction_facts(r.correction or _first_line(r.answer), r.question)
+            docs = sorted({c["doc_id"] for c in r.citations}) if r.rating > 0 else []
+            category = "followup" if r.history else "fact"
+        verdict = "thumbs up" if r.rating > 0 else "thumbs down"
+        note = f"From feedback {r.id} ({verdict}) by {r.username} on {r.created_at.date().isoformat()}"
+        note += f"; answered by {r.mode}, index {r.index_generation or 'unknown'}."
+        if r.comment:
+            note += f" Comment: {r.comment.rstrip('.')}."
+        if r.correction:
+            note += f" Should have said: {r.correction.rstrip('.')}."
+        if r.rating < 0:
+            note += " Review: the facts come from the correction; add the documents that support it."
+        elif category != "unanswerable":
+            note += " Review: the facts come from the answer's first line; the documents are those it cited."
+        items.append({
+            "id": f"feedback-{r.id}", "category": category, "question": r.question, "history": list(r.history),
+            "facts": facts, "docs": docs, "note": note,
+        })
+    return items, left_out
+
+
+def correction_facts(text: str, question: str = "") -> list[list[str]]:
+    """Facts a right answer must contain, as gold-set regex alternatives: the names, numbers and
+    dates of `text` that the question does not already contain (a multi-word name also matches by
+    its last word); failing those, its longest content words."""
+    from rag.text import normalize_word, stopwords, words
+
+    asked = {normalize_word(w) for w in words(question)}
+    text = _BOLD.sub(r"\1", text or "")
+    facts: list[list[str]] = []
+    seen: set[str] = set()
+
+    def add(phrase_words: list[str]) -> None:
+        key = " ".join(w.lower() for w in phrase_words)
+        if not phrase_words or key in seen or all(normalize_word(w) in asked for w in phrase_words):
+            return
+        seen.add(key)
+        pattern = r"\W+".join(re.escape(w.lower()) for w in phrase_words)
+        alternatives = [pattern]
+        if len(phrase_words) > 1 and phrase_words[-1][:1].isupper() and len(phrase_words[-1]) > 2:
+            alternatives.append(re.escape(phrase_words[-1].lower()))
+        facts.append(alternatives)
+
+    taken: list[tuple[int, int]] = []
+    for match in _NUMBER.finditer(text):
+        add(words(match.group()) or [match.group().strip()])
+        taken.append(match.span())
+    for match in _NAME.finditer(text):
+        if any(start < match.end() and match.start() < end for start, end in taken):
+            continue  # the month of a date
+        phrase = words(match.group())
+        while phrase and normalize_word(phrase[0]) in stopwords():
+            phrase = phrase[1:]  # a sentence's first word ("The", "It") is not a name
+        if phrase and not any(ch.isdigit() for ch in "".join(phrase)):
+            add(phrase)
+    if not facts:
+        content = [w for w in words(text) if normalize_word(w) not in stopwords() and normalize_word(w) not in asked]
+        for word in sorted(dict.fromkeys(content), key=len, reverse=True)[:FACT_WORDS]:
+            add([word])
+    return facts
+
+
+def _first_line(answer: str) -> str:
+    return (answer or "").strip().split("\n", 1)[0]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FeedbackError("A comment or correction must be text.")
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise FeedbackError(f"A comment or correction may have at most {MAX_TEXT:,} characters.")
+    return value
+
+
+def _record(row: Feedback) -> FeedbackRecord:
+    return FeedbackRecord(
+        row.id, row.turn_id, row.username, row.rating, row.comment, row.correction, row.question,
+        list(row.history or []), row.answer, row.answerable, list(row.citations or []), row.mode,
+        dict(row.settings or {}), row.index_generation, aware(row.created_at), aware(row.updated_at),
+    )
+

@@ -1,0 +1,147 @@
+"""The admin's Quality page in numbers: questions and declines per day, thumbs up and down, the
+slowest questions and the most cited outlets, over the last days, from the saved conversations
+and the feedback. Counted by the database (GROUP BY), so the page costs the same at any size."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+
+from rag.team.db import Database, aware
+from rag.team.models import Conversation, Feedback, SavedCitation, Turn, utcnow
+
+TOP = 10
+
+
+@dataclass
+class Day:
+    day: dt.date
+    questions: int = 0
+    declines: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+
+@dataclass
+class SlowQuestion:
+    question: str
+    seconds: float
+    mode: str
+    asked_at: dt.datetime
+    user: str
+
+
+@dataclass
+class QualityReport:
+    """Figures over `days` days up to `until` (UTC)."""
+
+    days: int
+    until: dt.datetime
+    per_day: list[Day] = field(default_factory=list)
+    slowest: list[SlowQuestion] = field(default_factory=list)
+    outlets: list[tuple[str, int]] = field(default_factory=list)  # (outlet, citations), most cited first
+
+    @property
+    def questions(self) -> int:
+        return sum(d.questions for d in self.per_day)
+
+    @property
+    def declines(self) -> int:
+        return sum(d.declines for d in self.per_day)
+
+    @property
+    def rated(self) -> int:
+        return sum(d.thumbs_up + d.thumbs_down for d in self.per_day)
+
+    @property
+    def thumbs_down_rate(self) -> float | None:
+        """Share of the ratings that are thumbs down (None: nothing rated)."""
+        return sum(d.thumbs_down for d in self.per_day) / self.rated if self.rated else None
+
+    @property
+    def decline_rate(self) -> float | None:
+        return self.declines / self.questions if self.questions else None
+
+
+def quality_report(database: Database, days: int = 30, until: dt.datetime | None = None) -> QualityReport:
+    """Figures for the `days` days up to `until` (default now)."""
+    until = until or utcnow()
+    since = (until - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    report = QualityReport(days, until)
+    by_day = {since.date() + dt.timedelta(days=n): Day(since.date() + dt.timedelta(days=n)) for n in range(days)}
+    in_range = (Turn.created_at >= since) & (Turn.created_at <= until)
+    turn_day = func.date(Turn.created_at)
+    feedback_day = func.date(Feedback.created_at)
+    with database.reading() as session:
+        asked = select(turn_day, func.count(), func.sum(case((Turn.answerable.is_(False), 1), else_=0))).where(in_range)
+        for day, questions, declines in session.execute(asked.group_by(turn_day)).all():
+            entry = by_day.get(_date(day))
+            if entry:
+                entry.questions, entry.declines = questions, int(declines or 0)
+        rated = (
+            select(feedback_day, Feedback.rating, func.count())
+            .where(Feedback.created_at >= since, Feedback.created_at <= until)
+            .group_by(feedback_day, Feedback.rating)
+        )
+        for day, rating, count in session.execute(rated).all():
+            entry = by_day.get(_date(day))
+            if entry and rating > 0:
+                entry.thumbs_up = count
+            elif entry:
+                entry.thumbs_down = count
+        slowest = (
+            select(Turn.question, Turn.latency_ms, Turn.mode, Turn.created_at, Conversation.owner)
+            .join(Conversation).where(in_range).order_by(Turn.latency_ms.desc()).limit(TOP)
+        )
+        report.slowest = [
+            SlowQuestion(q, ms / 1000, mode, aware(at), owner) for q, ms, mode, at, owner in session.execute(slowest).all()
+        ]
+        outlet = func.coalesce(SavedCitation.publisher, "unknown outlet")
+        cited = (
+            select(outlet, func.count()).join(Turn, Turn.id == SavedCitation.turn_id).where(in_range)
+            .group_by(outlet).order_by(func.count().desc(), outlet).limit(TOP)
+        )
+        report.outlets = [(name, count) for name, count in session.execute(cited).all()]
+    report.per_day = list(by_day.values())
+    return report
+
+
+def quality_figure(report: QualityReport):
+    """Three plots (a matplotlib Figure): questions and declines per day, thumbs per day, the most
+    cited outlets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 3.6), layout="constrained")
+    asked, thumbs, outlets = figure.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
+    days = [d.day for d in report.per_day]
+    asked.plot(days, [d.questions for d in report.per_day], marker="o", label="questions")
+    asked.plot(days, [d.declines for d in report.per_day], marker="o", label="declined")
+    asked.set_title("Questions per day")
+    asked.legend(loc="upper left")
+    thumbs.bar(days, [d.thumbs_up for d in report.per_day], color="tab:green", label="thumbs up")
+    thumbs.bar(days, [-d.thumbs_down for d in report.per_day], color="tab:red", label="thumbs down")
+    thumbs.axhline(0, color="grey", linewidth=0.8)
+    thumbs.set_title("Feedback per day (down below the line)")
+    thumbs.legend(loc="upper left")
+    for axes in (asked, thumbs):
+        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes.yaxis.get_major_locator().set_params(integer=True)
+    names = [name[:28] for name, _ in report.outlets][::-1]
+    outlets.barh(names, [count for _, count in report.outlets][::-1], color="tab:blue")
+    outlets.set_title("Most cited outlets")
+    outlets.tick_params(axis="y", labelsize=8)
+    return figure
+
+
+def _date(value) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
