@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | ask | sources | settings | eval | bench | bench-scale`."""
+"""Command line: `python -m rag index | ask | sources | settings | eval | bench | bench-scale | users`."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from pathlib import Path
 from rag.errors import RagError
 
 
-def _service(args):
+def _config(args):
     from rag.config import Config
-    from rag.service import Service
 
     config = Config.from_env()
     if getattr(args, "corpus", None):
         config = config.with_(corpus_dir=Path(args.corpus))
     if getattr(args, "index", None):
         config = config.with_(index_dir=Path(args.index))
-    return Service(config)
+    return config
+
+
+def _service(args):
+    from rag.service import Service
+
+    return Service(_config(args))
 
 
 def progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -126,9 +131,19 @@ def cmd_settings(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.from_feedback:
+        from rag.team.cli import run_feedback_export
+
+        return run_feedback_export(args, _config(args))
     from rag.evals.cli import run_eval_cli
 
     return run_eval_cli(args, _service(args))
+
+
+def cmd_users(args) -> int:
+    from rag.team.cli import run_users
+
+    return run_users(args, _config(args))
 
 
 def cmd_bench(args) -> int:
@@ -187,9 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="gold", default=None, help="gold set YAML (default: tests/gold/gold.yaml)")
     p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     p.add_argument("--report", default="reports/eval", help="folder for the markdown, HTML and chart report")
+    p.add_argument("--from-feedback", metavar="FILE",
+                   help="instead of evaluating, write the rated answers as gold-set items to FILE, for review")
+    p.add_argument("--rating", choices=["up", "down"], help="with --from-feedback: only thumbs up or only down")
     p.add_argument("--corpus")
     p.add_argument("--index")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("users", help="accounts: list, add, passwd, role, remove (the team database)")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every account and its role")
+    for action, text in (("add", "add an account"), ("passwd", "set a new password")):
+        q = actions.add_parser(action, help=text)
+        q.add_argument("name")
+        q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        if action == "add":
+            q.add_argument("--role", choices=["reader", "editor", "admin"], default="reader",
+                           help="reader: asks; editor: also adds articles; admin: also accounts (default reader)")
+    q = actions.add_parser("role", help="change an account's role")
+    q.add_argument("name")
+    q.add_argument("role", choices=["reader", "editor", "admin"])
+    q = actions.add_parser("remove", help="remove an account (its conversations stay in the database)")
+    q.add_argument("name")
+    p.add_argument("--index", help="index folder, where the default SQLite database lives")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("bench", help="benchmark on a JSONL news-QA set against llama-index and BM25 baselines")
     p.add_argument("--documents", required=True, help="JSONL (or .jsonl.gz) documents")

@@ -1,0 +1,85 @@
+"""`python -m rag users ...` and `python -m rag eval --from-feedback FILE`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import sys
+from pathlib import Path
+
+import yaml
+
+from rag.config import Config
+from rag.errors import RagError
+from rag.team.accounts import AccountError, Accounts
+from rag.team.db import open_database
+from rag.team.feedback import FeedbackStore, gold_items
+
+GOLD_HEADER = """\
+# Gold-set items made from users' feedback by `python -m rag eval --from-feedback` on {date}.
+# For an editor to review before adding them to tests/gold/gold.yaml (schema at the top of that
+# file): check each fact (a regex that a right answer must match), add the supporting documents'
+# ids to `docs`, and keep the `note` or replace it. Thumbs-down ratings without a correction are
+# left out ({left_out} of them).
+"""
+
+
+def run_users(args, config: Config) -> int:
+    database = open_database(config)
+    try:
+        accounts = Accounts(database, config.web.auth_pair)
+        if args.action == "list":
+            for account in accounts.list():
+                where = "RAG_AUTH" if account.from_settings else f"since {account.created_at}"
+                print(f"{account.username:32} {account.role.value:8} {where}")
+        elif args.action == "add":
+            accounts.add(args.name, _password(args), args.role)
+            print(f"Added {args.name} ({args.role}).")
+        elif args.action == "passwd":
+            account = accounts.get(args.name)  # say what is wrong with the name before asking
+            if account is None:
+                raise AccountError(f"No account named {args.name!r}.")
+            if account.from_settings:
+                raise AccountError(f"{args.name!r} is the RAG_AUTH admin: change it in the settings, not here.")
+            accounts.set_password(args.name, _password(args))
+            print(f"Changed the password of {args.name}.")
+        elif args.action == "role":
+            accounts.set_role(args.name, args.role)
+            print(f"{args.name} is now {args.role}.")
+        elif args.action == "remove":
+            accounts.remove(args.name)
+            print(f"Removed {args.name}.")
+    finally:
+        database.close()
+    return 0
+
+
+def run_feedback_export(args, config: Config) -> int:
+    """Write the rated answers as gold-set items to args.from_feedback."""
+    database = open_database(config)
+    try:
+        rating = {"up": 1, "down": -1}.get(args.rating)
+        records = FeedbackStore(database).rated(rating=rating)
+    finally:
+        database.close()
+    items, left_out = gold_items(records)
+    target = Path(args.from_feedback)
+    header = GOLD_HEADER.format(date=dt.date.today().isoformat(), left_out=left_out)
+    body = yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=100) if items else "[]\n"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(header + "\n" + body, encoding="utf-8")
+    except OSError as exc:
+        raise RagError(f"Cannot write {target}: {exc.strerror or exc}") from None
+    print(f"Wrote {len(items)} items to {target} ({left_out} thumbs-down ratings without a correction left out).")
+    return 0
+
+
+def _password(args) -> str:
+    """From standard input (one line) when asked or when it is not a terminal, else typed twice."""
+    if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise RagError("The two passwords differ; nothing changed.")
+    return first
