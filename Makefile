@@ -26,11 +26,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-dev
 
 install: $(VENV)/.installed
 
-# Debian's Chromium drives the browser tests (Playwright's own browser download is not used).
+# Debian's Chromium drives the browser tests (Playwright's own browser download is not used);
+# Debian's PostgreSQL serves the team-database tests (tests/postgres.py starts its own server).
 install-dev: $(VENV)/.installed-dev
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 index: install
 	$(BIN)/python -m rag index

@@ -47,6 +47,8 @@ class Role(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> Role:
+        if isinstance(value, Role):
+            return value
         try:
             return cls(str(value).strip().lower())
         except ValueError:

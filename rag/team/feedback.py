@@ -148,7 +148,8 @@ def gold_items(records: list[FeedbackRecord]) -> tuple[list[dict], int]:
 def correction_facts(text: str, question: str = "") -> list[list[str]]:
     """Facts a right answer must contain, as gold-set regex alternatives: the names, numbers and
     dates of `text` that the question does not already contain (a multi-word name also matches by
-    its last word); failing those, its longest content words."""
+    its last word), as whole words (so that "12" is not found in "2012"); failing those, its
+    longest content words."""
     from rag.text import normalize_word, stopwords, words
 
     asked = {normalize_word(w) for w in words(question)}
@@ -161,10 +162,9 @@ def correction_facts(text: str, question: str = "") -> list[list[str]]:
         if not phrase_words or key in seen or all(normalize_word(w) in asked for w in phrase_words):
             return
         seen.add(key)
-        pattern = r"\W+".join(re.escape(w.lower()) for w in phrase_words)
-        alternatives = [pattern]
+        alternatives = [r"\b" + r"\W+".join(re.escape(w.lower()) for w in phrase_words) + r"\b"]
         if len(phrase_words) > 1 and phrase_words[-1][:1].isupper() and len(phrase_words[-1]) > 2:
-            alternatives.append(re.escape(phrase_words[-1].lower()))
+            alternatives.append(r"\b" + re.escape(phrase_words[-1].lower()) + r"\b")
         facts.append(alternatives)
 
     taken: list[tuple[int, int]] = []
