@@ -5,6 +5,7 @@ Settings come from the environment (see rag/config.py): RAG_HOST, RAG_PORT, RAG_
 
 Routes: /          the chat (Gradio, rag/web/ui.py)
         /passage/{doc_id}?start=S&end=E   the cleaned article with the cited span highlighted
+        /shared/{token}   one shared answer, read-only, for logged-in users
         /health    "ok" once the index is loaded (for scripts and tests)
         /openapi.json   the schema, behind the login when there is one
 API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_name="/ask")
@@ -12,6 +13,7 @@ API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_
 
 from __future__ import annotations
 
+import html
 import logging
 import secrets
 import sys
@@ -34,15 +36,17 @@ from rag.cli import progress_bar
 from rag.service import Service
 from rag.web import guards
 from rag.web.middleware import LOOPBACK_NAMES, ResponseHeaders, ForwardedHeaders, RequestLimits, SameOrigin, call_name
-from rag.web.render import passage_csp, passage_page
+from rag.team.conversations import citation_notes
+from rag.web.render import passage_csp, passage_page, shared_page
+from rag.web.team import Team
 from rag.web.ui import CSS, THEME, build_ui
 
 
-def logged_in(gradio_app, request: Request) -> bool:
-    """Gradio's login sets a cookie it maps to a user; /passage honours the same login."""
+def logged_in_user(gradio_app, request: Request) -> str | None:
+    """Gradio's login sets a cookie it maps to a user; /passage and /shared honour the same login."""
     cookie = f"access-token-{gradio_app.cookie_id}"
     token = request.cookies.get(cookie) or request.cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
-    return token in gradio_app.tokens
+    return gradio_app.tokens.get(token)
 
 
 def blocked_paths(config, upload_folder: str) -> list[str]:
@@ -81,12 +85,19 @@ def input_counts(demo: gr.Blocks):
     return count
 
 
-def build_app(service: Service, started: float) -> FastAPI:
-    """The whole app over `service`: our routes, then the Gradio page mounted at "/". `started`
-    is the `time.perf_counter()` of the process start, for the "Ready after" line."""
+def build_app(service: Service, started: float, team: Team | None = None) -> FastAPI:
+    """The whole app over `service` and `team` (default: opened from the settings): our routes,
+    then the Gradio page mounted at "/". `started` is the `time.perf_counter()` of the process
+    start, for the "Ready after" line."""
     config = service.config
-    auth = config.web.auth_pair
+    team = team or Team.open(service)
+    # Gradio's login form asks the accounts (and RAG_AUTH's admin) when there is a login.
+    auth = team.check_login if team.login else None
     throttle = guards.LoginThrottle()
+
+    def allowed(request: Request) -> bool:
+        """A logged-in user whose account still exists (or no login at all)."""
+        return not auth or team.account(logged_in_user(gradio_app, request)) is not None
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -122,13 +133,13 @@ def build_app(service: Service, started: float) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request):
-        if auth and not logged_in(gradio_app, request):
+        if not allowed(request):
             return JSONResponse({"detail": "Not authenticated"}, status_code=401)
         return JSONResponse(app.openapi())
 
     @app.get("/passage/{doc_id:path}", response_class=HTMLResponse)
     def passage(doc_id: str, request: Request, start: int | None = None, end: int | None = None):
-        if auth and not logged_in(gradio_app, request):
+        if not allowed(request):
             return RedirectResponse("/")
         doc = service.document(doc_id)
         if doc is None:
@@ -137,14 +148,31 @@ def build_app(service: Service, started: float) -> FastAPI:
         page = passage_page(doc, start, end, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
-    demo = build_ui(service)
+    @app.get("/shared/{token}", response_class=HTMLResponse)
+    def shared(token: str, request: Request):
+        # Read-only, for the app's logged-in users only; never without a login (see TeamHandlers.share).
+        if not auth or not allowed(request):
+            return HTMLResponse(
+                "<!doctype html><title>Log in</title><p>Log in to the app first, then open this link again.</p>"
+                '<p><a href="/">Log in</a></p>', status_code=401,
+            )
+        try:
+            answer = team.conversations.shared(token)
+        except RagError as exc:
+            return HTMLResponse(f"<!doctype html><title>Not found</title><p>{html.escape(str(exc))}</p>", status_code=404)
+        nonce = secrets.token_urlsafe(16)
+        notes = citation_notes(answer.turn.citations, service.document)
+        page = shared_page(answer.owner, answer.turn, notes, nonce)
+        return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
+
+    demo = build_ui(service, team)
     # Concurrent users are queued; several answers may run at once (the service is read-only
     # while answering), uploads are limited to one at a time in build_ui.
     demo.queue(default_concurrency_limit=4)
     # Our routes are registered first, so they win over the Gradio app mounted at "/".
     upload_folder = get_upload_folder()
     gr.mount_gradio_app(
-        app, demo, path="/", auth=auth, auth_message="Log in with the RAG_AUTH credentials.",
+        app, demo, path="/", auth=auth, auth_message="Log in with your account.",
         max_file_size=config.web.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
         allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
         show_error=False,  # an unexpected error's text (paths, internals) stays in the server log
@@ -208,8 +236,13 @@ def main(started: float) -> None:
         service.search_index  # load and warm up now, so the first question is fast
     except RagError as exc:
         sys.exit(str(exc))
+    try:
+        team = Team.open(service)
+    except RagError as exc:  # e.g. the team's PostgreSQL is down: say where, no traceback
+        sys.exit(str(exc))
+    print(f"Team database: {team.database.label}; " + ("login on." if team.login else "no accounts, no login."), flush=True)
     print(f"Index loaded: {len(service.sources())} documents. Starting the server ...", flush=True)
-    app = build_app(service, started)
+    app = build_app(service, started, team)
     web = service.config.web
     # Proxy headers are handled by ForwardedHeaders (only from RAG_TRUSTED_PROXIES), not uvicorn.
     config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5,

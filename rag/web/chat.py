@@ -8,7 +8,7 @@ safely by `rag.web.render`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -16,7 +16,7 @@ import gradio as gr
 from rag.errors import RagError
 from rag.retrieval.search import as_of_date
 from rag.service import Service
-from rag.types import Answer
+from rag.types import Answer, Citation
 from rag.web import guards
 from rag.web.render import md_text, render_answer, render_sources
 
@@ -51,6 +51,22 @@ def say(text: str, **metadata) -> dict:
     return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
 
 
+def answer_messages(text: str, answerable: bool, notice: str | None, citations: Sequence[Citation], app_url: str,
+                    notes: Mapping[int, str] | None = None) -> list[dict]:
+    """An answer as chat messages: the text with its [n] links, then its sources in a collapsible
+    box; `notes` (by citation number) say which cited articles changed since a saved answer."""
+    shown = render_answer(text, citations) if answerable else md_text(text)
+    if notice:
+        shown += f"\n\n*⚠️ {md_text(notice)}*"
+    messages = [say(shown)]
+    if citations:
+        sources = render_sources(citations, app_url)
+        if notes:
+            sources += "\n\n" + "\n".join(f"*⚠️ \\[{n}\\] {md_text(note)}*" for n, note in sorted(notes.items()))
+        messages.append(say(sources, title=f"Sources ({len(citations)})", status="done"))
+    return messages
+
+
 def _as_of(value: object):
     """The date a client sent, checked (QuestionError when it is not YYYY-MM-DD); empty means today."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -75,10 +91,12 @@ class ChatHandlers:
         sources = self.service.sources()
         return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in sources]
 
-    def respond(self, question, conversation, top_k, outlet, as_of=None) -> Iterator[tuple[list, str, Conversation]]:
+    def respond(self, question, conversation, top_k, outlet, as_of=None,
+                keep: Callable[[Answer], None] | None = None) -> Iterator[tuple[list, str, Conversation]]:
         """Stream one answer into the chat, yielding (chat messages, question box, conversation).
         `conversation` is this session's `Conversation` (server-side state); `as_of`: the Settings
-        date box (empty: today)."""
+        date box (empty: today). `keep(answer)` is called with the final answer before it is
+        shown (to save it)."""
         service = self.service
         limits = service.config.answering
         conversation = conversation if isinstance(conversation, Conversation) else Conversation()
@@ -113,19 +131,16 @@ class ChatHandlers:
             yield chat + [say(OOPS)], "", conversation
             return
         # The final Answer replaces the streamed text: markers were checked and renumbered.
-        text = render_answer(answer.text, answer.citations) if answer.answerable else md_text(answer.text)
-        if answer.notice:
-            text += f"\n\n*⚠️ {md_text(answer.notice)}*"
-        shown = [asked, say(text)]
-        if answer.citations:
-            title = f"Sources ({len(answer.citations)})"
-            shown.append(say(render_sources(answer.citations, service.config.web.app_url), title=title, status="done"))
+        if keep is not None:
+            keep(answer)
+        shown = [asked, *answer_messages(answer.text, answer.answerable, answer.notice, answer.citations,
+                                         service.config.web.app_url)]
         conversation.record(shown, question, answer.text)
         yield list(conversation.messages), "", conversation
 
     # Gradio shows this docstring as the endpoint's description on the app's API page.
     def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,
-            as_of: str | None = None) -> dict:
+            as_of: str | None = None, keep: Callable[[Answer], dict] | None = None) -> dict:
         """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns;
         as_of is the day it is asked (YYYY-MM-DD, default today: later articles are left out and
         "this week" is read against it). Returns text (markdown with [n] markers), citations,
@@ -138,6 +153,7 @@ class ChatHandlers:
             pairs = guards.history_pairs(history)
             top_k = guards.top_k(top_k, service.config.retrieval.top_k)
             answer = service.ask(question, history=pairs, top_k=top_k, as_of=_as_of(as_of))
+            kept = keep(answer) if keep is not None else {}
         except RagError as exc:
             return self._refusal(str(exc))
         except Exception:
@@ -145,7 +161,7 @@ class ChatHandlers:
             return self._refusal(OOPS.removeprefix("⚠️ "))
         out = answer.to_dict()
         keys = ("text", "citations", "answerable", "mode", "notice", "supported", "short_answer", "short_answer_confidence")
-        return {k: out[k] for k in keys} | {"error": None}
+        return {k: out[k] for k in keys} | kept | {"error": None}
 
     def _refusal(self, message: str) -> dict:
         return {

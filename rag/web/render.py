@@ -152,3 +152,52 @@ def passage_csp(nonce: str) -> str:
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
         "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
     )
+
+
+def shared_page(owner: str, turn, notes: dict[int, str], nonce: str) -> str:
+    """One shared answer, read-only: the question, the answer with its [n] markers linked to the
+    sources below, and each source as it was cited (with a note where the article changed since).
+    `turn` is a rag.team.conversations.SavedTurn."""
+    by_number = {c.number: c for c in turn.citations}
+
+    def marker(match: re.Match) -> str:
+        numbers = [int(part) for part in match.group(1).split(",")]
+        return "".join(f'<a href="#source-{n}">[{n}]</a>' if n in by_number else f"[{n}]" for n in numbers)
+
+    text = turn.answer or ""
+    answer, last = [], 0
+    for match in MARKER.finditer(text):
+        answer.append(html.escape(text[last : match.start()]))
+        answer.append(marker(match))
+        last = match.end()
+    answer.append(html.escape(text[last:]))
+    sources = []
+    for c in turn.citations:
+        meta = byline(c.publisher, c.author, c.published)
+        links = [f'<a href="{html.escape(passage_path(c.doc_id, c.start, c.end))}">open passage</a>']
+        original = safe_url(c.url)
+        if original and original.startswith("http"):
+            links.append(f'<a href="{html.escape(original)}" rel="noopener noreferrer">original article</a>')
+        note = notes.get(c.number)
+        sources.append(
+            f'<li id="source-{c.number}"><b>[{c.number}] {html.escape(c.title)}</b>'
+            + (f'<div class="meta">{html.escape(meta)}</div>' if meta else "")
+            + f"<blockquote>{html.escape(c.quote)}</blockquote>"
+            + (f'<p class="meta">⚠️ {html.escape(note)}</p>' if note else "")
+            + f'<nav>{" · ".join(links)}</nav></li>'
+        )
+    asked = turn.created_at.strftime("%Y-%m-%d %H:%M UTC") if turn.created_at else ""
+    notice = f'<p class="meta">⚠️ {html.escape(turn.notice)}</p>' if turn.notice else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(turn.question[:80])}</title><style>{_PAGE_CSS}"
+        "blockquote { margin: 0.4rem 0 0.4rem 1rem; color: #333; } li { margin-bottom: 1rem; }</style>"
+        f'</head><body><main><nav><a href="/">Back to the chat</a></nav>'
+        f'<p class="meta">Shared by {html.escape(owner)} · asked {html.escape(asked)} · answered by '
+        f"{html.escape(turn.mode)} · read-only</p>"
+        f'<h1 id="question">{html.escape(turn.question)}</h1>'
+        f'<article id="answer">{"".join(answer)}</article>{notice}'
+        + (f'<h2>Sources</h2><ol id="sources">{"".join(sources)}</ol>' if sources else "")
+        + f'<script nonce="{nonce}"></script></main></body></html>'
+    )
