@@ -1,0 +1,285 @@
+"""Accounts, saved conversations, permalinks and feedback in a real browser (Playwright + Debian's
+Chromium), against `python app.py` with three accounts in its team database (SQLite in the index
+folder): alice (editor), bob (reader) and boss (admin)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import httpx
+import pytest
+
+from rag.evals.gold import load_gold
+from rag.team.accounts import Accounts
+from rag.team.db import open_url
+from tests.ui.app_server import ROOT, app_server
+from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, ask, expect, last_answer, playwright_sync
+
+pytestmark = pytest.mark.ui
+
+USERS = {"alice": ("alice-password", "editor"), "bob": ("bob-password", "reader"), "boss": ("boss-password", "admin")}
+
+
+def add_accounts(index_dir, users=USERS) -> None:
+    database = open_url(f"sqlite:///{index_dir / 'team.sqlite3'}")
+    accounts = Accounts(database)
+    for name, (password, role) in users.items():
+        accounts.add(name, password, role)
+    database.close()
+
+
+@pytest.fixture(scope="module")
+def server(app_folders):
+    corpus, index = app_folders()
+    add_accounts(index)
+    with app_server(corpus_dir=corpus, index_dir=index) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def log_in(browser, server, user: str):
+    """A new browser context logged in as `user`, and its chat page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(server.url, wait_until="load")
+    page.locator("input[type=text]").fill(user)
+    page.locator("input[type=password]").fill(USERS[user][0])
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#question textarea")).to_be_visible(timeout=30_000)
+    expect(page.locator("#who")).to_contain_text(user)
+    return context, page
+
+
+def sidebar(page):
+    return page.locator("#conversations label")
+
+
+def test_two_users_at_once_each_see_only_their_own_conversations(browser, server):
+    (alice_ctx, alice), (bob_ctx, bob) = log_in(browser, server, "alice"), log_in(browser, server, "bob")
+    try:
+        # Both ask at the same time; each answer lands in its asker's own conversation.
+        alice.locator("#question textarea").fill("Who led the Russian delegation?")
+        bob.locator("#question textarea").fill("What did Rubio say about Istanbul?")
+        alice.locator("#question textarea").press("Enter")
+        bob.locator("#question textarea").press("Enter")
+        for page, title in ((alice, "Who led the Russian delegation?"), (bob, "What did Rubio say about Istanbul?")):
+            expect(sidebar(page)).to_have_text([title], timeout=60_000)
+        ask(alice, "What did he warn?")  # a follow-up stays in the same conversation
+        expect(sidebar(alice)).to_have_count(1)
+
+        # A reload (a new session) lists the saved conversations; opening one resumes it.
+        alice.reload(wait_until="load")
+        expect(sidebar(alice)).to_have_text(["Who led the Russian delegation?"], timeout=30_000)
+        sidebar(alice).first.click()
+        expect(alice.locator('#chat [data-testid="user"]')).to_have_count(2, timeout=30_000)
+        ask(alice, "Which outlet reported it?")  # asked with the resumed conversation as context
+        expect(alice.locator('#chat [data-testid="user"]')).to_have_count(3)
+        expect(sidebar(alice)).to_have_count(1)
+        bob.reload(wait_until="load")
+        expect(sidebar(bob)).to_have_text(["What did Rubio say about Istanbul?"], timeout=30_000)
+
+        # Search (titles, questions, answers), rename and delete act on the user's own list.
+        search = alice.locator("#search textarea, #search input").first
+        search.fill("zebra stripes")
+        expect(sidebar(alice)).to_have_count(0, timeout=30_000)
+        search.fill("WHAT DID HE WARN")
+        expect(sidebar(alice)).to_have_count(1, timeout=30_000)
+        search.fill("")
+        alice.get_by_text("This conversation").click()
+        alice.locator("#title textarea, #title input").first.fill("Istanbul delegation")
+        alice.get_by_role("button", name="Rename").click()
+        expect(sidebar(alice)).to_have_text(["Istanbul delegation"], timeout=30_000)
+        alice.get_by_role("button", name="Delete").click()
+        expect(sidebar(alice)).to_have_count(0, timeout=30_000)
+        bob.reload(wait_until="load")
+        expect(sidebar(bob)).to_have_text(["What did Rubio say about Istanbul?"], timeout=30_000)
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
+
+
+def test_a_permalink_opens_for_logged_in_users_only_and_stops_when_revoked(browser, server):
+    (alice_ctx, alice), (bob_ctx, bob) = log_in(browser, server, "alice"), log_in(browser, server, "bob")
+    stranger = browser.new_context()
+    try:
+        alice.get_by_role("button", name="New conversation").click()
+        ask(alice, "Who is Germany's chancellor?")
+        alice.locator("#share").get_by_text("Share an answer").click()
+        alice.get_by_role("button", name="Create a read-only link").click()
+        link = alice.locator("#link a")
+        expect(link).to_be_visible(timeout=30_000)
+        url = link.get_attribute("href")
+        assert "/shared/" in url
+
+        shared = bob.context.new_page()
+        shared.goto(url, wait_until="load")
+        expect(shared.locator("#question")).to_have_text("Who is Germany's chancellor?")
+        expect(shared.locator("#answer")).to_contain_text("Merz")
+        expect(shared.locator("#sources blockquote").first).to_be_visible()
+        expect(shared.get_by_text("Shared by alice")).to_be_visible()
+
+        outsider = stranger.new_page()
+        response = outsider.goto(url, wait_until="load")
+        assert response.status == 401
+        expect(outsider.locator("body")).not_to_contain_text("Merz")
+
+        alice.get_by_role("button", name="Revoke link").click()
+        expect(alice.locator("#link")).to_contain_text("no longer opens", timeout=30_000)
+        response = shared.goto(url, wait_until="load")
+        assert response.status == 404
+        expect(shared.locator("body")).not_to_contain_text("Merz")
+    finally:
+        for context in (alice_ctx, bob_ctx, stranger):
+            context.close()
+
+
+def test_a_thumbs_down_with_a_correction_becomes_a_gold_item(browser, server, tmp_path):
+    context, page = log_in(browser, server, "alice")
+    try:
+        page.get_by_role("button", name="New conversation").click()
+        ask(page, "Which think tank does Sinan Ulgen direct?")
+        expect(last_answer(page)).to_be_visible()
+        page.locator("#chat").get_by_role("button", name="Dislike").last.click()
+        expect(page.get_by_text("👎 saved for")).to_be_visible(timeout=30_000)
+        page.locator("#feedback-comment textarea").fill("Too long")
+        page.locator("#feedback-correction textarea").fill("Sinan Ulgen directs EDAM, the Istanbul think tank.")
+        page.get_by_role("button", name="Send feedback").click()
+        expect(page.locator("#feedback-sent")).to_contain_text("Thank you", timeout=30_000)
+    finally:
+        context.close()
+    target = tmp_path / "from-feedback.yaml"
+    env = {"RAG_INDEX_DIR": str(server.index_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "rag", "eval", "--from-feedback", str(target), "--rating", "down"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (item,) = [i for i in load_gold(target) if i.question == "Which think tank does Sinan Ulgen direct?"]
+    assert [r"\bedam\b"] in item.facts and [r"\bistanbul\b"] in item.facts
+    assert "Too long" in item.note
+
+
+def test_a_reader_cannot_upload_and_only_an_admin_manages_accounts(browser, server):
+    reader_ctx, reader = log_in(browser, server, "bob")
+    admin_ctx, admin = log_in(browser, server, "boss")
+    try:
+        reader.get_by_role("tab", name="Corpus").click()
+        expect(reader.locator("#corpus-table")).to_be_visible()
+        expect(reader.locator("#upload")).to_be_hidden()
+        expect(reader.get_by_role("tab", name="Users")).to_have_count(0)
+        expect(reader.get_by_role("tab", name="Quality")).to_have_count(0)
+
+        admin.get_by_role("tab", name="Quality").click()
+        admin.get_by_role("button", name="Refresh").click()
+        expect(admin.locator("#quality-summary")).to_contain_text("questions", timeout=30_000)
+        admin.get_by_role("tab", name="Users").click()
+        expect(admin.locator("#users-table")).to_contain_text("alice")
+    finally:
+        reader_ctx.close()
+        admin_ctx.close()
+
+
+def logged_in_client(server, user: str) -> httpx.Client:
+    web = httpx.Client(base_url=server.url, timeout=120)
+    assert web.post("/login", data={"username": user, "password": USERS[user][0]}).status_code == 200
+    return web
+
+
+def run_event(web: httpx.Client, dep: dict, data: list) -> str:
+    """One queue request as the browser's client sends it (so hidden buttons are no protection)."""
+    import uuid
+
+    session = uuid.uuid4().hex[:12]
+    body = {"fn_index": dep["id"], "data": data, "session_hash": session, "event_data": None,
+            "trigger_id": dep["targets"][0][0]}
+    assert web.post("/gradio_api/queue/join", json=body).status_code == 200
+    with web.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as r:
+        return "".join(r.iter_text())
+
+
+def test_roles_are_checked_on_the_server_for_hand_made_requests(server, tmp_path):
+    article = tmp_path / "reader-upload.txt"
+    article.write_text("Title: Reader upload\n\nA reader tried to add this article about zebras to the corpus.\n")
+    for user, allowed in (("bob", False), ("alice", True)):
+        web = logged_in_client(server, user)
+        config = web.get("/config").json()
+        button = next(c["id"] for c in config["components"] if c.get("props", {}).get("value") == "Add to corpus")
+        dep = next(d for d in config["dependencies"] if [button, "click"] in [list(t) for t in d["targets"]])
+        with article.open("rb") as handle:
+            uploaded = web.post("/gradio_api/upload", files={"files": (f"{user}-upload.txt", handle)}).json()[0]
+        files = [{"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": f"{user}-upload.txt"}]
+        stream = run_event(web, dep, [files])
+        assert (f"{user}-upload.txt" in {p.name for p in server.corpus_dir.iterdir()}) is allowed, stream
+        assert ("needs an editor" in stream) is not allowed
+
+        manage = next(c["id"] for c in config["components"] if c.get("props", {}).get("value") == "Add account")
+        dep = next(d for d in config["dependencies"] if [manage, "click"] in [list(t) for t in d["targets"]])
+        stream = run_event(web, dep, [f"intruder-{user}", "intruder-password", "admin"])
+        assert "needs an admin" in stream
+    database = open_url(f"sqlite:///{server.index_dir / 'team.sqlite3'}")
+    assert not any(a.username.startswith("intruder") for a in Accounts(database).list())
+    database.close()
+    assert httpx.get(f"{server.url}/shared/anything").status_code == 401
+
+
+def test_twenty_users_asking_and_saving_at_once(app_folders):
+    """Load: 20 accounts ask through the `/ask` API at once, each a question and a follow-up
+    saved into a new conversation; none is lost and none lands in another user's conversation."""
+    corpus, index = app_folders()
+    users = {f"user{n:02d}": (f"password-{n:02d}", "reader") for n in range(20)}
+    add_accounts(index, users)
+    questions = ["Who led the Russian delegation?", "What did Rubio say about Istanbul?",
+                 "Who is Germany's chancellor?", "Which think tank does Sinan Ulgen direct?"]
+    with app_server(corpus_dir=corpus, index_dir=index) as server:
+        results: dict[str, list] = {}
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(users))
+
+        def user(name: str, n: int) -> None:
+            try:
+                web = httpx.Client(base_url=server.url, timeout=300)
+                assert web.post("/login", data={"username": name, "password": users[name][0]}).status_code == 200
+                start.wait()
+                first = f"{questions[n % 4]} (asked by {name})"
+                reply = call_ask(web, [first, [], None, None, "new"])
+                follow = call_ask(web, [f"And what else? ({name})", [], None, None, reply["conversation"]])
+                results[name] = [first, reply, follow]
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=user, args=(name, n)) for n, name in enumerate(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=600)
+        assert not errors, errors[:3]
+        assert len(results) == 20
+        from rag.team.conversations import Conversations
+
+        database = open_url(f"sqlite:///{index / 'team.sqlite3'}")
+        store = Conversations(database)
+        for name, (first, reply, follow) in results.items():
+            assert reply["error"] is None and follow["conversation"] == reply["conversation"]
+            (summary,) = store.list(name)
+            turns = store.open(name, summary.conversation_id).turns
+            assert [t.question for t in turns] == [first, f"And what else? ({name})"]
+            assert turns[0].answer == reply["text"] and turns[1].answer == follow["text"]
+        database.close()
+
+
+def call_ask(web: httpx.Client, data: list) -> dict:
+    import json
+
+    event = web.post("/gradio_api/call/ask", json={"data": data})
+    assert event.status_code == 200, event.text
+    stream = web.get(f"/gradio_api/call/ask/{event.json()['event_id']}").text
+    assert "event: complete" in stream, stream
+    payload = json.loads(stream.split("data:", 2)[-1].strip().splitlines()[0])
+    return payload[0] if isinstance(payload, list) else payload
