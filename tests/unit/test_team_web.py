@@ -1,0 +1,104 @@
+"""The web app's team handlers (rag/web/team.py) on the fake service and a SQLite team database:
+roles are checked on the server whatever the page shows, answers are saved to their asker's
+conversation, and a shared answer renders as text."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from rag.team.accounts import Accounts
+from rag.team.conversations import Conversations, KeptCitation, SavedTurn
+from rag.team.db import open_url
+from rag.team.feedback import FeedbackStore
+from rag.web.chat import ChatHandlers
+from rag.web.render import shared_page
+from rag.web.team import Team, TeamHandlers
+
+
+@pytest.fixture
+def handlers(service, tmp_path):
+    database = open_url(f"sqlite:///{tmp_path / 'team.sqlite3'}")
+    accounts = Accounts(database)
+    accounts.add("alice", "alice-password", "editor")
+    accounts.add("bob", "bob-password", "reader")
+    accounts.add("boss", "boss-password", "admin")
+    team = Team(database, accounts, Conversations(database), FeedbackStore(database), login=True)
+    yield TeamHandlers(service, ChatHandlers(service), team)
+    database.close()
+
+
+def as_user(name: str | None):
+    return SimpleNamespace(username=name)
+
+
+def test_roles_are_enforced_by_every_handler_not_by_the_page(handlers, tmp_path):
+    upload = tmp_path / "story.txt"
+    upload.write_text("A story.")
+    refused, *_ = handlers.upload([str(upload)], as_user("bob"))
+    assert "needs an editor" in refused
+    for user in ("bob", "alice"):
+        message, table, _ = handlers.manage("add", "mallory", "mallory-password", "admin", as_user(user))
+        assert "needs an admin" in message
+        assert handlers.quality("30", as_user(user))[0].startswith("⚠️")
+        assert handlers.user_rows(as_user(user)) == []
+    assert handlers.team.accounts.get("mallory") is None
+    message, rows, _ = handlers.manage("add", "mallory", "mallory-password", "reader", as_user("boss"))
+    assert "Added mallory" in message and ["mallory", "reader"] == rows[-1][:2]
+    assert "your own" in handlers.manage("remove", "boss", "", "reader", as_user("boss"))[0]
+    for nobody in (None, "ghost"):
+        reply = handlers.ask("Who led the Russian delegation?", request=as_user(nobody))
+        assert "log in again" in reply["error"]
+
+
+def test_answers_are_saved_to_the_askers_conversation_and_resumed(handlers):
+    chat = pairs = []
+    for question, conversation in (("Who led the Russian delegation?", None), ("What did he warn?", "resume")):
+        *_, last = handlers.respond(question, chat, pairs, 5, "All outlets", "",
+                                    conversation if conversation != "resume" else last[3], {}, as_user("alice"))
+        chat, _, pairs, _, turns, sidebar, _ = last
+    conversation_id = last[3]
+    (summary,) = handlers.team.conversations.list("alice")
+    assert summary.conversation_id == conversation_id and summary.turns == 2
+    assert sidebar["value"] == conversation_id and sidebar["choices"] == [(summary.title, conversation_id)]
+    assert handlers.team.conversations.list("bob") == []
+    saved = handlers.team.conversations.open("alice", conversation_id)
+    assert saved.turns[0].settings["top_k"] == 5 and saved.turns[0].index_generation
+    assert all(c.content_hash for t in saved.turns for c in t.citations)
+    reopened, reopened_pairs, *_ = handlers.open(conversation_id, as_user("alice"))
+    assert reopened_pairs == pairs and [m["content"] for m in reopened] == [m["content"] for m in chat]
+    like = SimpleNamespace(index=max(turns), liked=False)
+    box, heading, rated, *_ = handlers.rate(turns, like, as_user("alice"))
+    assert "👎" in heading and rated == saved.turns[1].turn_id
+    assert "Thank you" in handlers.send_feedback(rated, "vague", "He warned of a long war.", as_user("alice"))
+    (record,) = handlers.team.feedback.rated()
+    assert (record.rating, record.correction, record.question) == (-1, "He warned of a long war.", "What did he warn?")
+    with pytest.warns(UserWarning, match="No such answer"):
+        handlers.rate(turns, like, as_user("bob"))  # bob cannot rate alice's answer
+    assert handlers.team.feedback.of_turn("bob", rated) is None
+    with pytest.warns(UserWarning, match="No such conversation"):
+        shown, *_ = handlers.open(conversation_id, as_user("bob"))
+    assert "value" not in shown  # the page is left as it was
+
+
+def test_the_api_saves_when_asked_and_only_into_the_callers_conversations(handlers):
+    first = handlers.ask("Who led the Russian delegation?", conversation="new", request=as_user("bob"))
+    assert first["error"] is None and first["conversation"] and first["turn"]
+    follow = handlers.ask("What did he warn?", conversation=first["conversation"], request=as_user("bob"))
+    assert follow["conversation"] == first["conversation"]
+    assert [t.question for t in handlers.team.conversations.open("bob", first["conversation"]).turns] == [
+        "Who led the Russian delegation?", "What did he warn?"]
+    stolen = handlers.ask("And then?", conversation=first["conversation"], request=as_user("alice"))
+    assert "No such conversation" in stolen["error"]
+    assert "conversation" not in handlers.ask("Who led it?", request=as_user("alice"))  # not saved unless asked
+
+
+def test_a_shared_answer_renders_as_text():
+    hostile = "<script>alert(1)</script>"
+    turn = SavedTurn(1, "c", 0, f"Who? {hostile}", f"He did {hostile} [1] [9]", True, "extractive", hostile,
+                     [KeptCitation(1, "doc", hostile, hostile, "javascript:alert(2)", hostile, None, "2025-05-16", 0, 5)],
+                     {}, "", 1.0, None)
+    page = shared_page("alice", turn, {1: "This article has changed since the answer."}, "nonce")
+    assert "<script>alert" not in page and "javascript:" not in page
+    assert '<a href="#source-1">[1]</a>' in page and "[9]" in page and "changed since" in page
