@@ -160,32 +160,40 @@ class TeamHandlers:
         )
 
     def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,
-            as_of: str | None = None, conversation: str | None = None, request: gr.Request = None) -> dict:
+            as_of: str | None = None, request: gr.Request = None) -> dict:
         """Answer a question; history is a JSON list of [user, assistant] pairs from earlier turns;
         as_of is the day it is asked (YYYY-MM-DD, default today: later articles are left out and
-        "this week" is read against it); conversation: empty (not saved), "new" (saved as a new
-        conversation) or a conversation id from an earlier reply (saved there; its turns are the
-        history when none is given). Returns text (markdown with [n] markers), citations,
-        answerable, mode, notice, `conversation` and `turn` when saved, and `error` (a message
-        for the user, when the question was rejected)."""
+        "this week" is read against it). Returns text (markdown with [n] markers), citations,
+        answerable, mode, notice, and `error` (a message for the user, when the question was rejected)."""
+        try:
+            self.user(request)
+        except RagError as exc:
+            return self._refused(exc)
+        return self.chat.ask(question, history, top_k, as_of)
+
+    def ask_saved(self, question: str, conversation: str = "new", top_k: int | None = None,
+                  as_of: str | None = None, request: gr.Request = None) -> dict:
+        """Answer a question and save it to one of your conversations: conversation is "new" (a
+        new conversation, titled after the question) or the id an earlier reply returned (its
+        turns are the history). Returns what /ask returns, plus `conversation` and `turn` (ids)."""
         try:
             account = self.user(request)
-            if conversation not in (None, "") and not isinstance(conversation, str):
-                raise guards.BadRequest("conversation must be empty, \"new\" or a conversation id.")
-            target = None if conversation in (None, "", "new") else conversation
-            if target is not None and history in (None, "", []):
-                history = [list(pair) for pair in self.team.conversations.open(account.username, target).history()]
+            if not isinstance(conversation, str) or not conversation.strip():
+                raise guards.BadRequest('conversation must be "new" or a conversation id.')
+            target = None if conversation.strip() == "new" else conversation.strip()
+            history = [] if target is None else self.team.conversations.open(account.username, target).history()
         except RagError as exc:
-            return {"text": str(exc), "citations": [], "answerable": False, "mode": self.service.mode,
-                    "notice": None, "supported": True, "error": str(exc)}
+            return self._refused(exc)
 
         def keep(answer: Answer) -> dict:
-            if not conversation:
-                return {}
             turn = self._save(account, target, answer, top_k, ALL_OUTLETS, as_of)
             return {"conversation": turn.conversation_id, "turn": turn.turn_id}
 
-        return self.chat.ask(question, history, top_k, as_of, keep=keep)
+        return self.chat.ask(question, [list(pair) for pair in history], top_k, as_of, keep=keep)
+
+    def _refused(self, exc: RagError) -> dict:
+        return {"text": str(exc), "citations": [], "answerable": False, "mode": self.service.mode,
+                "notice": None, "supported": True, "error": str(exc)}
 
     def upload(self, files, request: gr.Request, progress=gr.Progress()) -> tuple:
         """Uploads, for editors and admins only."""

@@ -164,6 +164,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
         demo.load(teamwork.user_rows, outputs=users, api_visibility="private")
         demo.load(teamwork.links, outputs=my_links, api_visibility="private")
         gr.api(teamwork.ask, api_name="ask")
+        gr.api(teamwork.ask_saved, api_name="ask_saved")
     return demo
 
 

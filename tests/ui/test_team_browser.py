@@ -230,7 +230,7 @@ def test_roles_are_checked_on_the_server_for_hand_made_requests(server, tmp_path
 
 
 def test_twenty_users_asking_and_saving_at_once(app_folders):
-    """Load: 20 accounts ask through the `/ask` API at once, each a question and a follow-up
+    """Load: 20 accounts ask through the `/ask_saved` API at once, each a question and a follow-up
     saved into a new conversation; none is lost and none lands in another user's conversation."""
     corpus, index = app_folders()
     users = {f"user{n:02d}": (f"password-{n:02d}", "reader") for n in range(20)}
@@ -248,8 +248,8 @@ def test_twenty_users_asking_and_saving_at_once(app_folders):
                 assert web.post("/login", data={"username": name, "password": users[name][0]}).status_code == 200
                 start.wait()
                 first = f"{questions[n % 4]} (asked by {name})"
-                reply = call_ask(web, [first, [], None, None, "new"])
-                follow = call_ask(web, [f"And what else? ({name})", [], None, None, reply["conversation"]])
+                reply = call_ask(web, [first, "new", None, None])
+                follow = call_ask(web, [f"And what else? ({name})", reply["conversation"], None, None])
                 results[name] = [first, reply, follow]
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
@@ -277,9 +277,9 @@ def test_twenty_users_asking_and_saving_at_once(app_folders):
 def call_ask(web: httpx.Client, data: list) -> dict:
     import json
 
-    event = web.post("/gradio_api/call/ask", json={"data": data})
+    event = web.post("/gradio_api/call/ask_saved", json={"data": data})
     assert event.status_code == 200, event.text
-    stream = web.get(f"/gradio_api/call/ask/{event.json()['event_id']}").text
+    stream = web.get(f"/gradio_api/call/ask_saved/{event.json()['event_id']}").text
     assert "event: complete" in stream, stream
     payload = json.loads(stream.split("data:", 2)[-1].strip().splitlines()[0])
     return payload[0] if isinstance(payload, list) else payload

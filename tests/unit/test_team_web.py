@@ -83,14 +83,15 @@ def test_answers_are_saved_to_the_askers_conversation_and_resumed(handlers):
 
 
 def test_the_api_saves_when_asked_and_only_into_the_callers_conversations(handlers):
-    first = handlers.ask("Who led the Russian delegation?", conversation="new", request=as_user("bob"))
+    first = handlers.ask_saved("Who led the Russian delegation?", "new", request=as_user("bob"))
     assert first["error"] is None and first["conversation"] and first["turn"]
-    follow = handlers.ask("What did he warn?", conversation=first["conversation"], request=as_user("bob"))
+    follow = handlers.ask_saved("What did he warn?", first["conversation"], request=as_user("bob"))
     assert follow["conversation"] == first["conversation"]
     assert [t.question for t in handlers.team.conversations.open("bob", first["conversation"]).turns] == [
         "Who led the Russian delegation?", "What did he warn?"]
-    stolen = handlers.ask("And then?", conversation=first["conversation"], request=as_user("alice"))
+    stolen = handlers.ask_saved("And then?", first["conversation"], request=as_user("alice"))
     assert "No such conversation" in stolen["error"]
+    assert "conversation must be" in handlers.ask_saved("And then?", ["x"], request=as_user("bob"))["error"]
     assert "conversation" not in handlers.ask("Who led it?", request=as_user("alice"))  # not saved unless asked
 
 
