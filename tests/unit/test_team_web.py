@@ -13,6 +13,7 @@ from rag.team.conversations import Conversations, KeptCitation, SavedTurn
 from rag.team.db import open_url
 from rag.team.feedback import FeedbackStore
 from rag.web.chat import ChatHandlers
+from rag.web.chat import Conversation as ChatSession
 from rag.web.render import shared_page
 from rag.web.team import Team, TeamHandlers
 
@@ -25,7 +26,7 @@ def handlers(service, tmp_path):
     accounts.add("bob", "bob-password", "reader")
     accounts.add("boss", "boss-password", "admin")
     team = Team(database, accounts, Conversations(database), FeedbackStore(database), login=True)
-    yield TeamHandlers(service, ChatHandlers(service), team)
+    yield TeamHandlers(service, ChatHandlers(service, uploaded=lambda path: True), team)
     database.close()
 
 
@@ -53,12 +54,11 @@ def test_roles_are_enforced_by_every_handler_not_by_the_page(handlers, tmp_path)
 
 
 def test_answers_are_saved_to_the_askers_conversation_and_resumed(handlers):
-    chat = pairs = []
-    for question, conversation in (("Who led the Russian delegation?", None), ("What did he warn?", "resume")):
-        *_, last = handlers.respond(question, chat, pairs, 5, "All outlets", "",
-                                    conversation if conversation != "resume" else last[3], {}, as_user("alice"))
-        chat, _, pairs, _, turns, sidebar, _ = last
-    conversation_id = last[3]
+    session, conversation_id, turns = ChatSession(), None, []
+    for question in ("Who led the Russian delegation?", "What did he warn?"):
+        *_, last = handlers.respond(question, session, 5, "All outlets", "", conversation_id, turns, as_user("alice"))
+        chat, _, session, conversation_id, turns, sidebar, _ = last
+    assert len(turns) == len(session.messages) == len(chat) and turns[0] is None and turns[-1] is not None
     (summary,) = handlers.team.conversations.list("alice")
     assert summary.conversation_id == conversation_id and summary.turns == 2
     assert sidebar["value"] == conversation_id and sidebar["choices"] == [(summary.title, conversation_id)]
@@ -66,9 +66,10 @@ def test_answers_are_saved_to_the_askers_conversation_and_resumed(handlers):
     saved = handlers.team.conversations.open("alice", conversation_id)
     assert saved.turns[0].settings["top_k"] == 5 and saved.turns[0].index_generation
     assert all(c.content_hash for t in saved.turns for c in t.citations)
-    reopened, reopened_pairs, *_ = handlers.open(conversation_id, as_user("alice"))
-    assert reopened_pairs == pairs and [m["content"] for m in reopened] == [m["content"] for m in chat]
-    like = SimpleNamespace(index=max(turns), liked=False)
+    reopened, reopened_session, _, reopened_turns, *_ = handlers.open(conversation_id, as_user("alice"))
+    assert reopened_session.pairs == session.pairs and reopened_turns == turns
+    assert [m["content"] for m in reopened] == [m["content"] for m in chat]
+    like = SimpleNamespace(index=len(turns) - 1, liked=False)
     box, heading, rated, *_ = handlers.rate(turns, like, as_user("alice"))
     assert "👎" in heading and rated == saved.turns[1].turn_id
     assert "Thank you" in handlers.send_feedback(rated, "vague", "He warned of a long war.", as_user("alice"))
