@@ -143,10 +143,12 @@ class TeamHandlers:
         turn_id = saved[0].turn_id if saved else None
         turns = (turns + [None] + [turn_id] * (added[0] - 1))[-len(session.messages):]
         if failed:
-            yield shown + [_say(f"This answer was not saved: {failed[0]}")], "", session, conversation, turns, gr.update(), gr.update()
+            shown = shown + [_say(f"This answer was not saved: {failed[0]}")]
+            yield shown, "", session, conversation, turns, gr.update(), gr.update()
             return
         conversation = saved[0].conversation_id
-        yield shown, "", session, conversation, turns, self._sidebar(account, selected=conversation), self._answers(account, conversation)
+        sidebar, answers = self._sidebar(account, selected=conversation), self._answers(account, conversation)
+        yield shown, "", session, conversation, turns, sidebar, answers
 
     def _save(self, account: Account, conversation: str | None, answer: Answer, top_k, outlet, as_of) -> SavedTurn:
         hashes = {}
@@ -168,7 +170,7 @@ class TeamHandlers:
         try:
             self.user(request)
         except RagError as exc:
-            return self._refused(exc)
+            return self.chat._refusal(str(exc))
         return self.chat.ask(question, history, top_k, as_of)
 
     def ask_saved(self, question: str, conversation: str = "new", top_k: int | None = None,
@@ -181,19 +183,18 @@ class TeamHandlers:
             if not isinstance(conversation, str) or not conversation.strip():
                 raise guards.BadRequest('conversation must be "new" or a conversation id.')
             target = None if conversation.strip() == "new" else conversation.strip()
-            history = [] if target is None else self.team.conversations.open(account.username, target).history()
+            saved = [] if target is None else self.team.conversations.open(account.username, target).history()
         except RagError as exc:
-            return self._refused(exc)
+            return self.chat._refusal(str(exc))
+        limits = self.service.config.answering
+        # Like the chat: the latest turns within the service's history limits.
+        history = ChatSession(pairs=saved).history(limits.max_history_turns, limits.max_history_answer_chars)
 
         def keep(answer: Answer) -> dict:
             turn = self._save(account, target, answer, top_k, ALL_OUTLETS, as_of)
             return {"conversation": turn.conversation_id, "turn": turn.turn_id}
 
         return self.chat.ask(question, [list(pair) for pair in history], top_k, as_of, keep=keep)
-
-    def _refused(self, exc: RagError) -> dict:
-        return {"text": str(exc), "citations": [], "answerable": False, "mode": self.service.mode,
-                "notice": None, "supported": True, "error": str(exc)}
 
     def upload(self, files, request: gr.Request, progress=gr.Progress()) -> tuple:
         """Uploads, for editors and admins only."""
