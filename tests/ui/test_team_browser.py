@@ -15,7 +15,7 @@ from rag.evals.gold import load_gold
 from rag.team.accounts import Accounts
 from rag.team.db import open_url
 from tests.ui.app_server import ROOT, app_server
-from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, ask, expect, last_answer, playwright_sync
+from tests.ui.test_browser import ask, browser, expect, last_answer  # noqa: F401 - browser is a fixture
 
 pytestmark = pytest.mark.ui
 
@@ -36,14 +36,6 @@ def server(app_folders):
     add_accounts(index)
     with app_server(corpus_dir=corpus, index_dir=index) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def log_in(browser, server, user: str):
@@ -227,6 +219,18 @@ def test_roles_are_checked_on_the_server_for_hand_made_requests(server, tmp_path
     assert not any(a.username.startswith("intruder") for a in Accounts(database).list())
     database.close()
     assert httpx.get(f"{server.url}/shared/anything").status_code == 401
+
+
+def test_the_login_throttle_guards_every_account(server):
+    """Run after the tests above that log in: it leaves 127.0.0.1 waiting."""
+    web = httpx.Client(base_url=server.url, timeout=60)
+    codes = []
+    for n in range(10):  # the sixth try comes within the first 1 s wait, unless hashing took that long
+        response = web.post("/login", data={"username": "bob", "password": f"guess-{n}"})
+        codes.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert codes[:5] == [400] * 5 and codes[-1] == 429 and "Retry-After" in response.headers
 
 
 def test_twenty_users_asking_and_saving_at_once(app_folders):
