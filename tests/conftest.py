@@ -105,3 +105,15 @@ def service(tmp_path_factory, prebuilt_index):
     p = Service(config)
     assert p.index().embedded_chunks == 0  # the copy is complete and matches the corpus
     return p
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (tests/postgres.py), started once per session when a test asks for
+    it; `postgres.new_database()` is a fresh database's URL. Skips where PostgreSQL is missing."""
+    from tests.postgres import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("needs PostgreSQL (apt-get install postgresql; `make install-dev` does it)")
+    with postgres_server() as server:
+        yield server

@@ -287,3 +287,27 @@ def call_ask(web: httpx.Client, data: list) -> dict:
     assert "event: complete" in stream, stream
     payload = json.loads(stream.split("data:", 2)[-1].strip().splitlines()[0])
     return payload[0] if isinstance(payload, list) else payload
+
+
+def test_two_app_processes_share_conversations_through_postgresql(app_folders, postgres):
+    """Several processes serving one team (RAG_DATABASE_URL): a conversation started in one app
+    continues in the other, and the accounts, permalinks and feedback are the same in both."""
+    url = postgres.new_database()
+    database = open_url(url)
+    Accounts(database).add("alice", USERS["alice"][0], "editor")
+    database.close()
+    env = {"RAG_DATABASE_URL": url}
+    (corpus_a, index_a), (corpus_b, index_b) = app_folders(), app_folders()
+    with app_server(env=env, corpus_dir=corpus_a, index_dir=index_a) as first, \
+            app_server(env=env, corpus_dir=corpus_b, index_dir=index_b) as second:
+        web_a, web_b = logged_in_client(first, "alice"), logged_in_client(second, "alice")
+        started = call_ask(web_a, ["Who led the Russian delegation?", "new", None, None])
+        continued = call_ask(web_b, ["What did he warn?", started["conversation"], None, None])
+        assert continued["error"] is None and continued["conversation"] == started["conversation"]
+        assert not (index_a / "team.sqlite3").exists() and not (index_b / "team.sqlite3").exists()
+    database = open_url(url)
+    from rag.team.conversations import Conversations
+
+    turns = Conversations(database).open("alice", started["conversation"]).turns
+    assert [t.question for t in turns] == ["Who led the Russian delegation?", "What did he warn?"]
+    database.close()
