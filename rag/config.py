@@ -191,6 +191,7 @@ class Team:
         "SQLAlchemy URL of the team database, e.g. postgresql+psycopg://user:pw@host/db (default: SQLite in the index folder)",
         repr=False,
     )
+    session_days: float = setting(14.0, "RAG_SESSION_DAYS", "days a login lasts before the user logs in again", 0.01, 3650.0)
 
     def url(self, index_dir: Path) -> str:
         """The database in use: RAG_DATABASE_URL, else `team.sqlite3` in the index folder."""

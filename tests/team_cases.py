@@ -14,17 +14,20 @@ import time
 
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from rag.evals.gold import load_gold
 from rag.team.accounts import AccountError, Accounts, Role
 from rag.team.conversations import Conversations, NotFound, citation_notes
-from rag.team.db import current_revision, open_url
+from rag.team.db import MIGRATIONS, current_revision, open_url
+from rag.team.sessions import LoginSessions
 from rag.team.feedback import FeedbackError, FeedbackStore, gold_items
 from rag.team.quality import quality_report
 from rag.types import Answer, Citation, Document
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 @pytest.fixture
@@ -109,6 +112,37 @@ def test_the_rag_auth_admin_is_an_account_from_the_settings(database):
         with pytest.raises(AccountError, match="RAG_AUTH"):
             change()
     assert [a.username for a in accounts.list()] == ["root"]
+
+
+def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(database):
+    accounts = Accounts(database)
+    accounts.add("alice", "password-1", "editor")
+    accounts.add("bob", "password-2", "admin")
+    here, there = LoginSessions(database, dt.timedelta(days=1)), LoginSessions(database, dt.timedelta(days=1))
+    here["token-a1"] = "alice"
+    here["token-a2"] = "alice"
+    here["token-b"] = "bob"
+    assert there.get("token-a1") == "alice" and "token-b" in there  # another process knows them
+    assert there.get("nope") is None and there.get(None) is None and list(there) == [] and len(there) == 3
+    with database.reading() as session:
+        stored = session.execute(text("SELECT token_hash FROM sessions")).scalars().all()
+    assert not any(t.startswith("token") for t in stored)  # only hashes are kept
+    del here["token-a2"]
+    with pytest.raises(KeyError):
+        del here["token-a2"]
+    accounts.set_password("alice", "password-3")  # a new password ends alice's logins
+    assert LoginSessions(database, dt.timedelta(days=1)).get("token-a1") is None
+    here.end_all("bob")
+    assert here.get("token-b") is None
+    here["token-b2"] = "bob"
+    accounts.set_role("alice", "admin")
+    accounts.remove("bob")
+    assert LoginSessions(database, dt.timedelta(days=1)).get("token-b2") is None
+    short = LoginSessions(database, dt.timedelta(seconds=0.5))
+    short["token-c"] = "alice"
+    assert short.get("token-c") == "alice"
+    time.sleep(0.6)
+    assert LoginSessions(database, dt.timedelta(seconds=0.5)).get("token-c") is None  # expired
 
 
 # Conversations ----------------------------------------------------------------------------------
@@ -283,7 +317,7 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
     old.close()
     upgraded = open_url(database_url)
     try:
-        assert current_revision(upgraded) == "0002"
+        assert current_revision(upgraded) == HEAD
         store = Conversations(upgraded)
         view = store.open("alice", "c1")
         assert (view.title, view.turns[0].question) == ("Before the upgrade", "Old question?")

@@ -3,6 +3,7 @@
 Passwords are stored as argon2id hashes (argon2-cffi: salted, slow, memory-hard); a hash made with
 weaker parameters than the library's current ones is replaced at the next login. RAG_AUTH's
 `user:password` is one more account, an admin, that lives in the settings rather than the database.
+Removing an account or changing its password ends its login sessions (rag/team/sessions.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import delete, func, select
 from rag.errors import RagError
 from rag.team.db import Database, aware
 from rag.team.models import User, utcnow
+from rag.team.sessions import end_sessions
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
@@ -152,6 +154,7 @@ class Accounts:
             user = self._user(session, username)
             self._keep_an_admin(session, user, None)
             session.execute(delete(User).where(User.id == user.id))
+            end_sessions(session, user.username)
 
     def set_password(self, username: str, password: str) -> None:
         self._not_settings(username)
@@ -160,6 +163,7 @@ class Accounts:
             user = self._user(session, username)
             user.password_hash = hashed
             user.password_changed_at = utcnow()
+            end_sessions(session, user.username)
 
     def set_role(self, username: str, role: Role | str) -> None:
         self._not_settings(username)

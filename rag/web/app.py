@@ -148,6 +148,17 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         page = passage_page(doc, start, end, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
+    @app.get("/logout")
+    def logout(request: Request):
+        # In place of Gradio's, which would look for the user's tokens in its own table.
+        user = logged_in_user(gradio_app, request) if auth else None
+        if user:
+            team.sessions.end_all(user)
+        response = RedirectResponse("/", status_code=302)
+        for prefix in ("access-token-", "access-token-unsecure-"):
+            response.delete_cookie(f"{prefix}{gradio_app.cookie_id}", path="/")
+        return response
+
     @app.get("/shared/{token}", response_class=HTMLResponse)
     def shared(token: str, request: Request):
         # Read-only, for the app's logged-in users only; never without a login (see TeamHandlers.share).
@@ -183,6 +194,10 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     # server file into its cache and serve it.
     demo.has_launched = True
     gradio_app = app.state.gradio = app.routes[-1].app
+    if auth:
+        # Logins live in the team database (rag/team/sessions.py) under one cookie name, so every
+        # process serving the team knows them, and a restart keeps them.
+        gradio_app.tokens, gradio_app.cookie_id = team.sessions, team.cookie_name
 
     # The edge, innermost first (each add_middleware wraps the ones before). Gradio leaves CORS to
     # a parent app that installs CORSMiddleware: this one grants only RAG_ALLOWED_ORIGINS.

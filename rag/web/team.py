@@ -10,6 +10,8 @@ has no login and everyone who reaches it is the one local admin ("local").
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from rag.team.conversations import ConversationView, Conversations, NotFound, Sa
 from rag.team.db import Database, open_database
 from rag.team.feedback import FeedbackStore
 from rag.team.quality import quality_figure, quality_report
+from rag.team.sessions import LoginSessions
 from rag.types import Answer
 from rag.web import guards
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, answer_messages
@@ -47,6 +50,7 @@ class Team:
     accounts: Accounts
     conversations: Conversations
     feedback: FeedbackStore
+    sessions: LoginSessions
     login: bool  # decided at start: RAG_AUTH is set or an account exists
 
     @classmethod
@@ -54,7 +58,15 @@ class Team:
         config = service.config
         database = open_database(config)
         accounts = Accounts(database, config.web.auth_pair)
-        return cls(database, accounts, Conversations(database), FeedbackStore(database), accounts.login_required())
+        sessions = LoginSessions(database, dt.timedelta(days=config.team.session_days))
+        return cls(database, accounts, Conversations(database), FeedbackStore(database), sessions,
+                   accounts.login_required())
+
+    @property
+    def cookie_name(self) -> str:
+        """The login cookie's name suffix, the same in every process serving this database (Gradio
+        draws a random one per process, which another process would not read)."""
+        return hashlib.sha256(f"newsrag-login:{self.database.label}".encode()).hexdigest()[:32]
 
     def check_login(self, username: str, password: str) -> bool:
         """Gradio's login form calls this."""

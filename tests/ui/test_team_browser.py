@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from rag.evals.gold import load_gold
 from rag.team.accounts import Accounts
 from rag.team.db import open_url
+from rag.team.sessions import CACHE_SECONDS
 from tests.ui.app_server import ROOT, app_server
 from tests.ui.test_browser import ask, browser, expect, last_answer  # noqa: F401 - browser is a fixture
 
@@ -300,14 +302,33 @@ def test_two_app_processes_share_conversations_through_postgresql(app_folders, p
     (corpus_a, index_a), (corpus_b, index_b) = app_folders(), app_folders()
     with app_server(env=env, corpus_dir=corpus_a, index_dir=index_a) as first, \
             app_server(env=env, corpus_dir=corpus_b, index_dir=index_b) as second:
-        web_a, web_b = logged_in_client(first, "alice"), logged_in_client(second, "alice")
+        web_a = logged_in_client(first, "alice")
+        # The login made in the first process works in the second (one session table, one cookie name).
+        web_b = httpx.Client(base_url=second.url, timeout=120, cookies=web_a.cookies)
         started = call_ask(web_a, ["Who led the Russian delegation?", "new", None, None])
         continued = call_ask(web_b, ["What did he warn?", started["conversation"], None, None])
         assert continued["error"] is None and continued["conversation"] == started["conversation"]
         assert not (index_a / "team.sqlite3").exists() and not (index_b / "team.sqlite3").exists()
+        assert web_b.get("/logout", follow_redirects=False).status_code == 302  # logs out everywhere
+        time.sleep(CACHE_SECONDS)  # how long a process may still trust a token it checked
+        refused = web_a.post("/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]})
+        assert refused.status_code in (401, 403), refused.text
     database = open_url(url)
     from rag.team.conversations import Conversations
 
     turns = Conversations(database).open("alice", started["conversation"]).turns
     assert [t.question for t in turns] == ["Who led the Russian delegation?", "What did he warn?"]
     database.close()
+
+
+def test_a_login_outlives_a_restart_of_the_app(app_folders):
+    corpus, index = app_folders()
+    add_accounts(index, {"alice": USERS["alice"]})
+    with app_server(corpus_dir=corpus, index_dir=index) as server:
+        cookies = logged_in_client(server, "alice").cookies
+    with app_server(corpus_dir=corpus, index_dir=index) as server:
+        web = httpx.Client(base_url=server.url, timeout=120, cookies=cookies)
+        reply = call_ask(web, ["Who led the Russian delegation?", "new", None, None])
+        assert reply["error"] is None and reply["conversation"]
+        assert httpx.post(f"{server.url}/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]}
+                          ).status_code in (401, 403)  # and without the cookie, nothing
