@@ -380,6 +380,8 @@ class TeamHandlers:
             if action == "add":
                 accounts.add(name, password, role)
                 done = f"Added {name} ({role})."
+                if not self.team.login:
+                    done += " Restart the app to turn the login on."
             elif action == "role":
                 if name == admin.username:
                     raise AccountError("Change your own role from another admin account.")
