@@ -344,8 +344,8 @@ class TeamHandlers:
         except RagError as exc:
             gr.Warning(str(exc))
             return keep
-        verdict = "👍" if record.rating > 0 else "👎"
-        heading = f"**{verdict} saved for** “{md_text(record.question[:120])}”. Tell us more (optional):"
+        verdict = "👍 Thumbs up" if record.rating > 0 else "👎 Thumbs down"
+        heading = f"**{verdict} saved** for “{md_text(record.question[:120])}”. Tell us more (optional):"
         return gr.update(visible=True), heading, turn_id, record.comment, record.correction
 
     def send_feedback(self, turn_id, comment, correction, request: gr.Request) -> str:

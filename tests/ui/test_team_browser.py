@@ -143,7 +143,7 @@ def test_a_thumbs_down_with_a_correction_becomes_a_gold_item(browser, server, tm
         ask(page, "Which think tank does Sinan Ulgen direct?")
         expect(last_answer(page)).to_be_visible()
         page.locator("#chat").get_by_role("button", name="Dislike").last.click()
-        expect(page.get_by_text("👎 saved for")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Thumbs down saved")).to_be_visible(timeout=30_000)
         page.locator("#feedback-comment textarea").fill("Too long")
         page.locator("#feedback-correction textarea").fill("Sinan Ulgen directs EDAM, the Istanbul think tank.")
         page.get_by_role("button", name="Send feedback").click()

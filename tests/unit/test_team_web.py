@@ -4,6 +4,7 @@ conversation, and a shared answer renders as text."""
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
 import pytest
@@ -12,9 +13,11 @@ from rag.team.accounts import Accounts
 from rag.team.conversations import Conversations, KeptCitation, SavedTurn
 from rag.team.db import open_url
 from rag.team.feedback import FeedbackStore
+from rag.team.sessions import LoginSessions
 from rag.web.chat import ChatHandlers
 from rag.web.chat import Conversation as ChatSession
 from rag.web.render import shared_page
+from rag.types import Answer, Citation
 from rag.web.team import Team, TeamHandlers
 
 
@@ -25,7 +28,8 @@ def handlers(service, tmp_path):
     accounts.add("alice", "alice-password", "editor")
     accounts.add("bob", "bob-password", "reader")
     accounts.add("boss", "boss-password", "admin")
-    team = Team(database, accounts, Conversations(database), FeedbackStore(database), login=True)
+    sessions = LoginSessions(database, dt.timedelta(days=1))
+    team = Team(database, accounts, Conversations(database), FeedbackStore(database), sessions, login=True)
     yield TeamHandlers(service, ChatHandlers(service, uploaded=lambda path: True), team)
     database.close()
 
@@ -71,7 +75,7 @@ def test_answers_are_saved_to_the_askers_conversation_and_resumed(handlers):
     assert [m["content"] for m in reopened] == [m["content"] for m in chat]
     like = SimpleNamespace(index=len(turns) - 1, liked=False)
     box, heading, rated, *_ = handlers.rate(turns, like, as_user("alice"))
-    assert "👎" in heading and rated == saved.turns[1].turn_id
+    assert "Thumbs down" in heading and rated == saved.turns[1].turn_id
     assert "Thank you" in handlers.send_feedback(rated, "vague", "He warned of a long war.", as_user("alice"))
     (record,) = handlers.team.feedback.rated()
     assert (record.rating, record.correction, record.question) == (-1, "He warned of a long war.", "What did he warn?")
@@ -104,3 +108,20 @@ def test_a_shared_answer_renders_as_text():
     page = shared_page("alice", turn, {1: "This article has changed since the answer."}, "nonce")
     assert "<script>alert" not in page and "javascript:" not in page
     assert '<a href="#source-1">[1]</a>' in page and "[9]" in page and "changed since" in page
+
+
+def test_a_reopened_answer_says_which_cited_articles_changed_or_left(handlers, service):
+    doc = next(iter(service.sources()))
+    current = service.document(doc.doc_id)
+    cited = [Citation(1, doc.doc_id, doc.title, current.text[:40], "https://example.org/a", None, None, None, 0, 40),
+             Citation(2, doc.doc_id, doc.title, current.text[:40], "https://example.org/a", None, None, None, 0, 40),
+             Citation(3, "deleted-article", "Gone", "A quote kept verbatim.", "https://example.org/b")]
+    answer = Answer("Q?", "One [1]. Two [2]. Three [3].", cited, True, "extractive")
+    saved = handlers.team.conversations.save_turn(
+        "alice", None, answer, content_hashes={doc.doc_id: current.content_hash})
+    handlers.team.conversations.save_turn("alice", saved.conversation_id, Answer(
+        "Again?", "Again [1].", cited[1:2], True, "extractive"), content_hashes={doc.doc_id: "an older version"})
+    chat, *_ = handlers.open(saved.conversation_id, as_user("alice"))
+    first_sources, second_sources = [m["content"] for m in chat if m.get("metadata", {}).get("title", "").startswith("Sources")]
+    assert "A quote kept verbatim." in first_sources and "no longer in the corpus" in first_sources
+    assert "changed since" not in first_sources and "changed since" in second_sources
