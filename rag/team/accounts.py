@@ -68,15 +68,15 @@ class Account:
 
 
 class Accounts:
-    """The accounts in `database`, plus `settings_admin` (RAG_AUTH as (user, password)) when set."""
+    """The accounts in `database`, plus `settings_admin` (RAG_AUTH as (user, password)) when set.
+    `hasher` defaults to argon2-cffi's recommended parameters (tests that are not about hashing
+    pass cheaper ones)."""
 
-    def __init__(self, database: Database, settings_admin: tuple[str, str] | None = None):
+    def __init__(self, database: Database, settings_admin: tuple[str, str] | None = None,
+                 hasher: PasswordHasher | None = None):
         self.database = database
         self.settings_admin = settings_admin
-
-    @cached_property
-    def _hasher(self) -> PasswordHasher:
-        return PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
 
     @cached_property
     def _dummy_hash(self) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from argon2 import PasswordHasher
 
 from rag.team.accounts import Accounts
 from rag.team.conversations import Conversations, KeptCitation, SavedTurn
@@ -24,7 +25,7 @@ from rag.web.team import Team, TeamHandlers
 @pytest.fixture
 def handlers(service, tmp_path):
     database = open_url(f"sqlite:///{tmp_path / 'team.sqlite3'}")
-    accounts = Accounts(database)
+    accounts = Accounts(database, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  # not under test
     accounts.add("alice", "alice-password", "editor")
     accounts.add("bob", "bob-password", "reader")
     accounts.add("boss", "boss-password", "admin")
