@@ -329,6 +329,16 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
         upgraded.close()
 
 
+def test_the_migrations_build_the_schema_the_models_describe(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from rag.team.models import Base
+
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
 def test_twenty_users_saving_at_once_lose_and_mix_up_nothing(database):
     store = Conversations(database)
     errors: list[BaseException] = []

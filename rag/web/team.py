@@ -144,6 +144,9 @@ class TeamHandlers:
             except RagError as exc:  # the database failed: the answer is still shown, unsaved
                 log.warning("could not save an answer: %s", exc)
                 failed.append(exc)
+            except Exception:  # a bug must not lose the answer either
+                log.exception("saving an answer failed")
+                failed.append(RagError("the details are in the server log"))
 
         last = None
         for last in self.chat.respond(question, session, top_k, outlet, as_of, keep=keep):

@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("answer", sa.Text, nullable=False),
         sa.Column("answerable", sa.Boolean, nullable=False),
         sa.Column("citations", sa.JSON, nullable=False),
-        sa.Column("mode", sa.String(200), nullable=False),
+        sa.Column("mode", sa.Text, nullable=False),
         sa.Column("settings", sa.JSON, nullable=False),
         sa.Column("index_generation", sa.String(100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
