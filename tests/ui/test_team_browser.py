@@ -14,6 +14,7 @@ import pytest
 
 from rag.evals.gold import load_gold
 from rag.team.accounts import Accounts
+from rag.team.conversations import Conversations
 from rag.team.db import open_url
 from rag.team.sessions import CACHE_SECONDS
 from tests.ui.app_server import ROOT, app_server
@@ -22,6 +23,7 @@ from tests.ui.test_browser import ask, browser, expect, last_answer  # noqa: F40
 pytestmark = pytest.mark.ui
 
 USERS = {"alice": ("alice-password", "editor"), "bob": ("bob-password", "reader"), "boss": ("boss-password", "admin")}
+LOAD_USERS = {f"user{n:02d}": (f"password-{n:02d}", "reader") for n in range(20)}
 
 
 def add_accounts(index_dir, users=USERS) -> None:
@@ -35,7 +37,7 @@ def add_accounts(index_dir, users=USERS) -> None:
 @pytest.fixture(scope="module")
 def server(app_folders):
     corpus, index = app_folders()
-    add_accounts(index)
+    add_accounts(index, USERS | LOAD_USERS)
     with app_server(corpus_dir=corpus, index_dir=index) as s:
         yield s
 
@@ -223,8 +225,49 @@ def test_roles_are_checked_on_the_server_for_hand_made_requests(server, tmp_path
     assert httpx.get(f"{server.url}/shared/anything").status_code == 401
 
 
+def test_twenty_users_asking_and_saving_at_once(server):
+    """Load: 20 accounts ask through the `/ask_saved` API at once, each a question and a follow-up
+    saved into a new conversation; none is lost and none lands in another user's conversation."""
+    questions = ["Who led the Russian delegation?", "What did Rubio say about Istanbul?",
+                 "Who is Germany's chancellor?", "Which think tank does Sinan Ulgen direct?"]
+    results: dict[str, list] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(LOAD_USERS))
+
+    def user(name: str, n: int) -> None:
+        try:
+            web = httpx.Client(base_url=server.url, timeout=300)
+            assert web.post("/login", data={"username": name, "password": LOAD_USERS[name][0]}).status_code == 200
+            start.wait()
+            first = f"{questions[n % 4]} (asked by {name})"
+            reply = call_ask(web, [first, "new", None, None])
+            follow = call_ask(web, [f"And what else? ({name})", reply["conversation"], None, None])
+            results[name] = [first, reply, follow]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(name, n)) for n, name in enumerate(LOAD_USERS)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    print(f"\n20 users, 40 saved answers: {time.perf_counter() - began:.1f} s")
+    assert not errors, errors[:3]
+    assert len(results) == 20
+    database = open_url(f"sqlite:///{server.index_dir / 'team.sqlite3'}")
+    store = Conversations(database)
+    for name, (first, reply, follow) in results.items():
+        assert reply["error"] is None and follow["conversation"] == reply["conversation"]
+        (summary,) = store.list(name)
+        turns = store.open(name, summary.conversation_id).turns
+        assert [t.question for t in turns] == [first, f"And what else? ({name})"]
+        assert turns[0].answer == reply["text"] and turns[1].answer == follow["text"]
+    database.close()
+
+
 def test_the_login_throttle_guards_every_account(server):
-    """Run after the tests above that log in: it leaves 127.0.0.1 waiting."""
+    """Last of the tests on `server`: it leaves 127.0.0.1 waiting to log in."""
     web = httpx.Client(base_url=server.url, timeout=60)
     codes = []
     for n in range(10):  # the sixth try comes within the first 1 s wait, unless hashing took that long
@@ -233,51 +276,6 @@ def test_the_login_throttle_guards_every_account(server):
         if response.status_code == 429:
             break
     assert codes[:5] == [400] * 5 and codes[-1] == 429 and "Retry-After" in response.headers
-
-
-def test_twenty_users_asking_and_saving_at_once(app_folders):
-    """Load: 20 accounts ask through the `/ask_saved` API at once, each a question and a follow-up
-    saved into a new conversation; none is lost and none lands in another user's conversation."""
-    corpus, index = app_folders()
-    users = {f"user{n:02d}": (f"password-{n:02d}", "reader") for n in range(20)}
-    add_accounts(index, users)
-    questions = ["Who led the Russian delegation?", "What did Rubio say about Istanbul?",
-                 "Who is Germany's chancellor?", "Which think tank does Sinan Ulgen direct?"]
-    with app_server(corpus_dir=corpus, index_dir=index) as server:
-        results: dict[str, list] = {}
-        errors: list[BaseException] = []
-        start = threading.Barrier(len(users))
-
-        def user(name: str, n: int) -> None:
-            try:
-                web = httpx.Client(base_url=server.url, timeout=300)
-                assert web.post("/login", data={"username": name, "password": users[name][0]}).status_code == 200
-                start.wait()
-                first = f"{questions[n % 4]} (asked by {name})"
-                reply = call_ask(web, [first, "new", None, None])
-                follow = call_ask(web, [f"And what else? ({name})", reply["conversation"], None, None])
-                results[name] = [first, reply, follow]
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=user, args=(name, n)) for n, name in enumerate(users)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=600)
-        assert not errors, errors[:3]
-        assert len(results) == 20
-        from rag.team.conversations import Conversations
-
-        database = open_url(f"sqlite:///{index / 'team.sqlite3'}")
-        store = Conversations(database)
-        for name, (first, reply, follow) in results.items():
-            assert reply["error"] is None and follow["conversation"] == reply["conversation"]
-            (summary,) = store.list(name)
-            turns = store.open(name, summary.conversation_id).turns
-            assert [t.question for t in turns] == [first, f"And what else? ({name})"]
-            assert turns[0].answer == reply["text"] and turns[1].answer == follow["text"]
-        database.close()
 
 
 def call_ask(web: httpx.Client, data: list) -> dict:
@@ -291,9 +289,10 @@ def call_ask(web: httpx.Client, data: list) -> dict:
     return payload[0] if isinstance(payload, list) else payload
 
 
-def test_two_app_processes_share_conversations_through_postgresql(app_folders, postgres):
-    """Several processes serving one team (RAG_DATABASE_URL): a conversation started in one app
-    continues in the other, and the accounts, permalinks and feedback are the same in both."""
+def test_processes_share_logins_and_conversations_through_postgresql(app_folders, postgres):
+    """Several processes serving one team (RAG_DATABASE_URL): a login made in one app works in the
+    other and after a restart, a conversation started in one continues in the other, and logging
+    out in one ends the login everywhere."""
     url = postgres.new_database()
     database = open_url(url)
     Accounts(database).add("alice", USERS["alice"][0], "editor")
@@ -303,32 +302,22 @@ def test_two_app_processes_share_conversations_through_postgresql(app_folders, p
     with app_server(env=env, corpus_dir=corpus_a, index_dir=index_a) as first, \
             app_server(env=env, corpus_dir=corpus_b, index_dir=index_b) as second:
         web_a = logged_in_client(first, "alice")
-        # The login made in the first process works in the second (one session table, one cookie name).
+        # One session table, one cookie name: the second process knows the first one's login.
         web_b = httpx.Client(base_url=second.url, timeout=120, cookies=web_a.cookies)
         started = call_ask(web_a, ["Who led the Russian delegation?", "new", None, None])
         continued = call_ask(web_b, ["What did he warn?", started["conversation"], None, None])
         assert continued["error"] is None and continued["conversation"] == started["conversation"]
         assert not (index_a / "team.sqlite3").exists() and not (index_b / "team.sqlite3").exists()
-        assert web_b.get("/logout", follow_redirects=False).status_code == 302  # logs out everywhere
+    with app_server(env=env, corpus_dir=corpus_a, index_dir=index_a) as restarted:
+        web = httpx.Client(base_url=restarted.url, timeout=120, cookies=web_a.cookies)
+        again = call_ask(web, ["Which outlet reported it?", started["conversation"], None, None])
+        assert again["error"] is None  # the login outlived the restart
+        assert web.get("/logout", follow_redirects=False).status_code == 302
         time.sleep(CACHE_SECONDS)  # how long a process may still trust a token it checked
-        refused = web_a.post("/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]})
+        web = httpx.Client(base_url=restarted.url, timeout=120, cookies=web_a.cookies)
+        refused = web.post("/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]})
         assert refused.status_code in (401, 403), refused.text
     database = open_url(url)
-    from rag.team.conversations import Conversations
-
     turns = Conversations(database).open("alice", started["conversation"]).turns
-    assert [t.question for t in turns] == ["Who led the Russian delegation?", "What did he warn?"]
+    assert [t.question for t in turns] == ["Who led the Russian delegation?", "What did he warn?", "Which outlet reported it?"]
     database.close()
-
-
-def test_a_login_outlives_a_restart_of_the_app(app_folders):
-    corpus, index = app_folders()
-    add_accounts(index, {"alice": USERS["alice"]})
-    with app_server(corpus_dir=corpus, index_dir=index) as server:
-        cookies = logged_in_client(server, "alice").cookies
-    with app_server(corpus_dir=corpus, index_dir=index) as server:
-        web = httpx.Client(base_url=server.url, timeout=120, cookies=cookies)
-        reply = call_ask(web, ["Who led the Russian delegation?", "new", None, None])
-        assert reply["error"] is None and reply["conversation"]
-        assert httpx.post(f"{server.url}/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]}
-                          ).status_code in (401, 403)  # and without the cookie, nothing
