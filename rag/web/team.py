@@ -10,6 +10,7 @@ has no login and everyone who reaches it is the one local admin ("local").
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -68,9 +69,10 @@ class Team:
         draws a random one per process, which another process would not read)."""
         return hashlib.sha256(f"newsrag-login:{self.database.label}".encode()).hexdigest()[:32]
 
-    def check_login(self, username: str, password: str) -> bool:
-        """Gradio's login form calls this."""
-        return self.accounts.check(username, password) is not None
+    async def check_login(self, username: str, password: str) -> bool:
+        """Gradio's login form calls this. The slow hash runs in a thread: on the event loop, every
+        login would stall every other user's page for its fraction of a second."""
+        return await asyncio.to_thread(self.accounts.check, username, password) is not None
 
     def account(self, username: str | None) -> Account | None:
         """The account behind a request's user name (LOCAL when the app has no login)."""
