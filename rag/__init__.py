@@ -6,7 +6,8 @@
     for c in a.citations:
         print(c.number, c.title, c.quote)
 
-`ask`, `stream`, `index`, `sources`, `document` and `add_files` use one shared `Service` per
+`ask`, `stream`, `index`, `sources`, `document`, `add_files`, `add_urls` and `feeds` (add,
+list, remove and poll feeds: `rag.feeds.add("https://example.org/rss")`) use one shared `Service` per
 process, configured from the environment (see `rag.config`). Heavy libraries load on first use,
 so `import rag` stays cheap.
 """
@@ -18,24 +19,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import RagError
-from rag.types import Answer, Citation, Document, IndexSummary, Passage, SourceInfo
+from rag.types import Answer, Citation, Document, FeedInfo, FetchReport, IndexSummary, Passage, SourceInfo
 
 if TYPE_CHECKING:
     import datetime as dt
 
+    from rag.ingest.feeds import Web
     from rag.service import History, Service
 
 __all__ = [
     "Answer",
     "Citation",
     "Document",
+    "FeedInfo",
+    "FetchReport",
     "IndexSummary",
     "Passage",
     "RagError",
     "SourceInfo",
     "add_files",
+    "add_urls",
     "ask",
     "document",
+    "feeds",
     "get_service",
     "index",
     "sources",
@@ -87,3 +93,16 @@ def document(doc_id: str) -> Document | None:
 def add_files(paths: Sequence[str | Path]) -> IndexSummary:
     """Copy files into the corpus folder and index them; bad files are reported, not copied."""
     return get_service().add_files(paths)
+
+
+def add_urls(urls: Sequence[str]) -> FetchReport:
+    """Fetch article pages (safely: see rag/ingest/fetching.py) into the corpus folder and index
+    them; pages that cannot be fetched or read are reported with a reason."""
+    return get_service().add_urls(urls)
+
+
+def __getattr__(name: str) -> "Web":
+    # `rag.feeds` is the process-wide service's feeds: .add(url), .list(), .remove(url), .poll()
+    if name == "feeds":
+        return get_service().feeds
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

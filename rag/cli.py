@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | ask | sources | settings | eval | bench | bench-scale | users`."""
+"""Command line: `python -m rag index | ask | sources | add | feeds | settings | eval | bench | bench-scale | users`."""
 
 from __future__ import annotations
 
@@ -97,6 +97,8 @@ def cmd_ask(args) -> int:
     for c in answer.citations:
         meta = ", ".join(x for x in (c.publisher, c.author, c.published) if x)
         print(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        if c.also_in:
+            print(f"    also in: {', '.join(c.also_in)}")
         print(f"    {c.url}")
     return 0
 
@@ -112,6 +114,48 @@ def cmd_sources(args) -> int:
         print(f"{r.doc_id}  [{r.chunks} chunks]  {r.title}  ({meta})")
     print(f"{len(rows)} documents")
     return 0
+
+
+def _writing_service(args):
+    """The service for a command that indexes (not while the app serves an embedded index)."""
+    from rag.ingest.locks import check_not_served
+
+    service = _service(args)
+    check_not_served(service.config)
+    return service
+
+
+def _print_report(report) -> int:
+    print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_add(args) -> int:
+    return _print_report(_writing_service(args).add_urls(args.urls))
+
+
+def cmd_feeds(args) -> int:
+    if args.action == "list":
+        rows = _service(args).feeds.list()
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+            return 0
+        for r in rows:
+            state = f"error: {r.last_error}" if r.last_error else f"{r.new_articles} new"
+            print(f"{r.url}  [{r.kind}, {r.articles} articles]  {r.title or '-'}  "
+                  f"(last poll {r.last_poll or 'never'}: {state})")
+        print(f"{len(rows)} feeds")
+        return 0
+    feeds = _writing_service(args).feeds if args.action != "remove" or args.delete_articles else _service(args).feeds
+    if args.action == "add":
+        info, report = feeds.add(args.url)
+        print(f"Following {info.url} ({info.kind}{', ' + info.title if info.title else ''})")
+        return _print_report(report)
+    if args.action == "remove":
+        report = feeds.remove(args.url, delete_articles=args.delete_articles)
+        print(f"No longer following {args.url}")
+        return _print_report(report) if args.delete_articles else 0
+    return _print_report(feeds.poll(args.url))
 
 
 def cmd_settings(args) -> int:
@@ -194,6 +238,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus")
     p.add_argument("--index")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("add", help="fetch article pages by URL into the corpus and index them")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("feeds", help="follow RSS/Atom/JSON feeds, sitemaps and sites; poll them")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("add", help="follow a feed, a (news) sitemap, or a site whose feeds are discovered; poll it")
+    a.add_argument("url")
+    a = actions.add_parser("list", help="the followed feeds, their last poll, new articles and last error")
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("remove", help="stop following a feed")
+    a.add_argument("url")
+    a.add_argument("--delete-articles", action="store_true", help="also delete the articles only this feed brought")
+    a = actions.add_parser("poll", help="fetch what is new now (all feeds, or one)")
+    a.add_argument("url", nargs="?")
+    for a in actions.choices.values():
+        a.add_argument("--corpus")
+        a.add_argument("--index")
+    p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("settings", help="print the settings in effect (secrets hidden)")
     p.set_defaults(func=cmd_settings)

@@ -198,9 +198,28 @@ class Team:
         return self.database_url or f"sqlite:///{index_dir / 'team.sqlite3'}"
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """Articles fetched by link, feed or sitemap (rag/ingest/fetching.py, rag/ingest/feeds.py)."""
+
+    feed_interval: int = setting(30, "RAG_FEED_INTERVAL", "minutes between the app's polls of its feeds (0: off)", 0, 10080)
+    feed_max_items: int = setting(500, "RAG_FEED_MAX_ITEMS", "newest items of one feed or sitemap fetched per poll", 1, 50000)
+    user_agent: str = setting("newsrag/1.0 (+news question answering; polite fetcher)", "RAG_FETCH_USER_AGENT", "User-Agent sent with every request; its first word is the name robots.txt rules are read for")
+    timeout: float = setting(10.0, "RAG_FETCH_TIMEOUT", "seconds to connect, and the longest wait for the next bytes", 0.1, 600.0)
+    deadline: float = setting(30.0, "RAG_FETCH_DEADLINE", "seconds one response may take in all (a slow drip is cut off)", 0.1, 3600.0)
+    max_bytes: int = setting(5 * 1024 * 1024, "RAG_FETCH_MAX_BYTES", "largest response, after decompression", 1024, 1 << 30)
+    max_redirects: int = setting(5, "RAG_FETCH_MAX_REDIRECTS", "redirects followed per request", 0, 30)
+    host_delay: float = setting(1.0, "RAG_FETCH_HOST_DELAY", "seconds between two requests to one host (a longer robots.txt Crawl-delay wins, up to 60)", 0.0, 3600.0)
+    host_concurrency: int = setting(2, "RAG_FETCH_HOST_CONCURRENCY", "requests to one host at a time", 1, 64)
+    workers: int = setting(8, "RAG_FETCH_WORKERS", "requests at a time in all", 1, 256)
+    # Off by default: a feed URL typed by a user must not make the server read its own network
+    # (cloud metadata at 169.254.169.254, admin pages on 127.0.0.1, the office LAN).
+    allow_private: bool = setting(False, "RAG_FETCH_ALLOW_PRIVATE", "allow loopback, private and link-local addresses (intranet feeds, tests)")
+
+
 SECTIONS = {
     "paths": Paths, "ingest": Ingest, "embeddings": Embeddings, "retrieval": Retrieval,
-    "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma, "team": Team,
+    "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma, "team": Team, "fetch": Fetch,
 }
 LLM_BACKENDS = ("auto", "openai", "fake", "none")
 NER_BACKENDS = ("spacy", "none")
@@ -219,6 +238,7 @@ class Config:
     web: Web = field(default_factory=Web)
     chroma: Chroma = field(default_factory=Chroma)
     team: Team = field(default_factory=Team)
+    fetch: Fetch = field(default_factory=Fetch)
 
     def __post_init__(self):
         """Refuse values that would only fail later, deep inside a run, with a traceback."""

@@ -30,10 +30,11 @@ from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
 from rag.ingest.corpus import indexed_claims, load_corpus
+from rag.ingest.feeds import Web
 from rag.ingest.uploads import admit
 from rag.retrieval.followup import retrieval_query
 from rag.retrieval.search import Filters, SearchIndex
-from rag.types import Answer, Document, IndexSummary, Passage, SourceInfo
+from rag.types import Answer, Document, FetchReport, IndexSummary, Passage, SourceInfo
 
 History = Sequence[tuple[str, str]]
 
@@ -54,6 +55,11 @@ class Service:
     @cached_property
     def store(self) -> Store:
         return Store(self.config)
+
+    @cached_property
+    def feeds(self) -> Web:
+        """Links and feeds: articles fetched into the corpus folder, then indexed like files."""
+        return Web(self.config, index=self.index)
 
     @cached_property
     def llm(self) -> LLM | None:
@@ -103,6 +109,10 @@ class Service:
         summary.skipped = admitted.rejected + summary.skipped
         summary.notes = admitted.notes + summary.notes
         return summary
+
+    def add_urls(self, urls: Sequence[str]) -> FetchReport:
+        """Fetch article pages into the corpus folder and index them (rag/ingest/feeds.py)."""
+        return self.feeds.add_urls(urls)
 
     @property
     def search_index(self) -> SearchIndex:
@@ -193,6 +203,9 @@ class Service:
             except GenerationFailed as exc:
                 answer = self._extractive(asked, support, top_k)
                 answer.notice = f"The LLM ({self.llm.name}) failed: {exc}. Showing an extractive answer instead."
+        copies = {p.chunk_id: p.also_in for p in passages if p.also_in}
+        for citation in answer.citations:  # a syndicated story is cited once, its other outlets named
+            citation.also_in = copies.get(citation.chunk_id, [])
         answer.latency_ms = (time.perf_counter() - started) * 1000
         if self.llm is None or not answer.answerable:
             yield answer.text

@@ -60,6 +60,7 @@ class Passage:
     url: str | None = None
     score: float = 0.0
     dense: float = 0.0  # cosine similarity to the query, 0 when only BM25 found it
+    also_in: list[str] = field(default_factory=list)  # other outlets whose near-identical copy was left out
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Citation:
     start: int = 0  # character offsets of `quote` in the cleaned document
     end: int = 0
     chunk_id: str = ""
+    also_in: list[str] = field(default_factory=list)  # other outlets that ran the same (syndicated) story
 
 
 @dataclass
@@ -154,4 +156,44 @@ class IndexSummary:
             out.append(f"  skipped: {item.source}: {item.reason}")
         for note in self.notes:
             out.append(f"  note: {note}")
+        return out
+
+
+@dataclass
+class FeedInfo:
+    """A followed feed, sitemap or site, as `rag feeds list` and the Corpus tab show it. Times are
+    ISO 8601 in UTC; `new_articles` is what its last poll added; `articles` all it brought."""
+
+    url: str
+    kind: str  # "rss", "atom", "json", "sitemap", "sitemap-index"
+    title: str | None
+    added: str
+    last_poll: str | None = None
+    last_ok: str | None = None
+    last_error: str | None = None
+    new_articles: int = 0
+    articles: int = 0
+
+
+@dataclass
+class FetchReport:
+    """What fetching links or polling feeds did: articles added or updated (corpus paths), items
+    that needed nothing (`unchanged`), and each item that failed or was set aside, with the
+    one-line reason. `index` is the indexing run that followed, when anything changed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)  # the feeds polled
+    index: IndexSummary | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
+               f"{len(self.skipped)} skipped" + (f" from {len(self.feeds)} feeds" if self.feeds else "")]
+        out += [f"  added: {path}" for path in self.added]
+        out += [f"  updated: {path}" for path in self.updated]
+        out += [f"  skipped: {item.source}: {item.reason}" for item in self.skipped]
+        if self.index is not None:
+            out += self.index.lines()
         return out

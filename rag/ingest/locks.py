@@ -74,3 +74,18 @@ def index_lock(config: Config):
         except BlockingIOError:
             raise IndexProblem(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
         yield
+
+
+@contextmanager
+def poll_lock(config: Config):
+    """One feed poll at a time per index folder, across processes (several app processes sharing
+    a Chroma server all run the schedule; the first takes the poll, the others skip it). Separate
+    from `index_lock`, which a poll takes only for its indexing step: fetching may take minutes,
+    and uploads must not wait for it."""
+    config.paths.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.index_dir / ".feeds.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexProblem("Another process is polling the feeds; its new articles show up when it finishes.") from None
+        yield

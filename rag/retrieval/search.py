@@ -263,11 +263,17 @@ class SearchIndex:
                 candidates.append(chunk_id)
             candidates.sort(key=fused.get, reverse=True)
             spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            chosen = self._diversify(candidates, fused, found, spans, top_k)
+            copies: dict[str, list[str]] = {}
+            chosen = self._diversify(candidates, fused, found, spans, top_k, copies)
             stored = self.index.vectors([cid for cid, _ in chosen])
             similarity = {cid: float(np.asarray(v, dtype=np.float32) @ vector) for cid, v in stored.items()}
-            passages = (self._passage(found[cid][0], span, fused[cid], similarity.get(cid, 0.0)) for cid, span in chosen)
-            return [p for p in passages if p is not None]
+            passages = []
+            for cid, span in chosen:
+                passage = self._passage(found[cid][0], span, fused[cid], similarity.get(cid, 0.0))
+                if passage is not None:
+                    passage.also_in = copies.get(cid, [])
+                    passages.append(passage)
+            return passages
 
     def _date_share(self, filters: Filters, total: int) -> float:
         """The share of chunks whose article the date filters (as_of, since, until) accept."""
@@ -284,10 +290,12 @@ class SearchIndex:
 
     def _diversify(
         self, candidates: list[str], fused: dict[str, float], found: dict[str, tuple[StoredChunk, DocumentInfo]],
-        spans: dict[tuple[str, str], list[tuple[int, int]]], top_k: int,
+        spans: dict[tuple[str, str], list[tuple[int, int]]], top_k: int, copies: dict[str, list[str]],
     ) -> list[tuple[str, tuple[int, int]]]:
         """Greedy pick: skip near-duplicates and chunks already inside a chosen passage's window;
-        each further passage of a document counts for less. Returns (chunk id, window) pairs."""
+        each further passage of a document counts for less. Returns (chunk id, window) pairs; a
+        near-duplicate from another outlet (a syndicated wire story) is shown once, and its outlet
+        added to `copies[chosen chunk id]`."""
         chosen: list[tuple[str, tuple[int, int]]] = []
         chosen_shingles: list[set] = []
         per_doc: Counter[str] = Counter()
@@ -306,7 +314,12 @@ class SearchIndex:
             ):
                 continue  # already read inside a chosen passage's window
             sh = shingles(chunk.text)
-            if any(jaccard(sh, other) > 0.6 for other in chosen_shingles):
+            twin = next((i for i, other in enumerate(chosen_shingles) if jaccard(sh, other) > 0.6), None)
+            if twin is not None:
+                kept, outlet = found[chosen[twin][0]][1], found[best][1].publisher
+                named = copies.setdefault(chosen[twin][0], [])
+                if outlet and outlet != kept.publisher and outlet not in named:
+                    named.append(outlet)
                 continue
             chosen.append((best, self._window(chunk, spans)))
             chosen_shingles.append(sh)

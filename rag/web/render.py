@@ -90,6 +90,8 @@ def render_sources(citations: Sequence[Citation], app_url: str = "") -> str:
         meta = byline(c.publisher, c.author, c.published)
         if meta:
             lines.append(md_text(meta))
+        if c.also_in:
+            lines.append(md_text(f"Also in: {', '.join(c.also_in)}"))
         quote_lines = [md_text(line) for line in (c.quote or "").splitlines() if line.strip()]
         lines.append("\n".join(f"> {line}" for line in quote_lines) or "> (no quote)")
         links = [f"[open passage]({_md_url(passage_path(c.doc_id, c.start, c.end))})"]

@@ -1,0 +1,429 @@
+"""Articles from links, feeds and sitemaps, kept as files in the corpus folder.
+
+A fetched article becomes a Markdown file with YAML front matter under `corpus/web/<host>/`
+(title, publisher, author, published, url, and the feed that brought it and when). From there it
+is a corpus file like any other: the same loading, cleaning, chunking and incremental indexing,
+and it survives restarts and `--rebuild`. What is remembered between polls (validators, seen
+items, which link leads to which file) is in rag/ingest/webstate.py.
+
+A poll, for each feed: fetch the listing with its ETag/Last-Modified (304, or the same bytes as
+last time: done); read its items, newest first, at most `RAG_FEED_MAX_ITEMS`; an item whose link
+leads to an article we hold and whose feed entry has not changed is not fetched. The others are
+fetched concurrently (rag/ingest/fetching.py's manners and limits), each page's article text and
+metadata extracted in the loader's worker process (rag/ingest/isolation.py: trafilatura on a
+hostile page cannot hang or crash the poll), then written, and the corpus indexed once.
+
+Identity, so that one story is one document and no fetch takes over another's:
+- an article's key is its canonical URL (rag/ingest/links.py); its page's `rel=canonical` counts
+  only when it names a page of the same site;
+- a page at another link that claims an article we hold is an alias of it when its text is
+  nearly the same, and otherwise kept as its own article under its own link: it neither replaces
+  the article nor is dropped;
+- an article's file is only ever rewritten from its own link (or links redirecting to it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rag.config import Config
+from rag.errors import RagError
+from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
+from rag.ingest.isolation import LoaderWorker
+from rag.ingest.links import canonical_url, host_folder, same_site, slug
+from rag.ingest.listings import Item, Listing, ListingError, discover_feeds, looks_like_html, parse_listing, robots_sitemaps
+from rag.ingest.locks import poll_lock
+from rag.ingest.webstate import Article, WebState
+from rag.text import jaccard, shingles
+from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped
+
+WEB_FOLDER = "web"  # inside the corpus folder
+STAGING = ".staging"  # hidden: the corpus loader skips it
+MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
+SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
+_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", re.I)
+
+
+class FeedError(RagError):
+    """A feed that cannot be added or found; the message is one line."""
+
+
+@dataclass
+class _Plan:
+    """A page to fetch: its link, what the listing said, the feed (None: added by link), and the
+    article that link is known to lead to."""
+
+    url: str
+    item: Item
+    feed: str | None
+    known: Article | None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Web:
+    """Links and feeds over one configuration (`rag.feeds` is the process-wide one): `add`,
+    `list`, `remove`, `poll` feeds, `add_urls` for single articles. `index()` is called once after anything changed
+    (the service's incremental indexing run). `resolver` and `refuse` replace the DNS lookup and
+    the address rule (tests: a loopback server posing as a public site)."""
+
+    def __init__(self, config: Config, index: Callable[[], IndexSummary], resolver: Resolver | None = None,
+                 refuse: Refusal | None = None):
+        self.config = config
+        self.settings = config.fetch
+        self._index = index
+        self._resolver, self._refuse = resolver, refuse
+
+    @property
+    def state(self) -> WebState:
+        return WebState(self.config)
+
+    # Public verbs -----------------------------------------------------------------------------
+
+    def list(self) -> list[FeedInfo]:
+        """The followed feeds, with their last poll, new articles and last error."""
+        state = self.state
+        try:
+            return state.feeds()
+        finally:
+            state.close()
+
+    def add(self, url: str, poll: bool = True) -> tuple[FeedInfo, FetchReport | None]:
+        """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
+        `poll`). Raises FeedError when nothing there can be followed."""
+        with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+            found_url, listing = self._find_listing(url.strip(), fetcher)
+        state = self.state
+        try:
+            state.add_feed(found_url, listing.kind, listing.title, _now())
+        finally:
+            state.close()
+        report = self.poll(found_url) if poll else None
+        info = next(f for f in self.list() if f.url == found_url)
+        return info, report
+
+    def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
+        """Stop following a feed; with `delete_articles`, delete the articles only it brought
+        (articles also listed by another feed, or added by link, stay) and update the index."""
+        state = self.state
+        try:
+            if state.feed(url) is None:
+                raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
+            paths = state.remove_feed(url)
+            report = FetchReport(feeds=[url])
+            if delete_articles and paths:
+                corpus = self.config.paths.corpus_dir
+                for path in paths:
+                    (corpus / path).unlink(missing_ok=True)
+                state.forget_articles(paths)
+                report.skipped = [Skipped(path, "deleted with its feed") for path in paths]
+                report.index = self._index()
+            return report
+        finally:
+            state.close()
+
+    def poll(self, url: str | None = None) -> FetchReport:
+        """Fetch what is new in every feed (or the one at `url`) and index it. One poll at a time
+        per index folder: IndexProblem when another process is polling."""
+        with poll_lock(self.config):
+            state = self.state
+            try:
+                feeds = [f for f in state.feeds() if url is None or f.url == url]
+                if url is not None and not feeds:
+                    raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
+                report = FetchReport(feeds=[f.url for f in feeds])
+                with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+                    plans: list[_Plan] = []
+                    errors: dict[str, str | None] = {}
+                    titles: dict[str, str | None] = {}
+                    for feed in feeds:
+                        try:
+                            listing = self._read_listing(feed.url, fetcher, state)
+                        except (FetchError, ListingError) as exc:
+                            errors[feed.url] = str(exc)
+                            report.skipped.append(Skipped(feed.url, str(exc)))
+                            continue
+                        errors[feed.url] = None
+                        if listing is not None:
+                            titles[feed.url] = listing.title
+                            plans += self._plans(feed.url, listing, state, report)
+                    new = self._fetch_all(plans, fetcher, state, report)
+                for feed in feeds:
+                    state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
+                self._index_if_changed(report)
+                return report
+            finally:
+                state.close()
+
+    def add_urls(self, urls: Iterable[str]) -> FetchReport:
+        """Fetch article pages now (again, conditionally, when known) and index them."""
+        report = FetchReport()
+        state = self.state
+        try:
+            plans = []
+            for url in urls:
+                url = str(url).strip()
+                plans.append(_Plan(url, Item(url), None, state.article_for(canonical_url(url))))
+            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+                self._fetch_all(plans, fetcher, state, report)
+            self._index_if_changed(report)
+            return report
+        finally:
+            state.close()
+
+    # Listings ---------------------------------------------------------------------------------
+
+    def _find_listing(self, url: str, fetcher: Fetcher) -> tuple[str, Listing]:
+        """The feed at `url`, or the first feed (then sitemap from robots.txt) a home page names."""
+        try:
+            fetched = fetcher.get(url, kind="feed")
+        except FetchError as exc:
+            raise FeedError(f"Cannot add {url}: {exc}") from None
+        try:
+            return fetched.final_url, parse_listing(fetched, self.settings.max_bytes)
+        except ListingError as exc:
+            if not looks_like_html(fetched):
+                raise FeedError(f"Cannot add {url}: {exc}") from None
+        candidates = discover_feeds(fetched) or robots_sitemaps(fetcher.robots_text(fetched.final_url), fetched.final_url)
+        problems = []
+        for candidate in candidates:
+            try:
+                found = fetcher.get(candidate, kind="feed")
+                return found.final_url, parse_listing(found, self.settings.max_bytes)
+            except (FetchError, ListingError) as exc:
+                problems.append(f"{candidate}: {exc}")
+        detail = f" ({'; '.join(problems[:2])})" if problems else ""
+        raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
+
+    def _read_listing(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
+        """The listing at `url`, or None when it has not changed since the last poll; a sitemap
+        index is read with its newest child sitemaps (each also conditionally)."""
+        listing = self._conditional(url, fetcher, state)
+        if listing is None or listing.kind != "sitemap-index":
+            return listing
+        merged = Listing("sitemap-index", listing.title)
+        for child, _ in listing.children[:MAX_CHILD_SITEMAPS]:
+            try:
+                part = self._conditional(child, fetcher, state)
+            except (FetchError, ListingError):
+                continue
+            if part is not None:
+                merged.items += part.items
+        merged.items.sort(key=lambda item: item.published or "", reverse=True)
+        return merged
+
+    def _conditional(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
+        etag, modified, old_hash = state.validators(url)
+        fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified)
+        if fetched.not_modified:
+            return None
+        body_hash = _hash(fetched.body)
+        if body_hash == old_hash:
+            state.save_validators(url, fetched.etag, fetched.last_modified, body_hash)
+            return None
+        listing = parse_listing(fetched, self.settings.max_bytes)
+        # Saved once read: a listing that fails to parse is read again next time.
+        state.save_validators(url, fetched.etag, fetched.last_modified, body_hash)
+        return listing
+
+    def _plans(self, feed: str, listing: Listing, state: WebState, report: FetchReport) -> list[_Plan]:
+        plans = []
+        for item in listing.items[: self.settings.feed_max_items]:
+            link = canonical_url(item.url)
+            known = state.article_for(link)
+            if known is not None and state.item_stamp(feed, link) == item.stamp:
+                report.unchanged += 1
+                continue
+            plans.append(_Plan(item.url, item, feed, known))
+        return plans
+
+    # Articles ---------------------------------------------------------------------------------
+
+    def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, state: WebState, report: FetchReport) -> Counter:
+        """Fetch the plans' pages concurrently (at most twice `RAG_FETCH_WORKERS` bodies in memory)
+        and take each as it arrives. Returns the number of new articles per feed."""
+        new: Counter = Counter()
+        if not plans:
+            return new
+        staging = self.config.paths.corpus_dir / STAGING / f"web-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True, exist_ok=True)
+        pending = iter(plans)
+        running: dict[Future, _Plan] = {}
+        try:
+            with LoaderWorker(self.config) as worker, ThreadPoolExecutor(self.settings.workers) as pool:
+                def submit() -> None:
+                    while len(running) < 2 * self.settings.workers:
+                        plan = next(pending, None)
+                        if plan is None:
+                            return
+                        known = plan.known if plan.known and canonical_url(plan.known.fetch_url) == canonical_url(plan.url) else None
+                        running[pool.submit(fetcher.get, plan.url, "page",
+                                            known.etag if known else None, known.last_modified if known else None)] = plan
+
+                submit()
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        plan = running.pop(future)
+                        try:
+                            if self._take(plan, future.result(), worker, staging, state, report):
+                                new[plan.feed] += 1
+                        except (FetchError, ListingError) as exc:
+                            report.skipped.append(Skipped(plan.url, str(exc)))
+                            self._seen(plan, state, None)
+                    submit()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                staging.parent.rmdir()  # only when no upload is being staged
+            except OSError:
+                pass
+        return new
+
+    def _seen(self, plan: _Plan, state: WebState, key: str | None) -> None:
+        if plan.feed is not None:
+            state.remember_item(plan.feed, canonical_url(plan.url), plan.item.stamp, key)
+
+    def _take(self, plan: _Plan, fetched: Fetched, worker: LoaderWorker, staging: Path, state: WebState,
+              report: FetchReport) -> bool:
+        """One fetched page: extract it (in the worker), decide whose article it is, write it.
+        True when it is a new article."""
+        if fetched.not_modified:
+            report.unchanged += 1
+            self._seen(plan, state, plan.known.key if plan.known else None)
+            return False
+        page = staging / f"{uuid.uuid4().hex}.html"
+        page.write_bytes(_utf8(fetched))
+        try:
+            docs, problems = worker.load(page, staging, {}, self.settings.max_bytes)
+        finally:
+            page.unlink(missing_ok=True)
+        if problems or not docs:
+            reason = "; ".join(p.reason for p in problems) or "no article text found"
+            report.skipped.append(Skipped(plan.url, reason))
+            self._seen(plan, state, None)
+            return False
+        doc = docs[0]
+        requested, fetched_key = canonical_url(plan.url), canonical_url(fetched.final_url)
+        own_link = _clean_link(fetched.final_url)
+        claims = doc.url if doc.url and doc.url.startswith(("http://", "https://")) and same_site(doc.url, fetched.final_url) else None
+        links = [requested, fetched_key]
+
+        owner = plan.known if plan.known and canonical_url(plan.known.fetch_url) in links else None
+        if owner is not None:
+            key, url = owner.key, (claims or own_link)
+        else:
+            key, url = (canonical_url(claims), claims) if claims else (fetched_key, own_link)
+            existing = state.article(key)
+            if existing is not None and key not in links:
+                # Another link claims an article we hold: the same story is an alias of it;
+                # a different text keeps its own identity and replaces nothing.
+                if _same_story(self.config.paths.corpus_dir / existing.path, doc.text):
+                    state.add_aliases(key, links)
+                    self._seen(plan, state, key)
+                    report.unchanged += 1
+                    return False
+                key, url = fetched_key, own_link
+        existing = state.article(key)
+        now = _now()
+        meta = {
+            "title": doc.title or plan.item.title,
+            "publisher": doc.publisher or plan.item.publisher,
+            "author": doc.author or plan.item.author,
+            "published": doc.published or plan.item.published,  # the page's own date; a feed's may be when it was listed
+            "url": url,
+        }
+        meta = {k: v for k, v in meta.items() if v}
+        version = _hash(json.dumps([meta, doc.text], sort_keys=True).encode())
+        feed = existing.feed if existing else plan.feed
+        if existing is not None and existing.version == version and (self.config.paths.corpus_dir / existing.path).is_file():
+            report.unchanged += 1
+            path = existing.path
+        else:
+            path = existing.path if existing else self._new_path(key, state)
+            front = {**meta, "feed": feed or "added by link", "fetched": now}
+            self._write(path, front, doc.text)
+            (report.updated if existing else report.added).append(path)
+        state.save_article(Article(
+            key=key, path=path, fetch_url=fetched.final_url, feed=feed,
+            first_fetched=existing.first_fetched if existing else now,
+            fetched=now if (existing is None or existing.version != version) else existing.fetched,
+            etag=fetched.etag, last_modified=fetched.last_modified, version=version,
+        ), links)
+        self._seen(plan, state, key)
+        return existing is None
+
+    def _new_path(self, key: str, state: WebState) -> str:
+        stem = f"{WEB_FOLDER}/{host_folder(key)}/{slug(key)}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+        for n in range(1, 100):
+            path = f"{stem}.md" if n == 1 else f"{stem}-{n}.md"
+            if not state.path_taken(path) and not (self.config.paths.corpus_dir / path).exists():
+                return path
+        raise FeedError(f"no free file name for {key}")
+
+    def _write(self, path: str, front: dict, text: str) -> None:
+        """The article as Markdown with YAML front matter, replaced in one step (a reader sees
+        the old file or the new one)."""
+        target = self.config.paths.corpus_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        head = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=10_000)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        temporary.write_text(f"---\n{head}---\n{text}\n", encoding="utf-8")
+        os.replace(temporary, target)
+
+    def _index_if_changed(self, report: FetchReport) -> None:
+        if report.added or report.updated:
+            report.index = self._index()
+
+
+def _clean_link(url: str) -> str:
+    """The link to cite: as fetched, without tracking parameters or a fragment."""
+    from courlan import normalize_url
+
+    try:
+        return normalize_url(url, strict=False, trailing_slash=True).split("#", 1)[0]
+    except (ValueError, AttributeError):
+        return url
+
+
+def _utf8(fetched: Fetched) -> bytes:
+    """The page as UTF-8 (the loader reads UTF-8, else Windows-1252), decoded by the charset the
+    server or the page declares."""
+    charset = fetched.charset
+    if not charset:
+        match = _CHARSET.search(fetched.body[:4096])
+        charset = match.group(1).decode("ascii").lower() if match else None
+    if not charset or charset.replace("-", "") in ("utf8", "usascii", "ascii"):
+        return fetched.body
+    try:
+        return fetched.body.decode(charset, errors="replace").encode("utf-8")
+    except LookupError:
+        return fetched.body
+
+
+def _same_story(path: Path, text: str) -> bool:
+    try:
+        held = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    held = held.split("\n---\n", 1)[-1] if held.startswith("---\n") else held
+    return jaccard(shingles(held), shingles(text)) >= SAME_STORY

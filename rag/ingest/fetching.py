@@ -1,0 +1,374 @@
+"""A polite HTTP client that a hostile server or a hostile URL cannot turn against us.
+
+Feed and article URLs come from users and from feeds, i.e. from anyone. What this client promises:
+
+- **Where it goes.** http(s) only. Every host name is resolved here and every address it resolves
+  to is checked; loopback, private, link-local (cloud metadata at 169.254.169.254), shared,
+  reserved and multicast addresses are refused unless `RAG_FETCH_ALLOW_PRIVATE=1`. The connection
+  then goes to the checked address itself (the TLS name and the Host header stay the host name),
+  so a DNS answer that changes between the check and the connection (DNS rebinding) cannot move
+  it. Each redirect hop is checked the same way, at most `RAG_FETCH_MAX_REDIRECTS` of them, and a
+  loop is reported as one. No proxy from the environment is used.
+- **What it costs.** `RAG_FETCH_TIMEOUT` to connect and for each wait on the next bytes;
+  `RAG_FETCH_DEADLINE` for a whole response, checked between reads of at most 64 KB (a slow drip
+  is cut off); at most `RAG_FETCH_MAX_BYTES` after decompression, read in bounded steps (a
+  decompression bomb is stopped at the limit, never inflated in one piece).
+- **Manners.** robots.txt is read per site (and its Crawl-delay honoured), at most
+  `RAG_FETCH_HOST_CONCURRENCY` requests per host at a time with `RAG_FETCH_HOST_DELAY` seconds
+  between them, and the `RAG_FETCH_USER_AGENT` header.
+
+Every failure is a `FetchError` whose message is one line that says why.
+
+Written on urllib3 rather than with trafilatura's `fetch_url` or `requests`, because neither lets
+the caller choose the address a connection goes to, which the address rules need.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+import urllib.robotparser
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from rag.config import Fetch
+from rag.errors import RagError
+
+READ_STEP = 64 * 1024
+ROBOTS_BYTES = 512 * 1024  # RFC 9309: crawlers must read at least 500 KiB of robots.txt
+ROBOTS_TTL = 3600.0
+MAX_CRAWL_DELAY = 60.0
+# Addresses of cloud providers' metadata services, named as such in the refusal.
+METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")}
+
+# What each kind of request accepts as its Content-Type (a missing header is let through: what
+# the body is gets checked by its parser).
+FEED_TYPES = ("xml", "rss", "atom", "rdf", "json", "text/plain", "text/html", "application/xhtml", "gzip")
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+TEXT_TYPES = ("text/",)
+ACCEPT = {
+    "feed": "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+            "text/xml;q=0.9, text/html;q=0.5, */*;q=0.1",
+    "page": "text/html, application/xhtml+xml;q=0.9",
+    "robots": "text/plain",
+}
+ALLOWED = {"feed": FEED_TYPES, "page": PAGE_TYPES, "robots": TEXT_TYPES}
+
+Resolver = Callable[[str, int], list[str]]
+Refusal = Callable[[str], "str | None"]
+
+
+class FetchError(RagError):
+    """A URL that could not (or may not) be fetched; the message is one line saying why."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One response body. `url` is the URL asked for, `final_url` where it was found after
+    redirects; `not_modified` when a conditional request was answered 304 (then `body` is empty)."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str  # the media type, lower case, without parameters ("" when not given)
+    charset: str | None
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (the check refuses the name if any of them is refused)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve {host} ({getattr(exc, 'strerror', None) or exc})") from None
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def refusal(address: str) -> str | None:
+    """Why an address may not be fetched from (by default), or None when it is a public one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA:
+        return "a cloud metadata address"
+    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+        if getattr(ip, f"is_{kind}"):
+            return f"a {kind.replace('_', '-')} address"
+    if not ip.is_global:  # shared (100.64/10), documentation, 6to4 of a private address, ...
+        return "not a public address"
+    return None
+
+
+def media_type(header: str | None) -> tuple[str, str | None]:
+    """(media type, charset) of a Content-Type header."""
+    if not header:
+        return "", None
+    parts = [p.strip() for p in header.split(";")]
+    charset = next((p.split("=", 1)[1].strip("\"' ").lower() for p in parts[1:] if p.lower().startswith("charset=")), None)
+    return parts[0].lower(), charset or None
+
+
+class _Hosts:
+    """Per-host manners: at most `concurrency` requests at a time, requests started `delay`
+    seconds apart (each request reserves its start time, so concurrent ones queue politely)."""
+
+    def __init__(self, concurrency: int, delay: float):
+        self.concurrency, self.delay = concurrency, delay
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next: dict[str, float] = {}
+        self._delays: dict[str, float] = {}
+
+    def slow_down(self, host: str, delay: float) -> None:
+        with self._lock:
+            self._delays[host] = max(self.delay, min(delay, MAX_CRAWL_DELAY))
+
+    @contextmanager
+    def turn(self, host: str, deadline: float):
+        with self._lock:
+            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.concurrency))
+        if not slot.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise FetchError(f"{host} was busy with other requests until the deadline")
+        try:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next.get(host, 0.0))
+                self._next[host] = start + self._delays.get(host, self.delay)
+            if start > now:
+                time.sleep(start - now)
+            yield
+        finally:
+            slot.release()
+
+
+class Fetcher:
+    """Fetches URLs under the rules in the module docstring. Thread-safe; `close()` when done."""
+
+    def __init__(self, settings: Fetch, resolver: Resolver | None = None, refuse: Refusal | None = None):
+        self.settings = settings
+        self.resolver = resolver or system_resolver
+        self.refuse = refuse or refusal  # tests pass a rule that counts their loopback server as public
+        self.robots_name = settings.user_agent.split("/", 1)[0].split()[0] if settings.user_agent.strip() else "*"
+        self._hosts = _Hosts(settings.host_concurrency, settings.host_delay)
+        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, str]] = {}
+        self._lock = threading.Lock()
+        self._robots_locks: dict[str, threading.Lock] = {}
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None) -> Fetched:
+        """GET `url` (a "feed", "page" or "robots" request: what Content-Type it accepts),
+        following redirects; with `etag`/`last_modified`, a conditional request. Raises FetchError."""
+        deadline = time.monotonic() + self.settings.deadline
+        current, seen = url, set()
+        for _ in range(self.settings.max_redirects + 1):
+            parts = self._checked_url(current)
+            if current in seen:
+                raise FetchError(f"redirect loop at {_short(current)}")
+            seen.add(current)
+            if kind != "robots" and not self.allowed_by_robots(current):
+                raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
+            with self._hosts.turn(parts.hostname, deadline):
+                status, headers, body = self._request(parts, kind, etag, last_modified, deadline)
+            if status in (301, 302, 303, 307, 308):
+                location = headers.get("location")
+                if not location:
+                    raise FetchError(f"HTTP {status} without a Location at {_short(current)}")
+                current = urljoin(current, location.strip())
+                continue
+            content_type, charset = media_type(headers.get("content-type"))
+            if status == 304 and (etag or last_modified):
+                return Fetched(url, current, 304, content_type, charset, b"", etag, last_modified)
+            if status >= 400 or status < 200:
+                raise FetchError(f"HTTP {status} from {_short(current)}")
+            return Fetched(url, current, status, content_type, charset, body,
+                           headers.get("etag"), headers.get("last-modified"))
+        raise FetchError(f"more than {self.settings.max_redirects} redirects (RAG_FETCH_MAX_REDIRECTS) from {_short(url)}")
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """Whether the site's robots.txt lets our User-Agent fetch `url` (read once an hour per
+        site; a missing robots.txt allows everything, an unreachable one nothing, per RFC 9309)."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:
+            cached = self._robots.get(origin)
+            if cached is None or time.monotonic() - cached[0] > ROBOTS_TTL:
+                cached = (time.monotonic(), *self._read_robots(origin))
+                self._robots[origin] = cached
+        rules = cached[1]
+        return rules is None or rules.can_fetch(self.robots_name, url)
+
+    def robots_text(self, url: str) -> str:
+        """The robots.txt of `url`'s site as last read ("" when there is none)."""
+        parts = urlsplit(url)
+        self.allowed_by_robots(url)
+        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, ""))[2]
+
+    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, str]:
+        try:
+            fetched = self.get(origin + "/robots.txt", kind="robots")
+        except FetchError as exc:
+            message = str(exc)
+            if message.startswith("HTTP 4"):
+                return None, ""  # no robots.txt: everything is allowed
+            rules = urllib.robotparser.RobotFileParser()
+            rules.parse(["User-agent: *", "Disallow: /"])  # unreachable: nothing is
+            return rules, ""
+        text = fetched.body[:ROBOTS_BYTES].decode(fetched.charset or "utf-8", errors="replace")
+        rules = urllib.robotparser.RobotFileParser()
+        rules.parse(text.splitlines())
+        delay = rules.crawl_delay(self.robots_name)
+        if delay:
+            self._hosts.slow_down(urlsplit(origin).hostname, float(delay))
+        return rules, text
+
+    def _checked_url(self, url: str):
+        if not isinstance(url, str) or len(url) > 4096:
+            raise FetchError("not a URL (or longer than 4,096 characters)")
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 - a bad port raises ValueError now
+        except ValueError:
+            raise FetchError(f"not a valid URL: {_short(url)}") from None
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"only http and https URLs are fetched, not {_short(url)}")
+        if not parts.hostname:
+            raise FetchError(f"no host in {_short(url)}")
+        if parts.username or parts.password:
+            raise FetchError(f"URLs with a user name or password are not fetched: {_short(url)}")
+        return parts
+
+    def _address(self, host: str, port: int) -> str:
+        """The address to connect to: `host` resolved, every address it has checked."""
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = self.resolver(host, port)
+        if not addresses:
+            raise FetchError(f"cannot resolve {host}")
+        if not self.settings.allow_private:
+            for address in addresses:
+                why = self.refuse(address)
+                if why:
+                    shown = host if host == address else f"{host} ({address})"
+                    raise FetchError(f"refused: {shown} is {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
+        return addresses[0]
+
+    def _pool(self, scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
+        key = (scheme, address, port, host)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                timeout = urllib3.Timeout(connect=self.settings.timeout, read=self.settings.timeout)
+                common = dict(port=port, timeout=timeout, maxsize=self.settings.host_concurrency, retries=False, block=False)
+                if scheme == "https":
+                    import certifi
+
+                    pool = urllib3.HTTPSConnectionPool(
+                        address, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED",
+                        ca_certs=certifi.where(), **common,
+                    )
+                else:
+                    pool = urllib3.HTTPConnectionPool(address, **common)
+                self._pools[key] = pool
+        return pool
+
+    def _request(self, parts, kind: str, etag: str | None, last_modified: str | None, deadline: float):
+        """One request to one checked address: (status, headers, body)."""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = self._address(parts.hostname, port)
+        pool = self._pool(parts.scheme, address, port, parts.hostname)
+        default_port = port == (443 if parts.scheme == "https" else 80)
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        headers = {
+            "Host": host if default_port else f"{host}:{port}",
+            "User-Agent": self.settings.user_agent,
+            "Accept": ACCEPT[kind],
+            "Accept-Encoding": "gzip, deflate",
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        limit = min(self.settings.max_bytes, ROBOTS_BYTES) if kind == "robots" else self.settings.max_bytes
+        where = _short(parts.geturl())
+        response, complete = None, False
+        try:
+            response = pool.urlopen("GET", target, headers=headers, redirect=False, retries=False,
+                                    preload_content=False, decode_content=True, assert_same_host=False)
+            status, got = response.status, {k.lower(): v for k, v in response.headers.items()}
+            if status in (301, 302, 303, 304, 307, 308) or status >= 400:
+                return status, got, b""  # the body is not read: the connection is dropped below
+            content_type, _ = media_type(got.get("content-type"))
+            if content_type and not any(t in content_type for t in ALLOWED[kind]):
+                raise FetchError(f"wrong content type {content_type[:60]} for a {kind} at {where}")
+            declared = got.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit and "content-encoding" not in got:
+                raise FetchError(f"larger than {_size(limit)} (RAG_FETCH_MAX_BYTES) at {where}")
+            body = bytearray()
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError(f"took longer than {self.settings.deadline:g} s (RAG_FETCH_DEADLINE) at {where}")
+                piece = response.read1(READ_STEP)
+                if not piece:
+                    break
+                body += piece
+                if len(body) > limit:
+                    raise FetchError(f"larger than {_size(limit)} (RAG_FETCH_MAX_BYTES) at {where}")
+            complete = True
+            return status, got, bytes(body)
+        except FetchError:
+            raise
+        except urllib3.exceptions.ConnectTimeoutError:
+            raise FetchError(f"timed out connecting to {parts.hostname}") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise FetchError(f"no data for {self.settings.timeout:g} s (RAG_FETCH_TIMEOUT) from {where}") from None
+        except urllib3.exceptions.NewConnectionError:
+            raise FetchError(f"could not connect to {parts.hostname}:{port}") from None
+        except urllib3.exceptions.SSLError:
+            raise FetchError(f"TLS error with {parts.hostname} (certificate or protocol)") from None
+        except urllib3.exceptions.DecodeError:
+            raise FetchError(f"corrupt compressed body from {where}") from None
+        except (Urllib3Error, OSError) as exc:
+            raise FetchError(f"connection to {parts.hostname} failed ({exc.__class__.__name__})") from None
+        finally:
+            if response is not None:
+                if not complete:
+                    response.close()  # never reused half-read: the next request opens a fresh connection
+                response.release_conn()
+
+
+def _short(url: str, limit: int = 120) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(url))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"

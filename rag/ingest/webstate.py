@@ -1,0 +1,185 @@
+"""What the fetcher remembers between polls, in one SQLite file in the index folder
+(`index/<collection>.web.sqlite3`, WAL mode, so several processes on one machine share it):
+
+- feeds: the feeds, sitemaps and sites followed, with their last poll, last error and new articles;
+- listings: the HTTP validators (ETag, Last-Modified) and body hash of every feed and sitemap
+  URL, so a re-poll of an unchanged one downloads nothing (or, without validators, parses nothing);
+- articles: each fetched article by its key (the canonical URL), the corpus file that holds it,
+  the feed that first brought it, when, and its validators and version;
+- aliases: every link seen for an article (tracking parameters, AMP, redirects), so a known link
+  is not fetched again;
+- items: what each feed last said about each of its items (its `stamp`), so an item is fetched
+  again only when the feed says it changed.
+
+The articles themselves are files in the corpus folder (rag/ingest/feeds.py): this file holds no
+text, and losing it costs a re-download, never an article.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Config
+from rag.types import FeedInfo
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, added TEXT NOT NULL,
+    last_poll TEXT, last_ok TEXT, last_error TEXT, new_articles INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS listings (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT);
+CREATE TABLE IF NOT EXISTS articles (
+    key TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, fetch_url TEXT NOT NULL, feed TEXT,
+    first_fetched TEXT NOT NULL, fetched TEXT NOT NULL, etag TEXT, last_modified TEXT, version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (url TEXT PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (feed TEXT NOT NULL, url TEXT NOT NULL, stamp TEXT NOT NULL, key TEXT,
+    PRIMARY KEY (feed, url));
+CREATE INDEX IF NOT EXISTS items_by_key ON items (key);
+"""
+
+
+@dataclass(frozen=True)
+class Article:
+    """A fetched article as remembered: `key` its canonical URL, `path` its corpus file (relative)."""
+
+    key: str
+    path: str
+    fetch_url: str
+    feed: str | None
+    first_fetched: str
+    fetched: str
+    etag: str | None
+    last_modified: str | None
+    version: str
+
+
+class WebState:
+    """The SQLite file described in the module docstring; one per index folder."""
+
+    def __init__(self, config: Config):
+        self.path: Path = config.paths.index_dir / f"{config.paths.collection}.web.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, *args) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # Feeds -------------------------------------------------------------------------------------
+
+    def add_feed(self, url: str, kind: str, title: str | None, now: str) -> bool:
+        """Follow a feed; False when it is followed already."""
+        with self._tx() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO feeds (url, kind, title, added) VALUES (?, ?, ?, ?)",
+                                (url, kind, title, now))
+            return cursor.rowcount == 1
+
+    def feeds(self) -> list[FeedInfo]:
+        rows = self._rows(
+            "SELECT f.url, f.kind, f.title, f.added, f.last_poll, f.last_ok, f.last_error, f.new_articles, "
+            "(SELECT COUNT(*) FROM articles a WHERE a.feed = f.url) FROM feeds f ORDER BY f.added, f.url"
+        )
+        return [FeedInfo(*row) for row in rows]
+
+    def feed(self, url: str) -> FeedInfo | None:
+        return next((f for f in self.feeds() if f.url == url), None)
+
+    def record_poll(self, url: str, now: str, error: str | None, new_articles: int, title: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET last_poll = ?, last_error = ?, new_articles = ?, title = COALESCE(?, title), "
+                "last_ok = CASE WHEN ? IS NULL THEN ? ELSE last_ok END WHERE url = ?",
+                (now, error, new_articles, title, error, now, url),
+            )
+
+    def remove_feed(self, url: str) -> list[str]:
+        """Stop following a feed. Returns the corpus paths of the articles it brought that no other
+        feed lists and that were not added by link (what `--delete-articles` deletes)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+            db.execute("DELETE FROM items WHERE feed = ?", (url,))
+            rows = db.execute(
+                "SELECT a.path FROM articles a WHERE a.feed = ? AND NOT EXISTS "
+                "(SELECT 1 FROM items i WHERE i.key = a.key)", (url,)
+            ).fetchall()
+            db.execute("DELETE FROM listings WHERE url = ?", (url,))
+        return [row[0] for row in rows]
+
+    def forget_articles(self, paths: list[str]) -> None:
+        with self._tx() as db:
+            for path in paths:
+                key = db.execute("SELECT key FROM articles WHERE path = ?", (path,)).fetchone()
+                if key:
+                    db.execute("DELETE FROM aliases WHERE key = ?", key)
+                    db.execute("DELETE FROM articles WHERE key = ?", key)
+
+    # Listings: conditional GET ------------------------------------------------------------------
+
+    def validators(self, url: str) -> tuple[str | None, str | None, str | None]:
+        """(ETag, Last-Modified, body hash) of a feed or sitemap URL's last response."""
+        rows = self._rows("SELECT etag, last_modified, body_hash FROM listings WHERE url = ?", url)
+        return rows[0] if rows else (None, None, None)
+
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)", (url, etag, last_modified, body_hash))
+
+    # Items and articles -----------------------------------------------------------------------
+
+    def item_stamp(self, feed: str, url: str) -> str | None:
+        rows = self._rows("SELECT stamp FROM items WHERE feed = ? AND url = ?", feed, url)
+        return rows[0][0] if rows else None
+
+    def remember_item(self, feed: str, url: str, stamp: str, key: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", (feed, url, stamp, key))
+
+    def article(self, key: str) -> Article | None:
+        rows = self._rows("SELECT * FROM articles WHERE key = ?", key)
+        return Article(*rows[0]) if rows else None
+
+    def article_for(self, url: str) -> Article | None:
+        """The article a link (already canonicalised) is known to lead to."""
+        rows = self._rows("SELECT a.* FROM aliases l JOIN articles a ON a.key = l.key WHERE l.url = ?", url)
+        return Article(*rows[0]) if rows else self.article(url)
+
+    def path_taken(self, path: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM articles WHERE path = ?", path))
+
+    def save_article(self, article: Article, aliases: list[str]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                article.key, article.path, article.fetch_url, article.feed, article.first_fetched, article.fetched,
+                article.etag, article.last_modified, article.version,
+            ))
+            for url in {article.key, *aliases}:
+                db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (url, article.key))
+
+    def add_aliases(self, key: str, aliases: list[str]) -> None:
+        with self._tx() as db:
+            for url in aliases:
+                db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (url, key))
+
+    def article_count(self) -> int:
+        return self._rows("SELECT COUNT(*) FROM articles")[0][0]
