@@ -7,6 +7,8 @@ Tiers are folders (see README, "Tests and evaluation"):
     tests/integration/  the real MiniLM embedder, embedded Chroma, CLI subprocesses, the gold-set gates
     tests/servers/      real llama.cpp / `chroma run` servers and fake OpenAI servers   (marker `servers`)
     tests/ui/           the app in a child process, gradio_client and Chromium           (marker `ui`)
+    tests/fetching/     links, feeds and sitemaps from a real HTTP server on 127.0.0.1, hostile
+                        cases included, on the fake backends                          (marker `fetching`)
 
 The `servers` and `ui` markers are given by folder (`pytest_collection_modifyitems` below), so
 `-m "not servers and not ui"` selects the unit and integration tiers as before.
@@ -32,7 +34,7 @@ for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "RAG_EMBED_MODE
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 CORPUS = ROOT / "corpus"
-FOLDER_MARKERS = {"servers": "servers", "ui": "ui"}  # tier folder -> marker its tests get
+FOLDER_MARKERS = {"servers": "servers", "ui": "ui", "fetching": "fetching"}  # tier folder -> marker its tests get
 
 
 def pytest_configure(config):
@@ -44,10 +46,13 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "ui: starts the Gradio app and drives it (gradio_client, Chromium) (tests/ui/)"
     )
+    config.addinivalue_line(
+        "markers", "fetching: fetches from a news site served on 127.0.0.1, hostile cases included (tests/fetching/)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
-    """Each test in tests/servers/ is marked `servers`, each in tests/ui/ `ui`."""
+    """Each test in tests/servers/ is marked `servers`, each in tests/ui/ `ui`, each in tests/fetching/ `fetching`."""
     for item in items:
         try:
             tier = Path(item.fspath).resolve().relative_to(TESTS).parts[0]

@@ -324,25 +324,27 @@ class Web:
             return False
         doc = docs[0]
         requested, fetched_key = canonical_url(plan.url), canonical_url(fetched.final_url)
-        own_link = _clean_link(fetched.final_url)
-        claims = doc.url if doc.url and doc.url.startswith(("http://", "https://")) and same_site(doc.url, fetched.final_url) else None
         links = [requested, fetched_key]
+        url = _clean_link(fetched.final_url)
+        web = bool(doc.url) and doc.url.startswith(("http://", "https://"))
+        claimed = canonical_url(doc.url) if web and same_site(doc.url, fetched.final_url) else None
+        if claimed == fetched_key:
+            claimed, url = None, doc.url  # the page's own preferred spelling of its address
 
-        owner = plan.known if plan.known and canonical_url(plan.known.fetch_url) in links else None
-        if owner is not None:
-            key, url = owner.key, (claims or own_link)
-        else:
-            key, url = (canonical_url(claims), claims) if claims else (fetched_key, own_link)
-            existing = state.article(key)
-            if existing is not None and key not in links:
-                # Another link claims an article we hold: the same story is an alias of it;
-                # a different text keeps its own identity and replaces nothing.
-                if _same_story(self.config.paths.corpus_dir / existing.path, doc.text):
-                    state.add_aliases(key, links)
-                    self._seen(plan, state, key)
+        owner = plan.known if plan.known and canonical_url(plan.known.fetch_url) in links else state.article(fetched_key)
+        if owner is None and claimed:
+            held = state.article(claimed)
+            if held is not None:
+                if self._same_story(held, doc.text):  # an AMP page or another link to an article we hold
+                    state.add_aliases(held.key, links)
+                    self._seen(plan, state, held.key)
                     report.unchanged += 1
                     return False
-                key, url = fetched_key, own_link
+                claimed = None  # a different text claiming an article we hold: its own article
+        if owner is None:
+            # The canonical page of an article first fetched through a page that claimed it (AMP).
+            owner = next((a for a in state.claiming(fetched_key) if self._same_story(a, doc.text)), None)
+        key = owner.key if owner else fetched_key
         existing = state.article(key)
         now = _now()
         meta = {
@@ -368,9 +370,19 @@ class Web:
             first_fetched=existing.first_fetched if existing else now,
             fetched=now if (existing is None or existing.version != version) else existing.fetched,
             etag=fetched.etag, last_modified=fetched.last_modified, version=version,
+            claims=existing.claims if existing else claimed,
         ), links)
         self._seen(plan, state, key)
         return existing is None
+
+    def _same_story(self, article: Article, text: str) -> bool:
+        """Whether `text` is the story the article's file holds (nearly the same words)."""
+        try:
+            held = (self.config.paths.corpus_dir / article.path).read_text(encoding="utf-8")
+        except OSError:
+            return False
+        held = held.split("\n---\n", 1)[-1] if held.startswith("---\n") else held
+        return jaccard(shingles(held), shingles(text)) >= SAME_STORY
 
     def _new_path(self, key: str, state: WebState) -> str:
         stem = f"{WEB_FOLDER}/{host_folder(key)}/{slug(key)}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
@@ -420,10 +432,3 @@ def _utf8(fetched: Fetched) -> bytes:
         return fetched.body
 
 
-def _same_story(path: Path, text: str) -> bool:
-    try:
-        held = path.read_text(encoding="utf-8")
-    except OSError:
-        return False
-    held = held.split("\n---\n", 1)[-1] if held.startswith("---\n") else held
-    return jaccard(shingles(held), shingles(text)) >= SAME_STORY

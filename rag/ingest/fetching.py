@@ -190,10 +190,12 @@ class Fetcher:
             if current in seen:
                 raise FetchError(f"redirect loop at {_short(current)}")
             seen.add(current)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            address = self._address(parts.hostname, port)
             if kind != "robots" and not self.allowed_by_robots(current):
                 raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
             with self._hosts.turn(parts.hostname, deadline):
-                status, headers, body = self._request(parts, kind, etag, last_modified, deadline)
+                status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline)
             if status in (301, 302, 303, 307, 308):
                 location = headers.get("location")
                 if not location:
@@ -299,10 +301,9 @@ class Fetcher:
                 self._pools[key] = pool
         return pool
 
-    def _request(self, parts, kind: str, etag: str | None, last_modified: str | None, deadline: float):
+    def _request(self, parts, port: int, address: str, kind: str, etag: str | None, last_modified: str | None,
+                 deadline: float):
         """One request to one checked address: (status, headers, body)."""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = self._address(parts.hostname, port)
         pool = self._pool(parts.scheme, address, port, parts.hostname)
         default_port = port == (443 if parts.scheme == "https" else 80)
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"

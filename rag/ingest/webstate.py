@@ -4,8 +4,9 @@
 - feeds: the feeds, sitemaps and sites followed, with their last poll, last error and new articles;
 - listings: the HTTP validators (ETag, Last-Modified) and body hash of every feed and sitemap
   URL, so a re-poll of an unchanged one downloads nothing (or, without validators, parses nothing);
-- articles: each fetched article by its key (the canonical URL), the corpus file that holds it,
-  the feed that first brought it, when, and its validators and version;
+- articles: each fetched article by its key (its own canonical URL), the corpus file that holds
+  it, the feed that first brought it, when, its validators and version, and the canonical URL its
+  page claimed (confirmed only when that URL is fetched and gives the same story);
 - aliases: every link seen for an article (tracking parameters, AMP, redirects), so a known link
   is not fetched again;
 - items: what each feed last said about each of its items (its `stamp`), so an item is fetched
@@ -34,7 +35,9 @@ CREATE TABLE IF NOT EXISTS feeds (
 CREATE TABLE IF NOT EXISTS listings (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT);
 CREATE TABLE IF NOT EXISTS articles (
     key TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, fetch_url TEXT NOT NULL, feed TEXT,
-    first_fetched TEXT NOT NULL, fetched TEXT NOT NULL, etag TEXT, last_modified TEXT, version TEXT NOT NULL);
+    first_fetched TEXT NOT NULL, fetched TEXT NOT NULL, etag TEXT, last_modified TEXT, version TEXT NOT NULL,
+    claims TEXT);
+CREATE INDEX IF NOT EXISTS articles_by_claim ON articles (claims);
 CREATE TABLE IF NOT EXISTS aliases (url TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (feed TEXT NOT NULL, url TEXT NOT NULL, stamp TEXT NOT NULL, key TEXT,
     PRIMARY KEY (feed, url));
@@ -55,6 +58,7 @@ class Article:
     etag: str | None
     last_modified: str | None
     version: str
+    claims: str | None = None  # the canonical URL its page named, not yet confirmed by fetching that URL
 
 
 class WebState:
@@ -164,14 +168,18 @@ class WebState:
         rows = self._rows("SELECT a.* FROM aliases l JOIN articles a ON a.key = l.key WHERE l.url = ?", url)
         return Article(*rows[0]) if rows else self.article(url)
 
+    def claiming(self, url: str) -> list[Article]:
+        """Articles whose page named `url` as its canonical address."""
+        return [Article(*row) for row in self._rows("SELECT * FROM articles WHERE claims = ?", url)]
+
     def path_taken(self, path: str) -> bool:
         return bool(self._rows("SELECT 1 FROM articles WHERE path = ?", path))
 
     def save_article(self, article: Article, aliases: list[str]) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            db.execute("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 article.key, article.path, article.fetch_url, article.feed, article.first_fetched, article.fetched,
-                article.etag, article.last_modified, article.version,
+                article.etag, article.last_modified, article.version, article.claims,
             ))
             for url in {article.key, *aliases}:
                 db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (url, article.key))

@@ -3,6 +3,7 @@
     with NewsServer() as site:
         site.url("/feed.xml")        # http://127.0.0.1:<port>/feed.xml
         site.hits["/feed.xml"]       # requests per path (what a re-poll downloaded)
+        site.not_modified["/feed.xml"]   # of those, answered 304 Not Modified
 
 It serves (all generated here from the stories below, so the tests read them in one place):
 - `/`: a home page that links its RSS feed with `<link rel="alternate">`;
@@ -10,11 +11,12 @@ It serves (all generated here from the stories below, so the tests read them in 
   news sitemap), `/sitemap-index.xml` (pointing at the news sitemap): with ETag and
   Last-Modified, answering 304 to a matching conditional request;
 - `/articles/<slug>`: article pages (headline, byline, outlet, date, rel=canonical), their AMP
-  versions at `/articles/<slug>/amp`, and `/go/<slug>` redirecting to them;
+  versions at `/articles/<slug>/amp`, print versions at `/print/<slug>` (only their rel=canonical
+  says what they are), and `/go/<slug>` redirecting to them;
 - `/bulk/<n>`: `bulk` generated articles, listed by `/bulk-feed.xml` (the benchmark);
 - `/robots.txt`, which disallows `/private/`;
 - the hostile cases under `/hostile/`: `drip` (a byte every 0.2 s, forever), `endless` (an endless
-  body), `bomb` (a gzip body that inflates to 256 MB), `loop` (redirects in a circle), `chain` (too
+  body), `bomb` (a gzip body that inflates to 64 MB), `loop` (redirects in a circle), `chain` (too
   many redirects), `malformed.xml`, `image` (an article link that is a PNG), `missing` (404),
   `error` (500), `huge` (10 MB of text), `claims` (a page claiming another article's canonical URL
   with a different text), `to-metadata` (a redirect to 169.254.169.254), and `feed.xml` (a feed
@@ -85,10 +87,10 @@ HOSTILE = ["drip", "endless", "bomb", "loop", "chain", "malformed.xml", "image",
 
 @functools.cache
 def bomb() -> bytes:
-    """256 MB of zeros as a gzip body of about 250 KB."""
+    """64 MB of zeros as a gzip body of about 64 KB."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     block = b"\0" * (1 << 20)
-    return b"".join(packer.compress(block) for _ in range(256)) + packer.flush()
+    return b"".join(packer.compress(block) for _ in range(64)) + packer.flush()
 
 
 def article_html(story: Story, canonical: str, amp: bool = False) -> str:
@@ -127,6 +129,12 @@ def bulk_story(n: int) -> Story:
                  day.isoformat(), paragraphs)
 
 
+@functools.cache
+def huge() -> bytes:
+    """A page of 10 MB of text."""
+    return b"<html><body><p>" + b"word " * (2 * 1024 * 1024) + b"</p></body></html>"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
@@ -139,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         with site.lock:
             site.hits[path] += 1
+        if path in site.broken:
+            return self._send(503, b"down for maintenance", "text/plain")
         try:
             self._route(path, site)
         except (BrokenPipeError, ConnectionResetError):
@@ -159,7 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
         """A feed or sitemap with validators; 304 when the client already has this version."""
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         modified = formatdate(self.server.site.started, usegmt=True)
-        if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == modified:
+        asked = self.headers.get("If-None-Match")
+        # As RFC 9110 says: If-None-Match, when sent, decides; If-Modified-Since only without it.
+        if asked == etag or (asked is None and self.headers.get("If-Modified-Since") == modified):
+            with self.server.site.lock:
+                self.server.site.not_modified[self.path.split("?", 1)[0]] += 1
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Content-Length", "0")
@@ -185,13 +199,13 @@ class _Handler(BaseHTTPRequestHandler):
                     f'<p>Front page.</p></body></html>')
             return self._send(200, page.encode(), "text/html; charset=utf-8")
         if path == "/feed.xml":
-            return self._listing(rss(base, [STORIES[s] for s in site.feed_slugs], site.query_params), "application/rss+xml")
+            return self._listing(rss(base, [site.stories[s] for s in site.feed_slugs], site.query_params), "application/rss+xml")
         if path == "/atom.xml":
-            return self._listing(atom(base, [STORIES[s] for s in FEED_SLUGS]), "application/atom+xml")
+            return self._listing(atom(base, [site.stories[s] for s in FEED_SLUGS]), "application/atom+xml")
         if path == "/feed.json":
-            return self._listing(json_feed(base, [STORIES[s] for s in FEED_SLUGS]), "application/feed+json")
+            return self._listing(json_feed(base, [site.stories[s] for s in FEED_SLUGS]), "application/feed+json")
         if path == "/news-sitemap.xml":
-            return self._listing(news_sitemap(base, [STORIES[s] for s in FEED_SLUGS]), "application/xml")
+            return self._listing(news_sitemap(base, [site.stories[s] for s in FEED_SLUGS]), "application/xml")
         if path == "/sitemap-index.xml":
             body = (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                     f'<sitemap><loc>{base}/news-sitemap.xml</loc><lastmod>2025-05-15</lastmod></sitemap></sitemapindex>')
@@ -204,6 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, article_html(story, f"{base}/bulk/{n}").encode(), "text/html; charset=utf-8")
         if path.startswith("/go/"):
             return self._redirect(f"{base}/articles/{path[4:]}")
+        if path.startswith("/print/"):  # another rendering whose address no rule folds: only rel=canonical tells
+            story = site.stories[path[len("/print/"):]]
+            return self._send(200, article_html(story, f"{base}/articles/{story.slug}").encode(), "text/html")
         if path.startswith("/articles/"):
             slug, _, amp = path[len("/articles/"):].partition("/")
             story = site.stories.get(slug)
@@ -266,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name == "error":
             return self._send(500, b"oops", "text/html")
         if name == "huge":
-            return self._send(200, b"<html><body><p>" + b"word " * (2 * 1024 * 1024) + b"</p></body></html>", "text/html")
+            return self._send(200, huge(), "text/html")
         if name == "claims":
             fake = Story("claims", "Riverton bridge to stay open, mayor says", "Coastal Times", "Nobody", "2025-05-16", [
                 "In a surprise reversal the mayor of Riverton announced that the harbour bridge would stay open to cars after all.",
@@ -340,8 +357,10 @@ class NewsServer:
         self.bulk = bulk
         self.stories = dict(STORIES)
         self.feed_slugs = list(FEED_SLUGS)
+        self.broken: set[str] = set()  # paths that answer 503
         self.query_params = ""  # e.g. "?utm_source=rss": tracking parameters on every feed link
         self.hits: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()  # 304 answers per path
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.started = time.time()

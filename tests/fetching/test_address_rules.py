@@ -1,0 +1,95 @@
+"""Where the fetcher may go: the default rules refuse the local server itself, names are checked
+after DNS resolution (every address), each redirect hop is checked, and the connection goes to the
+address that was checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.config import Config
+from rag.ingest.feeds import FeedError, Web
+from rag.ingest.fetching import FetchError, Fetcher
+from tests.fetching.conftest import QUICK, loopback_is_public
+
+
+def settings(**changes):
+    return Config().with_(**{**QUICK, **changes}).fetch
+
+
+def test_the_default_settings_refuse_the_local_server_before_connecting(site, tmp_path):
+    config = Config().with_(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    assert config.fetch.allow_private is False
+    with Fetcher(config.fetch) as fetcher:
+        with pytest.raises(FetchError, match=r"refused: 127\.0\.0\.1 is a loopback address \(RAG_FETCH_ALLOW_PRIVATE=1"):
+            fetcher.get(site.url("/feed.xml"), kind="feed")
+        with pytest.raises(FetchError, match=r"refused: localhost \((127\.0\.0\.1|::1)\) is a loopback address"):
+            fetcher.get(f"http://localhost:{site.port}/feed.xml", kind="feed")
+    web = Web(config, index=lambda: None)  # the same rule behind `rag feeds add` and the app
+    with pytest.raises(FeedError, match="loopback address"):
+        web.add(site.url("/feed.xml"))
+    assert sum(site.hits.values()) == 0  # nothing reached the server, not even robots.txt
+
+
+@pytest.mark.parametrize("address, why", [
+    ("169.254.169.254", "a cloud metadata address"),
+    ("10.0.0.7", "a private address"),
+    ("192.168.1.1", "a private address"),
+    ("169.254.10.1", "a link-local address"),
+    ("::1", "a loopback address"),
+    ("::ffff:127.0.0.1", "a loopback address"),
+    ("fd00:ec2::254", "a cloud metadata address"),
+    ("100.64.0.1", "not a public address"),
+    ("0.0.0.0", "a private address"),  # "this host": Python counts 0.0.0.0/8 as private
+])
+def test_addresses_that_are_refused_by_default(address, why):
+    # A name resolving to the address is refused before any connection is tried.
+    with Fetcher(settings(), resolver=lambda host, port: [address]) as fetcher:
+        with pytest.raises(FetchError, match=f"is {why}"):
+            fetcher.get("http://news.example/feed.xml", kind="feed")
+
+
+def test_a_name_with_any_refused_address_is_refused():
+    with Fetcher(settings(), resolver=lambda host, port: ["93.184.215.14", "10.1.2.3"]) as fetcher:
+        with pytest.raises(FetchError, match=r"news\.example \(10\.1\.2\.3\) is a private address"):
+            fetcher.get("http://news.example/feed.xml", kind="feed")
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(site):
+    """`coastal.test` cannot be resolved by the system: the fetch works only because the client
+    connects to the address our resolver returned and checked, sending the name as the Host."""
+    resolved = []
+
+    def resolver(host, port):
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    with Fetcher(settings(), resolver=resolver, refuse=loopback_is_public) as fetcher:
+        fetched = fetcher.get(f"http://coastal.test:{site.port}/feed.xml", kind="feed")
+    assert fetched.status == 200 and b"<rss" in fetched.body
+    assert set(resolved) == {"coastal.test"}
+
+
+def test_each_redirect_hop_is_checked(site):
+    with Fetcher(settings(), refuse=loopback_is_public) as fetcher:
+        with pytest.raises(FetchError, match=r"169\.254\.169\.254 is a cloud metadata address"):
+            fetcher.get(site.url("/hostile/to-metadata"))
+    assert site.hits["/hostile/to-metadata"] == 1
+
+
+@pytest.mark.parametrize("url, message", [
+    ("file:///etc/passwd", "only http and https"),
+    ("ftp://example.org/feed.xml", "only http and https"),
+    ("gopher://127.0.0.1:70/", "only http and https"),
+    ("http://user:secret@example.org/feed.xml", "user name or password"),
+    ("http:///nohost", "no host"),
+    ("http://example.org:99999/", "not a valid URL"),
+])
+def test_only_plain_http_and_https_urls(url, message):
+    with Fetcher(settings()) as fetcher:
+        with pytest.raises(FetchError, match=message):
+            fetcher.get(url)
+
+
+def test_allow_private_lets_intranet_feeds_through(site):
+    with Fetcher(settings(allow_private=True)) as fetcher:
+        assert fetcher.get(site.url("/feed.xml"), kind="feed").status == 200
