@@ -32,6 +32,7 @@ from gradio.utils import get_upload_folder
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.ingest.locks import serving
+from rag.ingest.schedule import FeedSchedule
 from rag.cli import progress_bar
 from rag.service import Service
 from rag.web import guards
@@ -262,5 +263,9 @@ def main(started: float) -> None:
     # Proxy headers are handled by ForwardedHeaders (only from RAG_TRUSTED_PROXIES), not uvicorn.
     config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5,
                             proxy_headers=False)
+    schedule = FeedSchedule(service.feeds, service.config.fetch.feed_interval * 60.0)
+    logging.getLogger("rag.feeds").setLevel(logging.INFO)
     with serving(service.config):
+        schedule.start()
         Server(config).run()
+    schedule.stop(wait=5.0)  # a poll cut short leaves an index that answers; the next one completes it

@@ -12,6 +12,7 @@ import gradio as gr
 from rag.ingest.loading import SUPPORTED
 from rag.service import Service
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
+from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
 
@@ -29,6 +30,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
     # Only files Gradio's upload route recorded count as uploads (`demo` is bound below).
     handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
     teamwork = TeamHandlers(service, handlers, team)
+    links = LinkHandlers(service, handlers.corpus_rows)
 
     def respond_to(question, session, top_k, outlet, as_of, conversation, turns, event: gr.EventData,
                    request: gr.Request):
@@ -100,6 +102,16 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 )
                 add = gr.Button("Add to corpus", variant="primary")
             report = gr.Markdown(elem_id="upload-report")
+            with gr.Accordion("Add a link or feed", open=False, elem_id="add-link"):
+                web_url = gr.Textbox(placeholder="https://...", label="Address", elem_id="web-url")
+                web_kind = gr.Radio([ARTICLE, FEED], value=ARTICLE, label="It is", elem_id="web-kind")
+                with gr.Row():
+                    add_web = gr.Button("Add link or feed", variant="primary")
+                    poll_web = gr.Button("Poll feeds now")
+                web_report = gr.Markdown(elem_id="web-report")
+                feed_table = gr.Dataframe(
+                    links.feed_rows(), headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
+                )
         with gr.Tab("Users", visible=False) as users_tab:
             users = gr.Dataframe(headers=["User", "Role", "Since"], interactive=False, elem_id="users-table")
             with gr.Row():
@@ -150,8 +162,13 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
         # One indexing run at a time: two uploads must not write the index concurrently.
         add.click(
             teamwork.upload, inputs=files, outputs=[report, table, outlet, files],
-            concurrency_limit=1, api_visibility="private",
+            concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private",
         )
+        # Fetching and indexing: one at a time, like uploads.
+        add_web.click(links.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_url, table],
+                      concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private")
+        poll_web.click(links.poll, outputs=[web_report, feed_table, table], concurrency_limit=1,
+                       concurrency_id="corpus-writes", api_visibility="private")
         for action, button in actions.items():
             button.click(
                 _manage(teamwork, action), inputs=[name, password, role], outputs=[managed, users, password],

@@ -25,18 +25,29 @@ def by_url(service) -> dict:
     ("/news-sitemap.xml", "sitemap"), ("/sitemap-index.xml", "sitemap-index"), ("/", "rss"),
 ])
 def test_every_kind_of_feed_brings_its_articles_with_their_metadata(service, site, path, kind):
+    indexed = []
+    service.feeds._index = lambda: indexed.append(True)  # the files are checked here; indexing below
     info, report = service.feeds.add(site.url(path))
     assert info.kind == kind and info.articles == 3 and info.new_articles == 3 and info.last_error is None
     if path == "/":
         assert info.url == site.url("/feed.xml")  # discovered from the home page's <link rel="alternate">
-    assert len(report.added) == 3 and all(p.startswith("web/127.0.0.1/") for p in report.added)
-    sources = by_url(service)
+    assert len(report.added) == 3 and all(p.startswith("web/127.0.0.1/") for p in report.added) and indexed
     story = STORIES["riverton-bridge-closure"]
-    found = sources[site.url(f"/articles/{story.slug}")]
+    written = front_matter(service, next(p for p in report.added if story.slug in p))
+    for line in (f"title: {story.title}", f"publisher: {story.outlet}", f"author: {story.author}",
+                 f"published: '{story.published}'", f"url: {site.url(f'/articles/{story.slug}')}", f"feed: {info.url}"):
+        assert line in written.splitlines()
+    assert "fetched: '20" in written
+
+
+def test_fetched_articles_are_indexed_with_their_metadata(service, site):
+    service.feeds.add(site.url("/feed.xml"))
+    story = STORIES["riverton-bridge-closure"]
+    found = by_url(service)[site.url(f"/articles/{story.slug}")]
     assert (found.title, found.publisher, found.author, found.published) == (
         story.title, story.outlet, story.author, story.published)
-    written = front_matter(service, found.source)
-    assert f"feed: {info.url}" in written and "fetched: '20" in written
+    answer = service.ask("What did the engineers tell the Riverton council about the bridge?", as_of="2025-05-20")
+    assert site.url(f"/articles/{story.slug}") in {c.url for c in answer.citations}  # the citation links to it
 
 
 def test_a_re_poll_of_an_unchanged_feed_downloads_and_embeds_nothing(service, site):

@@ -246,3 +246,12 @@ def test_time_to_answer_with_index_already_built(browser, app_folders):
         ctx.close()
     print(f"\nindex already built: {s.ready_seconds:.1f} s to /health, {seconds:.1f} s to the first answer in the browser")
     assert seconds < 60
+
+
+def test_adding_a_link_needs_a_login(context, server):
+    page = open_chat(context, server)
+    page.get_by_role("tab", name="Corpus").click()
+    page.get_by_text("Add a link or feed").click()
+    page.locator("#web-url textarea, #web-url input").first.fill("http://127.0.0.1:9/feed.xml")
+    page.get_by_role("button", name="Add link or feed").click()
+    expect(page.locator("#web-report")).to_contain_text("Only a logged-in user can add links and feeds")
