@@ -4,7 +4,7 @@ site's home page, the feeds it links to (trafilatura's feed discovery).
 Everything here parses bytes the caller fetched (rag/ingest/fetching.py); nothing here touches
 the network. feedparser is handed a byte stream, never a string: a string that looks like a URL
 or a file name makes it fetch or open it. Sitemaps are read with lxml without entity expansion,
-DTDs or network access. Malformed input is a `ListingError` with a one-line reason.
+DTDs or network access, and XML that declares entities is refused. Malformed input is a `ListingError` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from rag.errors import RagError
 from rag.ingest.fetching import Fetched
 
 MAX_ITEMS_READ = 50_000  # a sitemap holds at most 50,000 URLs
-_XML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<([A-Za-z_][\w.:-]*)", re.S)
+_XML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<\?[^>]*>\s*)*(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?(?:<!--.*?-->\s*)*"
+    rb"<([A-Za-z_][\w.:-]*)", re.S | re.I,
+)
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
@@ -65,6 +68,9 @@ def parse_listing(fetched: Fetched, max_bytes: int) -> Listing:
         raise ListingError("empty response")
     if body.lstrip()[:1] == b"{":
         return _json_feed(body, fetched.final_url)
+    if b"<!ENTITY" in body[:65536].upper():
+        # Feeds and sitemaps never need them; nested ones expand to gigabytes ("billion laughs").
+        raise ListingError("XML with entity declarations is not read")
     match = _XML_START.match(body[:4096])
     root = match.group(1).decode("ascii", "replace").split(":")[-1].lower() if match else ""
     if root in ("urlset", "sitemapindex"):
