@@ -124,6 +124,10 @@ class Web:
     def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
         """Stop following a feed; with `delete_articles`, delete the articles only it brought
         (articles also listed by another feed, or added by link, stay) and update the index."""
+        with poll_lock(self.config):
+            return self._remove(url, delete_articles)
+
+    def _remove(self, url: str, delete_articles: bool) -> FetchReport:
         state = self.state
         try:
             if state.feed(url) is None:
@@ -142,8 +146,8 @@ class Web:
             state.close()
 
     def poll(self, url: str | None = None) -> FetchReport:
-        """Fetch what is new in every feed (or the one at `url`) and index it. One poll at a time
-        per index folder: IndexProblem when another process is polling."""
+        """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
+        `add_urls`, `remove`) at a time per index folder: IndexProblem when another is under way."""
         with poll_lock(self.config):
             state = self.state
             try:
@@ -175,8 +179,13 @@ class Web:
                 state.close()
 
     def add_urls(self, urls: Iterable[str]) -> FetchReport:
-        """Fetch article pages now (again, conditionally, when known) and index them."""
+        """Fetch article pages now (again, conditionally, when known) and index them. Waits for
+        no poll: IndexProblem when another one is fetching."""
         report = FetchReport()
+        with poll_lock(self.config):
+            return self._add_urls(urls, report)
+
+    def _add_urls(self, urls: Iterable[str], report: FetchReport) -> FetchReport:
         state = self.state
         try:
             plans = []
@@ -215,13 +224,15 @@ class Web:
         raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
 
     def _read_listing(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
-        """The listing at `url`, or None when it has not changed since the last poll; a sitemap
-        index is read with its newest child sitemaps (each also conditionally)."""
+        """The listing at `url`, or None when it has not changed since the last poll. A sitemap
+        index is read with its newest child sitemaps, each also conditionally, whether the index
+        itself changed or not (sites update the sitemaps and often leave the index as it is)."""
         listing = self._conditional(url, fetcher, state)
-        if listing is None or listing.kind != "sitemap-index":
+        children = listing.children if listing is not None else state.children(url)
+        if listing is not None and listing.kind != "sitemap-index" or listing is None and not children:
             return listing
-        merged = Listing("sitemap-index", listing.title)
-        for child, _ in listing.children[:MAX_CHILD_SITEMAPS]:
+        merged = Listing("sitemap-index")
+        for child, _ in children[:MAX_CHILD_SITEMAPS]:
             try:
                 part = self._conditional(child, fetcher, state)
             except (FetchError, ListingError):
@@ -229,7 +240,7 @@ class Web:
             if part is not None:
                 merged.items += part.items
         merged.items.sort(key=lambda item: item.published or "", reverse=True)
-        return merged
+        return merged if merged.items or listing is not None else None
 
     def _conditional(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
         etag, modified, old_hash = state.validators(url)
@@ -238,11 +249,11 @@ class Web:
             return None
         body_hash = _hash(fetched.body)
         if body_hash == old_hash:
-            state.save_validators(url, fetched.etag, fetched.last_modified, body_hash)
+            state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, state.children(url) or None)
             return None
         listing = parse_listing(fetched, self.settings.max_bytes)
         # Saved once read: a listing that fails to parse is read again next time.
-        state.save_validators(url, fetched.etag, fetched.last_modified, body_hash)
+        state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, listing.children or None)
         return listing
 
     def _plans(self, feed: str, listing: Listing, state: WebState, report: FetchReport) -> list[_Plan]:

@@ -1,6 +1,7 @@
 """Who may write the index, and how readers learn that it changed.
 
 - `index_lock`: one writer at a time per index folder (the app's uploads and the CLI may race).
+- `poll_lock`: one feed poll (or fetch of links) at a time per index folder, across processes.
 - `serving` / `check_not_served`: Chroma's embedded store is not safe across processes, so the CLI
   does not write an embedded index while the app serves it.
 - `mark_changed` / `generation`: a file touched after every run that changed something; a process
@@ -87,5 +88,5 @@ def poll_lock(config: Config):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexProblem("Another process is polling the feeds; its new articles show up when it finishes.") from None
+            raise IndexProblem("Another process is fetching links or feeds; try again when it finishes.") from None
         yield

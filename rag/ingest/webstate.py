@@ -18,6 +18,7 @@ text, and losing it costs a re-download, never an article.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, added TEXT NOT NULL,
     last_poll TEXT, last_ok TEXT, last_error TEXT, new_articles INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS listings (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT);
+CREATE TABLE IF NOT EXISTS listings (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT, children TEXT);
 CREATE TABLE IF NOT EXISTS articles (
     key TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, fetch_url TEXT NOT NULL, feed TEXT,
     first_fetched TEXT NOT NULL, fetched TEXT NOT NULL, etag TEXT, last_modified TEXT, version TEXT NOT NULL,
@@ -70,6 +71,7 @@ class WebState:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last polls' records, never corrupt them
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -145,9 +147,17 @@ class WebState:
         rows = self._rows("SELECT etag, last_modified, body_hash FROM listings WHERE url = ?", url)
         return rows[0] if rows else (None, None, None)
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None, body_hash: str | None,
+                        children: list | None = None) -> None:
+        """Record a listing's validators (and, for a sitemap index, the sitemaps it names)."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)", (url, etag, last_modified, body_hash))
+            db.execute("INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?, ?)",
+                       (url, etag, last_modified, body_hash, json.dumps(children) if children is not None else None))
+
+    def children(self, url: str) -> list[tuple[str, str]]:
+        """The sitemaps a sitemap index named when it was last read."""
+        rows = self._rows("SELECT children FROM listings WHERE url = ?", url)
+        return [tuple(child) for child in json.loads(rows[0][0])] if rows and rows[0][0] else []
 
     # Items and articles -----------------------------------------------------------------------
 

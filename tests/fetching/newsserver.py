@@ -114,18 +114,40 @@ def article_html(story: Story, canonical: str, amp: bool = False) -> str:
 
 
 def bulk_story(n: int) -> Story:
-    words = ["harbour", "council", "budget", "school", "railway", "hospital", "election", "festival", "museum", "market"]
-    topic = words[n % len(words)]
+    """Generated article `n`: about 320 words (a short news story; two or three chunks), its facts
+    varying with `n` so that no two are near-duplicates."""
+    topics = ["harbour", "council", "budget", "school", "railway", "hospital", "election", "festival", "museum", "market"]
+    places = ["Riverton", "Eastfield", "Marlow", "Kingsbridge", "Ashford", "Northam", "Westcliff", "Oakham"]
+    topic, place, district = topics[n % len(topics)], places[n % len(places)], n % 37
+    people = ["Helen Ortiz", "Tom Berg", "Ana Costa", "Maria Lind", "Jonas Weber", "Priya Nair", "Luca Rossi"]
+    chair, critic = people[n % len(people)], people[(n + 3) % len(people)]
+    cost, years, weeks = n % 90 + 10, n % 5 + 1, n % 8 + 2
     paragraphs = [
-        f"Report {n}: the {topic} committee of district {n % 37} met on Thursday to discuss plan number {n * 7 % 1000}.",
-        f"Members said the {topic} plan would cost about {n % 90 + 10} million and take {n % 5 + 1} years to complete.",
-        f"Residents of district {n % 37} asked for more public hearings before any decision on the {topic} plan is taken.",
-        f"The chair of the committee, speaking after the meeting, said a vote was expected within {n % 8 + 2} weeks.",
-        f"Opposition members questioned the figures and asked for an independent review of the {topic} costs in district {n % 37}.",
-        f"Local newspapers have followed the {topic} debate closely since it began in spring, item {n}.",
+        f"The {topic} committee of {place} district {district} met on Thursday to discuss plan number {n}, "
+        f"a proposal that has divided residents since it was first presented in the spring.",
+        f"According to the documents seen by reporters, the plan would cost about {cost} million and take "
+        f"{years} years to complete, with the first work starting before the end of the year.",
+        f"{chair}, who chairs the committee, said after the meeting that a vote was expected within {weeks} "
+        f"weeks and that the members wanted to hear from every neighbourhood before deciding.",
+        f"Residents of district {district} asked for more public hearings, saying the {topic} plan had been "
+        f"prepared without enough consultation and that several questions were still open.",
+        f"Opposition members, led by {critic}, questioned the figures and asked for an independent review "
+        f"of the {topic} costs, arguing that similar projects in {places[(n + 1) % len(places)]} had run over budget.",
+        f"The regional government has promised to pay for part of the work if the committee approves the plan "
+        f"before the summer, a condition that critics called an attempt to rush the decision.",
+        f"Local businesses were split. Shop owners near the {topic} site feared months of disruption, while "
+        f"builders and suppliers welcomed the prospect of {cost * 12} new jobs during construction.",
+        f"A survey published last month found that {40 + n % 30} percent of residents supported the plan, "
+        f"{20 + n % 15} percent were against it, and the rest had not made up their minds.",
+        f"The committee will publish the full report on its website next week, together with the answers "
+        f"to the questions raised at the hearings, {chair} said.",
+        f"Plan {n} is the {n % 4 + 2}th proposal of its kind in {place} in ten years; none of the earlier ones "
+        f"was carried out in full, which explains much of the scepticism heard on Thursday.",
+        f"The next public hearing is scheduled for the first Monday of next month in the town hall of district "
+        f"{district}, and the meeting will also be streamed online for those who cannot attend.",
     ]
     day = dt.date(2025, 1, 1) + dt.timedelta(days=n % 300)
-    return Story(f"bulk-{n}", f"District {n % 37} {topic} plan number {n}", "Bulk Gazette", "Desk Editor",
+    return Story(f"bulk-{n}", f"{place} {topic} plan {n} divides district {district}", "Bulk Gazette", "Desk Editor",
                  day.isoformat(), paragraphs)
 
 
@@ -138,6 +160,9 @@ def huge() -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm and delayed ACKs each
+    # keep-alive request would wait 40 ms, which no real server makes a client wait.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -205,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/feed.json":
             return self._listing(json_feed(base, [site.stories[s] for s in FEED_SLUGS]), "application/feed+json")
         if path == "/news-sitemap.xml":
-            return self._listing(news_sitemap(base, [site.stories[s] for s in FEED_SLUGS]), "application/xml")
+            return self._listing(news_sitemap(base, [site.stories[s] for s in site.feed_slugs]), "application/xml")
         if path == "/sitemap-index.xml":
             body = (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                     f'<sitemap><loc>{base}/news-sitemap.xml</loc><lastmod>2025-05-15</lastmod></sitemap></sitemapindex>')

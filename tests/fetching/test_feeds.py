@@ -141,7 +141,7 @@ def test_removing_a_feed_keeps_or_deletes_its_articles(service, site):
 def test_one_poll_at_a_time(service, site):
     service.feeds.add(site.url("/feed.xml"), poll=False)
     with poll_lock(service.config):
-        with pytest.raises(IndexProblem, match="Another process is polling"):
+        with pytest.raises(IndexProblem, match="Another process is fetching links or feeds"):
             service.feeds.poll()
 
 
@@ -163,3 +163,12 @@ def test_a_false_claim_fetched_before_the_real_article_takes_nothing_from_it(ser
     titles = {s.url: s.title for s in service.sources()}
     assert titles[site.url("/articles/riverton-bridge-closure")] == STORIES["riverton-bridge-closure"].title
     assert titles[site.url("/hostile/claims")] == "Riverton bridge to stay open, mayor says"
+
+
+def test_a_sitemap_index_is_followed_into_its_changed_sitemaps(service, site):
+    service.feeds.add(site.url("/sitemap-index.xml"))
+    site.feed_slugs.append("harbour-bridge-shut")  # a new story in the news sitemap; the index is unchanged
+    report = service.feeds.poll()
+    assert len(report.added) == 1 and "harbour-bridge-shut" in report.added[0]
+    assert site.not_modified["/sitemap-index.xml"] == 1
+    assert service.feeds.poll().added == [] and site.not_modified["/news-sitemap.xml"] == 1
