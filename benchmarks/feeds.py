@@ -54,7 +54,8 @@ def child(step: str, corpus: Path, index: Path, url: str, items: int) -> dict:
     else:
         _, report = service.feeds.add(url)
         figures = {"added": len(report.added), "skipped": len(report.skipped),
-                   "embedded_chunks": report.index.embedded_chunks if report.index else 0}
+                   "embedded_chunks": report.index.embedded_chunks if report.index else 0,
+                   "index_seconds": report.index.seconds if report.index else 0.0}
     figures["seconds"] = time.perf_counter() - started
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Config
+from rag.errors import IndexProblem
 from rag.types import FeedInfo
 
+SCHEMA_VERSION = 1
+TABLES = ("feeds", "listings", "articles", "aliases", "items")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, added TEXT NOT NULL,
@@ -69,10 +72,19 @@ class WebState:
         self.path: Path = config.paths.index_dir / f"{config.paths.collection}.web.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last polls' records, never corrupt them
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last polls' records, never corrupt them
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Another version's layout: what it remembers is only worth a re-download, so it is
+                # started afresh (the articles are files in the corpus and stay).
+                self._db.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in TABLES))
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise IndexProblem(f"The feed state file {self.path} is unreadable ({exc}); delete it to start afresh "
+                               "(the articles stay; known links are fetched once more).") from None
 
     def close(self) -> None:
         self._db.close()

@@ -172,3 +172,11 @@ def test_a_sitemap_index_is_followed_into_its_changed_sitemaps(service, site):
     assert len(report.added) == 1 and "harbour-bridge-shut" in report.added[0]
     assert site.not_modified["/sitemap-index.xml"] == 1
     assert service.feeds.poll().added == [] and site.not_modified["/news-sitemap.xml"] == 1
+
+
+def test_an_unreadable_state_file_is_a_one_line_error(service, site):
+    service.config.paths.index_dir.mkdir(parents=True)
+    (service.config.paths.index_dir / "news.web.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexProblem, match="feed state file .* is unreadable .* delete it") as caught:
+        service.feeds.add(site.url("/feed.xml"))
+    assert "\n" not in str(caught.value)
