@@ -24,7 +24,7 @@ from rag.types import Answer, Citation, Document, FeedInfo, FetchReport, IndexSu
 if TYPE_CHECKING:
     import datetime as dt
 
-    from rag.ingest.feeds import Web
+    from rag.ingest.feeds import Feeds
     from rag.service import History, Service
 
 __all__ = [
@@ -101,7 +101,7 @@ def add_urls(urls: Sequence[str]) -> FetchReport:
     return get_service().add_urls(urls)
 
 
-def __getattr__(name: str) -> "Web":
+def __getattr__(name: str) -> "Feeds":
     # `rag.feeds` is the process-wide service's feeds: .add(url), .list(), .remove(url), .poll()
     if name == "feeds":
         return get_service().feeds

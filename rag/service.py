@@ -30,7 +30,7 @@ from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
 from rag.ingest.corpus import indexed_claims, load_corpus
-from rag.ingest.feeds import Web
+from rag.ingest.feeds import Feeds
 from rag.ingest.uploads import admit
 from rag.retrieval.followup import retrieval_query
 from rag.retrieval.search import Filters, SearchIndex
@@ -57,9 +57,9 @@ class Service:
         return Store(self.config)
 
     @cached_property
-    def feeds(self) -> Web:
+    def feeds(self) -> Feeds:
         """Links and feeds: articles fetched into the corpus folder, then indexed like files."""
-        return Web(self.config, index=self.index)
+        return Feeds(self.config, index=self.index)
 
     @cached_property
     def llm(self) -> LLM | None:

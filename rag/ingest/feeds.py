@@ -80,11 +80,11 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class Web:
+class Feeds:
     """Links and feeds over one configuration (`rag.feeds` is the process-wide one): `add`,
-    `list`, `remove`, `poll` feeds, `add_urls` for single articles. `index()` is called once after anything changed
-    (the service's incremental indexing run). `resolver` and `refuse` replace the DNS lookup and
-    the address rule (tests: a loopback server posing as a public site)."""
+    `list`, `remove` and `poll` feeds, `add_urls` for single articles. `index()` is called once
+    after anything changed (the service's incremental indexing run). `resolver` and `refuse`
+    replace the DNS lookup and the address rule (tests: a loopback server posing as a public site)."""
 
     def __init__(self, config: Config, index: Callable[[], IndexSummary], resolver: Resolver | None = None,
                  refuse: Refusal | None = None):

@@ -13,17 +13,17 @@ import logging
 import threading
 
 from rag.errors import RagError
-from rag.ingest.feeds import Web
+from rag.ingest.feeds import Feeds
 
 log = logging.getLogger("rag.feeds")
 FIRST_POLL_SECONDS = 10.0  # after start-up, not during it
 
 
 class FeedSchedule:
-    """Polls `web`'s feeds every `seconds` (0: never); `start()` it, `stop()` it."""
+    """Polls `feeds` every `seconds` (0: never); `start()` it, `stop()` it."""
 
-    def __init__(self, web: Web, seconds: float):
-        self.web, self.seconds = web, seconds
+    def __init__(self, feeds: Feeds, seconds: float):
+        self.feeds, self.seconds = feeds, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feed-schedule", daemon=True)
 
@@ -42,9 +42,9 @@ class FeedSchedule:
         while not self._stop.wait(wait):
             wait = self.seconds
             try:
-                if not self.web.list():
+                if not self.feeds.list():
                     continue
-                report = self.web.poll()
+                report = self.feeds.poll()
             except RagError as exc:  # another process polls, or indexing is busy: next round
                 log.info("feed poll skipped: %s", exc)
                 continue

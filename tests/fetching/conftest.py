@@ -33,7 +33,7 @@ def site():
 def make_service(tmp_path):
     """make_service(**settings) -> a Service over an empty corpus in tmp_path, fake backends."""
     from rag.config import Config
-    from rag.ingest.feeds import Web
+    from rag.ingest.feeds import Feeds
     from rag.service import Service
 
     def make(**settings):
@@ -42,7 +42,7 @@ def make_service(tmp_path):
         )
         config.paths.corpus_dir.mkdir(exist_ok=True)
         service = Service(config)
-        service.feeds = Web(config, index=service.index, refuse=loopback_is_public)
+        service.feeds = Feeds(config, index=service.index, refuse=loopback_is_public)
         return service
 
     return make

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rag.config import Config
-from rag.ingest.feeds import FeedError, Web
+from rag.ingest.feeds import FeedError, Feeds
 from rag.ingest.fetching import FetchError, Fetcher
 from tests.fetching.conftest import QUICK, loopback_is_public
 
@@ -24,7 +24,7 @@ def test_the_default_settings_refuse_the_local_server_before_connecting(site, tm
             fetcher.get(site.url("/feed.xml"), kind="feed")
         with pytest.raises(FetchError, match=r"refused: localhost \((127\.0\.0\.1|::1)\) is a loopback address"):
             fetcher.get(f"http://localhost:{site.port}/feed.xml", kind="feed")
-    web = Web(config, index=lambda: None)  # the same rule behind `rag feeds add` and the app
+    web = Feeds(config, index=lambda: None)  # the same rule behind `rag feeds add` and the app
     with pytest.raises(FeedError, match="loopback address"):
         web.add(site.url("/feed.xml"))
     assert sum(site.hits.values()) == 0  # nothing reached the server, not even robots.txt
