@@ -164,7 +164,8 @@ class Fetcher:
         self.robots_name = settings.user_agent.split("/", 1)[0].split()[0] if settings.user_agent.strip() else "*"
         self._hosts = _Hosts(settings.host_concurrency, settings.host_delay)
         self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
-        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, str]] = {}
+        # origin -> (when read, rules or None for "everything allowed", text, why it could not be read)
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, str, str]] = {}
         self._lock = threading.Lock()
         self._robots_locks: dict[str, threading.Lock] = {}
 
@@ -193,6 +194,9 @@ class Fetcher:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = self._address(parts.hostname, port)
             if kind != "robots" and not self.allowed_by_robots(current):
+                problem = self._robots[f"{parts.scheme}://{parts.netloc}"][3]
+                if problem:
+                    raise FetchError(f"robots.txt of {parts.hostname} could not be read ({problem}), so nothing there is fetched")
                 raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
             with self._hosts.turn(parts.hostname, deadline):
                 status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline)
@@ -230,25 +234,25 @@ class Fetcher:
         """The robots.txt of `url`'s site as last read ("" when there is none)."""
         parts = urlsplit(url)
         self.allowed_by_robots(url)
-        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, ""))[2]
+        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, "", ""))[2]
 
-    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, str]:
+    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, str, str]:
         try:
             fetched = self.get(origin + "/robots.txt", kind="robots")
         except FetchError as exc:
             message = str(exc)
             if message.startswith("HTTP 4"):
-                return None, ""  # no robots.txt: everything is allowed
+                return None, "", ""  # no robots.txt: everything is allowed
             rules = urllib.robotparser.RobotFileParser()
             rules.parse(["User-agent: *", "Disallow: /"])  # unreachable: nothing is
-            return rules, ""
+            return rules, "", message
         text = fetched.body[:ROBOTS_BYTES].decode(fetched.charset or "utf-8", errors="replace")
         rules = urllib.robotparser.RobotFileParser()
         rules.parse(text.splitlines())
         delay = rules.crawl_delay(self.robots_name)
         if delay:
             self._hosts.slow_down(urlsplit(origin).hostname, float(delay))
-        return rules, text
+        return rules, text, ""
 
     def _checked_url(self, url: str):
         if not isinstance(url, str) or len(url) > 4096:

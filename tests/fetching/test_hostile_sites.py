@@ -90,3 +90,11 @@ def test_a_feed_that_breaks_later_records_its_error_and_the_other_feeds_go_on(se
     site.broken = set()
     again = service.feeds.poll()  # the articles are known by now: nothing new, the error is cleared
     assert again.added == [] and service.feeds.list()[0].last_error is None
+
+
+def test_a_site_whose_robots_txt_cannot_be_read_is_not_fetched(site):
+    site.broken = {"/robots.txt"}  # 503: RFC 9309 says to assume everything is disallowed
+    with Fetcher(Config().with_(**QUICK).fetch, refuse=loopback_is_public) as fetcher:
+        with pytest.raises(FetchError, match=r"robots.txt of 127.0.0.1 could not be read \(HTTP 503"):
+            fetcher.get(site.url("/articles/museum-reopens"))
+    assert site.hits["/articles/museum-reopens"] == 0
