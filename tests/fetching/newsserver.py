@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import ssl
 import threading
 import time
 import zlib
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -378,7 +380,8 @@ class NewsServer:
     """The site, served from a thread; `stories` and `feed_slugs` may be changed while it runs
     (an edited article, a new feed item)."""
 
-    def __init__(self, bulk: int = 0):
+    def __init__(self, bulk: int = 0, tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) files to serve https instead of http."""
         self.bulk = bulk
         self.stories = dict(STORIES)
         self.feed_slugs = list(FEED_SLUGS)
@@ -392,7 +395,11 @@ class NewsServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.site = self
         self.port = self._server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:

@@ -4,12 +4,16 @@ address that was checked."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from rag.config import Config
 from rag.ingest.feeds import FeedError, Feeds
 from rag.ingest.fetching import FetchError, Fetcher
 from tests.fetching.conftest import QUICK, loopback_is_public
+from tests.fetching.newsserver import NewsServer
 
 
 def settings(**changes):
@@ -93,3 +97,31 @@ def test_only_plain_http_and_https_urls(url, message):
 def test_allow_private_lets_intranet_feeds_through(site):
     with Fetcher(settings(allow_private=True)) as fetcher:
         assert fetcher.get(site.url("/feed.xml"), kind="feed").status == 200
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for coastal.test (openssl), which also serves as its own CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=coastal.test", "-addext", "subjectAltName=DNS:coastal.test"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(certificate, monkeypatch):
+    import certifi
+
+    with NewsServer(tls=certificate) as site:
+        resolver = lambda host, port: ["127.0.0.1"]  # noqa: E731
+        with Fetcher(settings(), resolver=resolver, refuse=loopback_is_public) as fetcher:
+            with pytest.raises(FetchError, match="TLS error with coastal.test"):  # not signed by a known CA
+                fetcher.get(f"https://coastal.test:{site.port}/feed.xml", kind="feed")
+        monkeypatch.setattr(certifi, "where", lambda: str(certificate[0]))  # now it is
+        with Fetcher(settings(), resolver=resolver, refuse=loopback_is_public) as fetcher:
+            assert b"<rss" in fetcher.get(f"https://coastal.test:{site.port}/feed.xml", kind="feed").body
+            with pytest.raises(FetchError, match="TLS error with other.test"):  # the certificate names coastal.test
+                fetcher.get(f"https://other.test:{site.port}/feed.xml", kind="feed")
