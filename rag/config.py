@@ -205,7 +205,7 @@ class Fetch:
     feed_interval: int = setting(30, "RAG_FEED_INTERVAL", "minutes between the app's polls of its feeds (0: off)", 0, 10080)
     feed_max_items: int = setting(500, "RAG_FEED_MAX_ITEMS", "newest items of one feed or sitemap fetched per poll", 1, 50000)
     user_agent: str = setting("newsrag/1.0 (+news question answering; polite fetcher)", "RAG_FETCH_USER_AGENT", "User-Agent sent with every request; its first word is the name robots.txt rules are read for")
-    timeout: float = setting(10.0, "RAG_FETCH_TIMEOUT", "seconds to connect, and the longest wait for the next bytes", 0.1, 600.0)
+    timeout: float = setting(10.0, "RAG_FETCH_TIMEOUT", "seconds for a DNS answer, to connect, and the longest wait for the next bytes", 0.1, 600.0)
     deadline: float = setting(30.0, "RAG_FETCH_DEADLINE", "seconds one response may take in all (a slow drip is cut off)", 0.1, 3600.0)
     max_bytes: int = setting(5 * 1024 * 1024, "RAG_FETCH_MAX_BYTES", "largest response, after decompression", 1024, 1 << 30)
     max_redirects: int = setting(5, "RAG_FETCH_MAX_REDIRECTS", "redirects followed per request", 0, 30)

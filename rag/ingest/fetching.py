@@ -9,9 +9,9 @@ Feed and article URLs come from users and from feeds, i.e. from anyone. What thi
   so a DNS answer that changes between the check and the connection (DNS rebinding) cannot move
   it. Each redirect hop is checked the same way, at most `RAG_FETCH_MAX_REDIRECTS` of them, and a
   loop is reported as one. No proxy from the environment is used.
-- **What it costs.** `RAG_FETCH_TIMEOUT` to connect and for each wait on the next bytes;
-  `RAG_FETCH_DEADLINE` for a whole response, checked between reads of at most 64 KB (a slow drip
-  is cut off); at most `RAG_FETCH_MAX_BYTES` after decompression, read in bounded steps (a
+- **What it costs.** `RAG_FETCH_TIMEOUT` for a DNS answer, to connect and for each wait on the
+  next bytes; `RAG_FETCH_DEADLINE` for a whole response, checked between reads of at most 64 KB (a
+  slow drip is cut off); at most `RAG_FETCH_MAX_BYTES` after decompression, read in bounded steps (a
   decompression bomb is stopped at the limit, never inflated in one piece).
 - **Manners.** robots.txt is read per site (and its Crawl-delay honoured), at most
   `RAG_FETCH_HOST_CONCURRENCY` requests per host at a time with `RAG_FETCH_HOST_DELAY` seconds
@@ -275,7 +275,7 @@ class Fetcher:
         try:
             addresses = [str(ipaddress.ip_address(host))]
         except ValueError:
-            addresses = self.resolver(host, port)
+            addresses = self._resolve(host, port)
         if not addresses:
             raise FetchError(f"cannot resolve {host}")
         if not self.settings.allow_private:
@@ -285,6 +285,26 @@ class Fetcher:
                     shown = host if host == address else f"{host} ({address})"
                     raise FetchError(f"refused: {shown} is {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
         return addresses[0]
+
+    def _resolve(self, host: str, port: int) -> list[str]:
+        """`resolver(host, port)` within RAG_FETCH_TIMEOUT. The system resolver cannot be
+        interrupted, so a slow DNS server is left to answer in a thread nobody waits for."""
+        outcome: list = []
+
+        def resolve() -> None:
+            try:
+                outcome.append(self.resolver(host, port))
+            except FetchError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=resolve, name="fetch-dns", daemon=True)
+        thread.start()
+        thread.join(self.settings.timeout)
+        if not outcome:
+            raise FetchError(f"no DNS answer for {host} within {self.settings.timeout:g} s (RAG_FETCH_TIMEOUT)")
+        if isinstance(outcome[0], FetchError):
+            raise outcome[0]
+        return outcome[0]
 
     def _pool(self, scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
         key = (scheme, address, port, host)

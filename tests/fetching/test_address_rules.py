@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -50,6 +51,18 @@ def test_addresses_that_are_refused_by_default(address, why):
     with Fetcher(settings(), resolver=lambda host, port: [address]) as fetcher:
         with pytest.raises(FetchError, match=f"is {why}"):
             fetcher.get("http://news.example/feed.xml", kind="feed")
+
+
+def test_a_slow_dns_answer_costs_at_most_the_timeout():
+    def slow(host, port):
+        time.sleep(3)
+        return ["93.184.215.14"]
+
+    started = time.monotonic()
+    with Fetcher(settings(timeout=0.5), resolver=slow) as fetcher:
+        with pytest.raises(FetchError, match=r"no DNS answer for news\.example within 0\.5 s"):
+            fetcher.get("http://news.example/feed.xml", kind="feed")
+    assert time.monotonic() - started < 2
 
 
 def test_a_name_with_any_refused_address_is_refused():
