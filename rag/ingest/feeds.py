@@ -111,13 +111,17 @@ class Feeds:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
         `poll`). Raises FeedError when nothing there can be followed."""
         with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-            found_url, listing = self._find_listing(url.strip(), fetcher)
+            fetched, listing = self._find_listing(url.strip(), fetcher)
+        found_url = fetched.final_url
         state = self.state
         try:
             state.add_feed(found_url, listing.kind, listing.title, _now())
         finally:
             state.close()
-        report = self.poll(found_url) if poll else None
+        report = None
+        if poll:
+            with poll_lock(self.config):
+                report = self._poll(found_url, first=(fetched, listing))  # the listing just read: not asked for twice
         info = next(f for f in self.list() if f.url == found_url)
         return info, report
 
@@ -149,34 +153,38 @@ class Feeds:
         """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
         `add_urls`, `remove`) at a time per index folder: IndexProblem when another is under way."""
         with poll_lock(self.config):
-            state = self.state
-            try:
-                feeds = [f for f in state.feeds() if url is None or f.url == url]
-                if url is not None and not feeds:
-                    raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
-                report = FetchReport(feeds=[f.url for f in feeds])
-                with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-                    plans: list[_Plan] = []
-                    errors: dict[str, str | None] = {}
-                    titles: dict[str, str | None] = {}
-                    for feed in feeds:
-                        try:
-                            listing = self._read_listing(feed.url, fetcher, state)
-                        except (FetchError, ListingError) as exc:
-                            errors[feed.url] = str(exc)
-                            report.skipped.append(Skipped(feed.url, str(exc)))
-                            continue
-                        errors[feed.url] = None
-                        if listing is not None:
-                            titles[feed.url] = listing.title
-                            plans += self._plans(feed.url, listing, state, report)
-                    new = self._fetch_all(plans, fetcher, state, report)
+            return self._poll(url)
+
+    def _poll(self, url: str | None, first: tuple[Fetched, Listing] | None = None) -> FetchReport:
+        """The poll, under the lock; `first`: the feed at `url` as just fetched and read."""
+        state = self.state
+        try:
+            feeds = [f for f in state.feeds() if url is None or f.url == url]
+            if url is not None and not feeds:
+                raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
+            report = FetchReport(feeds=[f.url for f in feeds])
+            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+                plans: list[_Plan] = []
+                errors: dict[str, str | None] = {}
+                titles: dict[str, str | None] = {}
                 for feed in feeds:
-                    state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
-                self._index_if_changed(report)
-                return report
-            finally:
-                state.close()
+                    try:
+                        listing = self._read_listing(feed.url, fetcher, state, first)
+                    except (FetchError, ListingError) as exc:
+                        errors[feed.url] = str(exc)
+                        report.skipped.append(Skipped(feed.url, str(exc)))
+                        continue
+                    errors[feed.url] = None
+                    if listing is not None:
+                        titles[feed.url] = listing.title
+                        plans += self._plans(feed.url, listing, state, report)
+                new = self._fetch_all(plans, fetcher, state, report)
+            for feed in feeds:
+                state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
+            self._index_if_changed(report)
+            return report
+        finally:
+            state.close()
 
     def add_urls(self, urls: Iterable[str]) -> FetchReport:
         """Fetch article pages now (again, conditionally, when known) and index them. Waits for
@@ -201,14 +209,14 @@ class Feeds:
 
     # Listings ---------------------------------------------------------------------------------
 
-    def _find_listing(self, url: str, fetcher: Fetcher) -> tuple[str, Listing]:
+    def _find_listing(self, url: str, fetcher: Fetcher) -> tuple[Fetched, Listing]:
         """The feed at `url`, or the first feed (then sitemap from robots.txt) a home page names."""
         try:
             fetched = fetcher.get(url, kind="feed")
         except FetchError as exc:
             raise FeedError(f"Cannot add {url}: {exc}") from None
         try:
-            return fetched.final_url, parse_listing(fetched, self.settings.max_bytes)
+            return fetched, parse_listing(fetched, self.settings.max_bytes)
         except ListingError as exc:
             if not looks_like_html(fetched):
                 raise FeedError(f"Cannot add {url}: {exc}") from None
@@ -217,17 +225,23 @@ class Feeds:
         for candidate in candidates:
             try:
                 found = fetcher.get(candidate, kind="feed")
-                return found.final_url, parse_listing(found, self.settings.max_bytes)
+                return found, parse_listing(found, self.settings.max_bytes)
             except (FetchError, ListingError) as exc:
                 problems.append(f"{candidate}: {exc}")
         detail = f" ({'; '.join(problems[:2])})" if problems else ""
         raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
 
-    def _read_listing(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
-        """The listing at `url`, or None when it has not changed since the last poll. A sitemap
-        index is read with its newest child sitemaps, each also conditionally, whether the index
-        itself changed or not (sites update the sitemaps and often leave the index as it is)."""
-        listing = self._conditional(url, fetcher, state)
+    def _read_listing(self, url: str, fetcher: Fetcher, state: WebState,
+                      first: tuple[Fetched, Listing] | None = None) -> Listing | None:
+        """The listing at `url`, or None when it has not changed since the last poll (`first`:
+        it as just fetched and read). A sitemap index is read with its newest child sitemaps,
+        each also conditionally, whether the index itself changed or not (sites update the
+        sitemaps and often leave the index as it is)."""
+        if first is not None and first[0].final_url == url:
+            fetched, listing = first
+            state.save_validators(url, fetched.etag, fetched.last_modified, _hash(fetched.body), listing.children or None)
+        else:
+            listing = self._conditional(url, fetcher, state)
         children = listing.children if listing is not None else state.children(url)
         if listing is not None and listing.kind != "sitemap-index" or listing is None and not children:
             return listing

@@ -54,6 +54,7 @@ def test_fetched_articles_are_indexed_with_their_metadata(service, site):
 
 def test_a_re_poll_of_an_unchanged_feed_downloads_and_embeds_nothing(service, site):
     service.feeds.add(site.url("/feed.xml"))
+    assert site.hits["/feed.xml"] == 1  # adding reads the feed once, and polls what it read
     pages = {path: n for path, n in site.hits.items() if path.startswith("/articles/")}
     report = service.feeds.poll()
     assert (report.added, report.updated, report.skipped, report.index) == ([], [], [], None)
