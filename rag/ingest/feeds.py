@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -50,6 +51,7 @@ from rag.ingest.webstate import Article, WebState
 from rag.text import jaccard, shingles
 from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped
 
+log = logging.getLogger("rag.feeds")
 WEB_FOLDER = "web"  # inside the corpus folder
 STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
@@ -310,11 +312,17 @@ class Feeds:
                     for future in done:
                         plan = running.pop(future)
                         try:
-                            if self._take(plan, future.result(), worker, staging, state, report):
-                                new[plan.feed] += 1
-                        except (FetchError, ListingError) as exc:
+                            fetched = future.result()
+                        except FetchError as exc:
                             report.skipped.append(Skipped(plan.url, str(exc)))
                             self._seen(plan, state, None)
+                            continue
+                        except Exception as exc:  # a bug in the HTTP stack: this item, not the poll
+                            log.exception("fetching %s failed", plan.url)
+                            report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while fetching"))
+                            continue
+                        if self._take(plan, fetched, worker, staging, state, report):
+                            new[plan.feed] += 1
                     submit()
         finally:
             shutil.rmtree(staging, ignore_errors=True)
