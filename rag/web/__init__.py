@@ -5,7 +5,7 @@ app.py     the server: FastAPI routes (/health, /passage, /openapi.json), login 
 ui.py      the Gradio page: layout and event wiring only
 chat.py    the event handlers over the service: chat streaming, the `/ask` API, uploads, corpus lists
 team.py    accounts and roles per request, saved conversations, sharing, feedback, the Users and Quality tabs
-links.py   the Corpus tab's "Add a link or feed": adding links and feeds (logged-in users), the feed list
+links.py   the Corpus tab's "Add a link or feed": adding links and feeds (logged-in editors), the feed list
 render.py  safe rendering of answers, sources and articles (no gradio import)
 guards.py  checks on every value a client sends
 """

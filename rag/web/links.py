@@ -2,8 +2,8 @@
 feed, or asks for a poll, and the feed list. `rag/web/ui.py` wires these to the page.
 
 Adding makes the server fetch a URL that a user typed, so it follows the fetcher's address and
-size rules (rag/ingest/fetching.py) and only a logged-in user may do it: with `RAG_AUTH` unset
-nobody is logged in, and the section says how to add links from the command line instead.
+size rules (rag/ingest/fetching.py), and who may do it is the caller's `permit` (in the app: a
+logged-in editor or admin, rag/web/team.py).
 """
 
 from __future__ import annotations
@@ -22,16 +22,22 @@ log = logging.getLogger("rag.app")
 ARTICLE, FEED = "Article link", "Feed, sitemap or site"
 FEED_HEADERS = ["Feed", "Kind", "Articles", "Last poll", "New", "Last error"]
 MAX_URL_CHARS = 2000
-NOT_LOGGED_IN = ("⚠️ Only a logged-in user can add links and feeds (the app has a login when RAG_AUTH is set). "
-                 "Without one, use `python -m rag add URL` or `python -m rag feeds add URL`.")
 
 
 class LinkHandlers:
     """Event handlers of the links-and-feeds section, over one service."""
 
-    def __init__(self, service: Service, corpus_rows: Callable[[], list[list]]):
+    def __init__(self, service: Service, corpus_rows: Callable[[], list[list]], permit: Callable[[gr.Request], object]):
         self.service = service
         self.corpus_rows = corpus_rows  # the Corpus table's rows, refreshed after a change
+        self.permit = permit  # raises a RagError, with the reason, for a user who may not fetch
+
+    def _refusal(self, request: gr.Request) -> str | None:
+        try:
+            self.permit(request)
+        except RagError as exc:
+            return f"⚠️ {md_text(str(exc))}"
+        return None
 
     def feed_rows(self) -> list[list]:
         """Rows of the feed table: URL (or title), kind, articles, last poll, new articles, last error."""
@@ -46,8 +52,8 @@ class LinkHandlers:
         """Add an article link or a feed. Returns (report markdown, feed rows, url box update,
         corpus rows); a component that need not change gets an empty `gr.update()`."""
         unchanged = (gr.update(), gr.update(), gr.update())
-        if not getattr(request, "username", None):
-            return NOT_LOGGED_IN, *unchanged
+        if refusal := self._refusal(request):
+            return refusal, *unchanged
         if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_CHARS:
             return f"⚠️ Type an http(s) address of at most {MAX_URL_CHARS:,} characters.", *unchanged
         if kind not in (ARTICLE, FEED):
@@ -67,8 +73,8 @@ class LinkHandlers:
 
     def poll(self, request: gr.Request) -> tuple:
         """Poll every feed now. Returns (report markdown, feed rows, corpus rows)."""
-        if not getattr(request, "username", None):
-            return NOT_LOGGED_IN, gr.update(), gr.update()
+        if refusal := self._refusal(request):
+            return refusal, gr.update(), gr.update()
         try:
             text = self._report(self.service.feeds.poll())
         except RagError as exc:

@@ -104,6 +104,14 @@ class TeamHandlers:
             raise Forbidden("This needs an admin account.")
         return account
 
+    def fetcher(self, request: gr.Request | None) -> Account:
+        """Who may add links and feeds, which make the server fetch an address a user typed: an
+        editor or admin who logged in (an app without a login has nobody to hold to it)."""
+        if not self.team.login:
+            raise Forbidden("Only a logged-in editor can add links and feeds, and this app has no login. "
+                            "Use `python -m rag add URL` or `python -m rag feeds add URL` instead.")
+        return self.user(request, Role.EDITOR)
+
     def page(self, request: gr.Request) -> tuple:
         """On page load: the user line, the sidebar, and which parts this role sees."""
         try:

@@ -30,7 +30,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
     # Only files Gradio's upload route recorded count as uploads (`demo` is bound below).
     handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
     teamwork = TeamHandlers(service, handlers, team)
-    links = LinkHandlers(service, handlers.corpus_rows)
+    fetching = LinkHandlers(service, handlers.corpus_rows, permit=teamwork.fetcher)
 
     def respond_to(question, session, top_k, outlet, as_of, conversation, turns, event: gr.EventData,
                    request: gr.Request):
@@ -110,7 +110,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                     poll_web = gr.Button("Poll feeds now")
                 web_report = gr.Markdown(elem_id="web-report")
                 feed_table = gr.Dataframe(
-                    links.feed_rows(), headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
+                    fetching.feed_rows(), headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
                 )
         with gr.Tab("Users", visible=False) as users_tab:
             users = gr.Dataframe(headers=["User", "Role", "Since"], interactive=False, elem_id="users-table")
@@ -165,9 +165,9 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private",
         )
         # Fetching and indexing: one at a time, like uploads.
-        add_web.click(links.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_url, table],
+        add_web.click(fetching.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_url, table],
                       concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private")
-        poll_web.click(links.poll, outputs=[web_report, feed_table, table], concurrency_limit=1,
+        poll_web.click(fetching.poll, outputs=[web_report, feed_table, table], concurrency_limit=1,
                        concurrency_id="corpus-writes", api_visibility="private")
         for action, button in actions.items():
             button.click(

@@ -254,4 +254,4 @@ def test_adding_a_link_needs_a_login(context, server):
     page.get_by_text("Add a link or feed").click()
     page.locator("#web-url textarea, #web-url input").first.fill("http://127.0.0.1:9/feed.xml")
     page.get_by_role("button", name="Add link or feed").click()
-    expect(page.locator("#web-report")).to_contain_text("Only a logged-in user can add links and feeds")
+    expect(page.locator("#web-report")).to_contain_text("Only a logged-in editor can add links and feeds")
