@@ -29,15 +29,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from gradio.utils import get_upload_folder
 
+from rag.cli import progress_bar
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.ingest.locks import serving
 from rag.ingest.schedule import FeedSchedule
-from rag.cli import progress_bar
 from rag.service import Service
-from rag.web import guards
-from rag.web.middleware import LOOPBACK_NAMES, ResponseHeaders, ForwardedHeaders, RequestLimits, SameOrigin, call_name
 from rag.team.conversations import citation_notes
+from rag.web import guards
+from rag.web.middleware import (
+    LOOPBACK_NAMES, ForwardedHeaders, RequestLimits, ResponseHeaders, SameOrigin, call_name, client_address,
+)
 from rag.web.render import passage_csp, passage_page, shared_page
 from rag.web.team import Team
 from rag.web.ui import CSS, THEME, build_ui
@@ -208,8 +210,12 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         allow_methods=["GET", "POST"], allow_headers=["*"],
     )
     app.add_middleware(ResponseHeaders, https=web.https)
+    def requester(scope) -> str:
+        user = logged_in_user(gradio_app, Request(scope)) if auth else None
+        return f"user:{user}" if user else client_address(scope)
+
     app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
-                       arity=input_counts(demo))
+                       arity=input_counts(demo), requester=requester)
     app.add_middleware(SameOrigin, allowed=web.origins, public_origin=web.public_origin, hosts=allowed_hosts(web))
     app.add_middleware(ForwardedHeaders, proxies=web.proxies)
     return app

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import threading
 import time
@@ -187,22 +188,27 @@ class RequestLimits:
     """Bounds on what one request may ask of the server, checked before Gradio reads it.
 
     `arity(path, body)` gives the number of values the endpoint a JSON body calls takes (None:
-    not an event call, or an unknown one, which Gradio refuses itself)."""
+    not an event call, or an unknown one, which Gradio refuses itself). `requester(scope)` names
+    whom the rate limit counts: a logged-in user by name (colleagues behind one office address
+    each get their own allowance), anyone else by address."""
 
-    def __init__(self, app, max_upload_bytes: int, rate_limit: int, arity: Callable[[str, dict], int | None]):
+    def __init__(self, app, max_upload_bytes: int, rate_limit: int, arity: Callable[[str, dict], int | None],
+                 requester: Callable[[dict], str] = client_address):
         self.app = app
         self.max_upload_request = MAX_UPLOAD_FILES * max_upload_bytes + 1024 * 1024
         self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.arity = arity
+        self.requester = requester
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         path = scope["path"]
         if self.limiter and _STARTS_WORK.search(path):
-            wait = self.limiter.wait_seconds(client_address(scope))
+            wait = self.limiter.wait_seconds(self.requester(scope))
             if wait > 0:
-                response = refuse(429, f"Too many requests; try again in {wait:.0f} s.", {"Retry-After": str(int(wait) + 1)})
+                seconds = math.ceil(wait)
+                response = refuse(429, f"Too many requests; try again in {seconds} s.", {"Retry-After": str(seconds)})
                 return await response(scope, receive, send)
         headers = Headers(scope=scope)
         upload = path.rstrip("/").endswith("/upload")
