@@ -125,7 +125,7 @@ class Web:
     allowed_origins: str | None = setting(None, "RAG_ALLOWED_ORIGINS", "other sites (scheme://host[:port], comma-separated) whose pages may call the app with a user's login; unset: none")
     trusted_proxies: str | None = setting(None, "RAG_TRUSTED_PROXIES", "addresses or networks (comma-separated) of the reverse proxies whose X-Forwarded-* headers are believed; unset: none")
     # One client's burst of questions or uploads must not fill the queue that everyone shares.
-    rate_limit: int = setting(60, "RAG_RATE_LIMIT", "questions and uploads one client address may start a minute (0: no limit)", 0, 1_000_000)
+    rate_limit: int = setting(60, "RAG_RATE_LIMIT", "questions and uploads one logged-in user (else one client address) may start a minute (0: no limit)", 0, 1_000_000)
 
     @property
     def auth_pair(self) -> tuple[str, str] | None:
