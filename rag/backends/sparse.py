@@ -173,6 +173,7 @@ class StoredChunk:
     start: int
     end: int
     text: str
+    row: int = 0  # the order it was stored in: earlier chunks have smaller rows
 
 
 _INFO = "d.doc_id, d.version, d.title, d.source, d.publisher, d.author, d.published, d.url, d.chunks, d.day"
@@ -571,13 +572,13 @@ class SparseIndex:
         for start in range(0, len(ids), BATCH):
             part = ids[start : start + BATCH]
             rows = db.execute(
-                f"SELECT c.chunk_id, c.doc_id, c.version, c.start_char, c.end_char, c.text, {_INFO} "
+                f"SELECT c.chunk_id, c.doc_id, c.version, c.start_char, c.end_char, c.text, c.id, {_INFO} "
                 "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id AND d.version = c.version "
                 f"WHERE c.chunk_id IN ({','.join('?' * len(part))})",
                 part,
             )
             for row in rows:
-                out[row[0]] = (StoredChunk(*row[:6]), _info(row[6:]))
+                out[row[0]] = (StoredChunk(*row[:7]), _info(row[7:]))
         return out
 
     def spans(self, doc_id: str, version: str) -> list[tuple[int, int]]:

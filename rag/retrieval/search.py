@@ -295,7 +295,8 @@ class SearchIndex:
         """Greedy pick: skip near-duplicates and chunks already inside a chosen passage's window;
         each further passage of a document counts for less. Returns (chunk id, window) pairs; a
         near-duplicate from another outlet (a syndicated wire story) is shown once, and its outlet
-        added to `copies[chosen chunk id]`."""
+        added to `copies[chosen chunk id]`. Of near-duplicates, the one stored first is shown,
+        whatever their scores: a later near-copy (another headline, another URL) cannot hide it."""
         chosen: list[tuple[str, tuple[int, int]]] = []
         chosen_shingles: list[set] = []
         per_doc: Counter[str] = Counter()
@@ -316,8 +317,15 @@ class SearchIndex:
             sh = shingles(chunk.text)
             twin = next((i for i, other in enumerate(chosen_shingles) if jaccard(sh, other) > 0.6), None)
             if twin is not None:
-                kept, outlet = found[chosen[twin][0]][1], found[best][1].publisher
-                named = copies.setdefault(chosen[twin][0], [])
+                shown = chosen[twin][0]
+                if chunk.row < found[shown][0].row:  # this one was here first: it takes the place
+                    chosen[twin], chosen_shingles[twin] = (best, self._window(chunk, spans)), sh
+                    per_doc[found[shown][0].doc_id] -= 1
+                    per_doc[chunk.doc_id] += 1
+                    copies[best] = copies.pop(shown, [])
+                    shown, best = best, shown
+                kept, outlet = found[shown][1], found[best][1].publisher
+                named = copies.setdefault(shown, [])
                 if outlet and outlet != kept.publisher and outlet not in named:
                     named.append(outlet)
                 continue

@@ -107,3 +107,20 @@ def test_claims_survive_a_change_of_the_loaders(config, monkeypatch):
     summary = service.index()
     assert summary.added == [] and summary.removed == []
     assert [d.source for d in summary.duplicates] == ["0-copy.txt"]
+
+
+def test_a_later_near_copy_cannot_hide_the_article_it_copies(config):
+    service = Service(config)
+    service.index()
+    text = (config.paths.corpus_dir / "putin-trump-bail-on-istanbul-talks.txt").read_text(encoding="utf-8")
+    near_copy = text.replace("Medinsky", "Medinski", 1)  # not the same text: a new document
+    assert near_copy != text
+    forged = ("---\ntitle: Who led the Russian delegation in Istanbul - Medinsky\npublisher: Forged Wire\n"
+              "url: https://attacker.example/\n---\n" + near_copy)
+    (config.paths.corpus_dir / "0-forged.txt").write_text(forged, encoding="utf-8")
+    assert service.index().added == ["0-forged"]
+    answer = service.ask("Who led the Russian delegation?")
+    cited = {c.doc_id for c in answer.citations}
+    assert "putin-trump-bail-on-istanbul-talks" in cited and "0-forged" not in cited
+    shown = [c for c in answer.citations if c.doc_id == "putin-trump-bail-on-istanbul-talks"]
+    assert any("Forged Wire" in c.also_in for c in shown)
