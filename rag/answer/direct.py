@@ -15,6 +15,7 @@ in several articles forms one group. Which group, if any, is shown is for the tr
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -31,6 +32,9 @@ MAX_SENTENCES = 10
 AGREEMENT = 0.4
 ROLE_WEIGHT = 0.6
 POSSESSIVE = 0.5
+# "Where was he to lay the keel of a nuclear submarine?": "Britain's nuclear submarines" names whose
+# submarines, the question's own subject, not where.
+QUESTION_POSSESSIVE = 0.2
 OTHER_UNIT = 0.6
 # "The first direct talks in (over) three years", "the highest in a decade": a time since, which
 # answers "how long has it been", not "how long did the meeting last". Not "for": "the first
@@ -60,6 +64,8 @@ ENTITY_KINDS = {
     "DATE": DATE_K, "TIME": DATE_K, "MONEY": MONEY, "PERCENT": PERCENT, "QUANTITY": LENGTH, "CARDINAL": COUNT,
 }
 NAME_KINDS = {PERSON_K, ORG, PLACE_K, NAME_K, TITLE, GROUP}
+# The kind a name has when the sentence calls it what the question asks for ("the think tank Edam").
+ASKED_KINDS = {PERSON: PERSON_K, ORGANISATION: ORG, PLACE: PLACE_K, NAME: TITLE}
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -199,19 +205,59 @@ def answer_groups(question: Question, support: Support) -> list[AnswerGroup]:
     if not FIT.get(question.answer_type):
         return []
     wanted = question_cues(question)
-    groups: list[AnswerGroup] = []
+    found: list[tuple[Candidate, list[tuple[int, int, str]]]] = []
     for sentence in support.sentences[:MAX_SENTENCES]:
         stems = word_stems(sentence.text)
-        for cand in candidates(sentence, question):
-            cand.fit = candidate_fit(question, cand)
-            if not cand.fit:
-                continue
-            cand.proximity = proximity(stems, cand, wanted)
-            cand.score = sentence.score * cand.fit * (0.4 + 0.6 * cand.proximity)
-            _add(groups, cand)
+        found += [(cand, stems) for cand in candidates(sentence, question)]
+    _settle_kinds([cand for cand, _ in found])
+    focus = set(terms(question.focus)) if question.focus not in ("", "name") else set()
+    asked_kind = ASKED_KINDS.get(question.answer_type)
+    groups: list[AnswerGroup] = []
+    for cand, stems in found:
+        if focus and asked_kind and cand.kind in NAME_KINDS and _apposed(cand, focus):
+            cand.kind = asked_kind
+        cand.fit = candidate_fit(question, cand)
+        if not cand.fit:
+            continue
+        cand.proximity = proximity(stems, cand, wanted)
+        cand.score = cand.sentence.score * cand.fit * (0.4 + 0.6 * cand.proximity)
+        _add(groups, cand)
     for group in groups:
         group.weight = _agreement(group.candidates)
     return sorted(groups, key=lambda g: g.weight, reverse=True)
+
+
+def _settle_kinds(found: list[Candidate]) -> None:
+    """Give every mention of a name one kind: a person when a full name of it ("Donald Trump") is
+    labelled a person (news names people in full, then by surname), else the kind most of its
+    labelled mentions have. The entity model labels each sentence on its own and slips on bare
+    surnames ("disrespectful to Trump": ORG)."""
+    groups: list[AnswerGroup] = []
+    for cand in found:
+        if cand.kind in NAME_KINDS:
+            _add(groups, cand)
+    for group in groups:
+        if any(c.label == "PERSON" and len(c.text.split()) > 1 for c in group.candidates):
+            kind = PERSON_K
+        else:
+            kinds = Counter(ENTITY_KINDS[c.label] for c in group.candidates if c.label in ENTITY_KINDS)
+            if not kinds:
+                continue
+            kind, count = kinds.most_common(1)[0]
+            if kind not in NAME_KINDS or count <= sum(kinds.values()) / 2:
+                continue
+        for cand in group.candidates:
+            cand.kind = kind
+
+
+def _apposed(cand: Candidate, focus: set[str]) -> bool:
+    """The question's focus noun stands right beside the name ("the think tank Edam", "the
+    automaker Ford", "Sheetz stores"): the sentence itself says what kind of thing it is, which
+    outweighs the entity model's guess (it labels "Edam" a person)."""
+    text = cand.sentence.text
+    before = [w for w in _WORD_POSITIONS.findall(text[max(0, cand.start - 40) : cand.start]) if w.lower() not in ("the", "a", "an")]
+    after = _WORD_POSITIONS.findall(text[cand.end : cand.end + 40])
+    return any(set(terms(w)) & focus for w in before[-1:] + after[:2])
 
 
 def question_cues(question: Question) -> dict[str, float]:
@@ -238,6 +284,9 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
         fit = 0.2  # "what year": a weekday or a day of the month does not say
     if re.match(r"[’']s\b", cand.sentence.text[cand.end : cand.end + 3]):
         fit *= POSSESSIVE  # "Britain's next-generation submarines": a modifier, not the answer
+        owned = terms(" ".join(_WORD_POSITIONS.findall(cand.sentence.text[cand.end + 2 : cand.end + 60])[:3]))
+        if set(owned) & set(question.terms):
+            fit *= QUESTION_POSSESSIVE  # and what it qualifies is what the question asks about
     if cand.kind == DURATION_K and TIME_SINCE.search(cand.sentence.text[max(0, cand.start - 80) : cand.start]) \
             and not ASKS_TIME_SINCE.search(question.text):
         fit *= TIME_SINCE_FIT  # "the first talks in three years" is how long since, not how long they lasted

@@ -26,8 +26,10 @@ import numpy as np
 from rag.answer.direct import ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups
 from rag.answer.linear import Model, shipped
 from rag.answer.question import DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
+from rag.answer.ranking import POOL
 from rag.answer.support import Sentence, Support
-from rag.text import normalize_word, words
+from rag.retrieval.stats import CorpusStats
+from rag.text import normalize_word, terms, words
 
 SCORER_FILE = "answer_scorer.json"
 TYPES = (PERSON, ORGANISATION, PLACE, NAME, DATE, NUMBER, DURATION)
@@ -49,6 +51,10 @@ FEATURES = (
     "length",  # log of its word count
     "opening",  # it opens its sentence
     "weekday",  # it is only a weekday or a month ("Friday"): when something was said, rarely what was asked
+    "headline",  # the headline of an article naming it names it too: the story is about it
+    "headlines",  # headlines naming it among the articles of the ranked sentences (log)
+    "coverage",  # the best share of the question's weighted terms in a sentence naming it
+    "rarity",  # IDF of its commonest word over the corpus's (log of the chunk count): the topic every article names is rarely the answer
     *(f"asks_{t}" for t in TYPES),  # the asked type
 )
 _BARE_DAY = re.compile(rf"(?:on )?(?:{WEEKDAYS}|{MONTHS})", re.I)
@@ -85,6 +91,7 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
     place = {id(s): i for i, s in enumerate(support.sentences)}
     total = sum(g.weight for g in groups) or 1.0
     asks = [float(question.answer_type == t) for t in TYPES]
+    headlines = {s.doc_id: s.passage.title or "" for s in support.sentences[:POOL]}
     rows = np.zeros((len(groups), len(FEATURES)))
     for i, group in enumerate(groups):
         lead = group.lead
@@ -109,9 +116,24 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
             math.log1p(len(tokens)),
             float(not before or before.endswith(")")),
             float(bool(_BARE_DAY.fullmatch(lead.text.strip()))),
+            float(any(_names(c.sentence.passage.title or "", lead.text) for c in group.candidates)),
+            math.log1p(sum(_names(title, lead.text) for title in headlines.values())),
+            max(c.sentence.lexical for c in group.candidates),
+            _rarity(lead.text, support.stats),
             *asks,
         )
     return rows
+
+
+def _rarity(name: str, stats: CorpusStats | None) -> float:
+    words_of = terms(name)
+    if stats is None or not words_of:
+        return 0.0
+    return min(stats.idf(t) for t in words_of) / math.log(1 + max(1, stats.chunks))
+
+
+def _names(headline: str, name: str) -> bool:
+    return bool(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", headline))
 
 
 def best_answer(question: Question, support: Support, scorer: Scorer | None = None) -> ShortAnswer | None:

@@ -47,6 +47,7 @@ class Support:
     named_docs: set[str] = field(default_factory=set)  # articles whose outlet or author the question names
 
     missing_names: list[str] = field(default_factory=list)  # the capitalised ones among `missing`
+    stats: CorpusStats | None = None  # the corpus figures the sentences were scored with (how rare a name is)
 
     @property
     def answerable(self) -> bool:
@@ -177,7 +178,7 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
     total = sum(weights.values()) or 1.0
     missing = missing_terms(question, stats)
     support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in question.capitalised],
-                      named_docs=named_docs)
+                      named_docs=named_docs, stats=stats)
     support.closeness = max((p.dense for p in passages), default=0.0)
     parts = _parts(question, weights)
     seen: set[tuple[str, int]] = set()
