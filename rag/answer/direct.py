@@ -19,7 +19,9 @@ from collections import Counter
 from functools import lru_cache
 from dataclasses import dataclass
 
-from rag.answer.question import TYPE_NOUNS, DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
+from rag.answer.question import (
+    DATE, DURATION, MONEY_MEASURE, NAME, NUMBER, ORGANISATION, PERCENT_MEASURE, PERSON, PLACE, TYPE_NOUNS, Question,
+)
 from rag.answer.support import Sentence, Support, is_common_word
 from rag.backends.ner import Entity, EntityRecognizer
 from rag.text import normalize_word, stopwords, terms, words
@@ -135,6 +137,31 @@ Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah Vermont Virginia W
                 "north dakota", "south dakota", "west virginia", "rhode island", "saudi arabia", "south africa",
                 "north korea", "south korea", "new zealand", "united states", "united kingdom", "hong kong",
                 "sri lanka", "costa rica", "el salvador", "south sudan", "los angeles", "san francisco"}
+# "Which country" is not answered by a city, nor "which city" by a country: the places a focus noun
+# asks for. Countries come from CLDR (babel's English territory names) with the short forms news
+# uses; cities and states are the listed ones above. A place in no list keeps the fit of its kind.
+CITIES = frozenset(p.lower() for p in """
+Kyiv Kiev Moscow London Paris Berlin Washington Beijing Tokyo Istanbul Ankara Brussels Vienna Rome Madrid Warsaw
+Geneva Jerusalem Tehran Delhi Sydney Toronto Chicago Boston
+""".split()) | {"new york", "los angeles", "san francisco", "hong kong"}
+US_STATES = frozenset(p.lower() for p in """
+Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho Illinois Indiana
+Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska
+Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah Vermont Virginia Wisconsin Wyoming
+""".split()) | {"new york", "new jersey", "new mexico", "new hampshire", "north carolina", "south carolina",
+                "north dakota", "south dakota", "west virginia", "rhode island"}
+COUNTRY_FORMS = {"us", "u.s.", "usa", "uk", "u.k.", "britain", "great britain", "england", "scotland", "wales",
+                 "northern ireland", "turkey", "burma", "congo", "korea", "palestine", "america"}
+# CLDR codes of regions that are not countries (the EU, the UN, pseudo-locales, islands of a country).
+NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ", "AC", "AQ", "CP", "DG", "EA", "IC", "TA"}
+PLACES_ASKED = {"country": "country", "nation": "country", "city": "city", "town": "city", "capital": "city",
+                "state": "state"}
+OTHER_PLACE = 0.3
+QUALIFIER = 0.2
+TITLE_WORDS = {"sir", "dame", "lord", "lady", "minister", "president", "leader", "secretary", "foreign", "prime", "chief"}
+MEASURE_KINDS = {PERCENT_MEASURE: PERCENT, MONEY_MEASURE: MONEY}
+OTHER_MEASURE = 0.5
+
 PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|across|outside|inside|into|of) (?:the )?$")
 PERSON_CUE = re.compile(r"^,? (?:said|says|told|added|wrote|who|warned|argued|noted|\()")
 # "... said", "..., who", or a title or role just before: a person.
@@ -151,6 +178,7 @@ DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "
 # A dateline: "(CNN) The FBI ...", "New York (CNN Business) KFC ...", "LONDON (Reuters) - ...". The
 # agency in it says who reported the story, never what the story reports.
 DATELINE = re.compile(r"^\s*(?:[A-Z][\w.’'-]*(?:[ ,]+[A-Z][\w.’'-]*){0,3}\s*)?\(([^()\n]{1,40})\)(?=\s)")
+DEMONYM_ENDINGS = {"ese", "an", "n", "ian", "ish", "i", "ans", "ians", "ns"}
 CONNECTORS = {"of", "for", "on", "the", "&", "de", "von", "van", "al", "bin", "del", "da"}
 _WORD_POSITIONS = re.compile(r"[\w’'-]+")
 
@@ -214,6 +242,8 @@ def answer_groups(question: Question, support: Support) -> list[AnswerGroup]:
     asked_kind = ASKED_KINDS.get(question.answer_type)
     groups: list[AnswerGroup] = []
     for cand, stems in found:
+        if restates(question, cand):
+            continue
         if focus and asked_kind and cand.kind in NAME_KINDS and _apposed(cand, focus):
             cand.kind = asked_kind
         cand.fit = candidate_fit(question, cand)
@@ -225,6 +255,20 @@ def answer_groups(question: Question, support: Support) -> list[AnswerGroup]:
     for group in groups:
         group.weight = _agreement(group.candidates)
     return sorted(groups, key=lambda g: g.weight, reverse=True)
+
+
+def restates(question: Question, cand: Candidate) -> bool:
+    """The candidate is the question's own words in another form: "Final" when it asked about the
+    "Stanley Cup Finals" (the same stems), "Japan" when it asked about a "Japanese island" (the
+    name its adjective comes from)."""
+    stems = set(terms(cand.text))
+    if stems and stems <= set(question.terms):
+        return True
+    word = cand.text.lower()
+    base = word.rstrip("aeo")  # "China" -> "Chinese", "Russia" -> "Russian", "Ukraine" -> "Ukrainian"
+    return " " not in word and len(base) >= 4 and any(
+        asked.startswith(base) and asked[len(base):] in DEMONYM_ENDINGS for asked in question.names
+    )
 
 
 def _settle_kinds(found: list[Candidate]) -> None:
@@ -280,6 +324,16 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
         fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
     if not fit:
         return 0.0
+    if cand.kind in NAME_KINDS and _qualifies_asked_name(question, cand):
+        fit *= QUALIFIER  # "UK prime minister Keir Starmer", asked where Starmer was: whose minister, not where
+    asked_place = PLACES_ASKED.get(question.focus)
+    if asked_place and cand.kind == PLACE_K:
+        kinds = place_kinds(cand.text)
+        if kinds and asked_place not in kinds:
+            fit *= OTHER_PLACE  # "which nation": not Nara, a city; "which state": not the US, a country
+    measure = MEASURE_KINDS.get(question.measure)
+    if measure and cand.kind in (COUNT, MONEY, PERCENT):
+        fit = 1.0 if cand.kind == measure else fit * OTHER_MEASURE  # "what percentage": "38%", not "2,000 people"
     if question.focus == "year" and cand.kind == DATE_K and not re.search(r"\d{4}", cand.text):
         fit = 0.2  # "what year": a weekday or a day of the month does not say
     if re.match(r"[’']s\b", cand.sentence.text[cand.end : cand.end + 3]):
@@ -291,6 +345,40 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
             and not ASKS_TIME_SINCE.search(question.text):
         fit *= TIME_SINCE_FIT  # "the first talks in three years" is how long since, not how long they lasted
     return fit
+
+
+def _qualifies_asked_name(question: Question, cand: Candidate) -> bool:
+    """The candidate stands before a name the question gives, with only titles between ("Russian
+    President Vladimir Putin", "UK prime minister Sir Keir Starmer"): it says who that person is."""
+    following = _WORD_POSITIONS.findall(cand.sentence.text[cand.end : cand.end + 60])[:5]
+    for word in following:
+        if normalize_word(word) in question.names:
+            return True
+        if not TITLES.match(word.capitalize() + " ") and word.lower() not in TITLE_WORDS:
+            return False
+    return False
+
+
+def place_kinds(name: str) -> set[str]:
+    """What a place name is known to be: a "country", "city" or "state" (several for "New York",
+    "Georgia"); empty when it is in no list."""
+    place = " ".join(name.lower().removeprefix("the ").split())
+    return ({"country"} if place in countries() else set()) | ({"city"} if place in CITIES else set()) \
+        | ({"state"} if place in US_STATES else set())
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """Country names in English, lower-cased: CLDR's territory names (from babel, loaded once) and
+    the short forms news uses ("US", "Britain")."""
+    from babel import Locale
+
+    names = set(COUNTRY_FORMS)
+    for code, name in Locale("en").territories.items():
+        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES:
+            # "Myanmar (Burma)", "Congo - Kinshasa", "Hong Kong SAR China": the name news uses.
+            names.add(re.split(r" \(| - | SAR ", name)[0].replace("&", "and").lower())
+    return frozenset(names)
 
 
 def candidates(sentence: Sentence, question: Question) -> list[Candidate]:

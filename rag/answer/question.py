@@ -69,6 +69,18 @@ DATE_NOUNS = {"year", "day", "date", "month", "time", "decade", "century", "week
 NUMBER_NOUNS = {"percentage", "percent", "proportion", "share", "fraction", "number", "amount", "sum", "total", "figure",
                 "rate", "price", "cost", "magnitude", "age", "score", "temperature", "size", "height", "speed"}
 
+# What a number measures, from the question's noun or verb (rag/answer/direct.py prefers
+# candidates that measure the same).
+PERCENT_MEASURE, MONEY_MEASURE = "percent", "money"
+PERCENT_NOUNS = {"percentage", "percent", "proportion", "share", "fraction"}
+MONEY_NOUNS = {"price", "cost", "sum", "money", "fee", "fine", "salary", "budget", "prize", "fund", "funding", "revenue",
+               "profit", "loss", "debt", "bill"}
+MONEY_WORDS = re.compile(r"\b(?:cost|costs|costing|pay|pays|paid|paying|spend|spends|spent|worth|price|prices|raise|raised|"
+                         r"earn|earns|earned|fined|bid|sell|sold|fund|funds|funding|money|charge|charged|owe|owed|lose|lost|"
+                         r"save|saved|donate|donated|budget)\b", re.I)
+CHANGE_WORDS = re.compile(r"\b(?:increase|rise|rose|risen|fall|fell|fallen|drop|grow|grew|grown|climb|jump|decline|surge|"
+                          r"soar|plunge|cut|shrink|shrank)(?:s|d|ed|ing)?\b", re.I)
+
 TYPE_NOUNS = PERSON_NOUNS | ORGANISATION_NOUNS | PLACE_NOUNS | DATE_NOUNS | NUMBER_NOUNS
 
 _WH = r"(?:which|what)"
@@ -78,7 +90,7 @@ _HOW_NUMBER = re.compile(r"\bhow (many|much|high|low|far|old|big|large|fast|deep
 _WHEN = re.compile(r"\bwhen\b|\bsince when\b", re.I)
 _WHERE = re.compile(r"\bwhere\b", re.I)
 _WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
-_WHICH_NOUN = re.compile(rf"\b{_WH}\s+((?:[\w’'.-]+\s*){{1,5}})", re.I)
+_WHICH_NOUN = re.compile(rf"\b{_WH}\s+((?:[\w’'.-]+\s*){{1,7}})", re.I)
 _SENTENCE_ANSWER = re.compile(r"^\W*(why|how (did|does|do|is|are|was|were|has|have|can|could|will|would|should))\b", re.I)
 # "Who did Putin send, and how was that delegation characterized?": two asks, which sentences answer.
 _SECOND_ASK = re.compile(r"\b(?:and|or) (?:how|why|what|who|when|where|which)\b", re.I)
@@ -124,6 +136,7 @@ class Question:
     topic_nouns: frozenset[str] = frozenset()  # nouns it determines ("the talks")
     query_terms: tuple[str, ...] = ()  # weighted terms of the retrieval query
     query_names: frozenset[str] = frozenset()  # names and words of the retrieval query
+    measure: str = ""  # for a number: PERCENT_MEASURE ("what percentage") or MONEY_MEASURE ("how much did it cost"), else ""
 
 
 def analyse(question: str, query: str | None = None) -> Question:
@@ -144,6 +157,7 @@ def analyse(question: str, query: str | None = None) -> Question:
         asked=_asked_words(question),
         term_sequence=sequence,
         weighted_terms=tuple(terms(HOW_MUCH.sub("how", question))),
+        measure=_measure(question, answer_type, focus, unit),
         wants_speech=bool(SPEECH_QUESTION.search(question)),
         wants_number=bool(ASKS_NUMBER.search(question)),
         wants_name=bool(ASKS_NAME.search(question)),
@@ -152,6 +166,21 @@ def analyse(question: str, query: str | None = None) -> Question:
         query_terms=tuple(terms(HOW_MUCH.sub("how", query))),
         query_names=frozenset(names(query)) | {normalize_word(w) for w in words(query)},
     )
+
+
+def _measure(question: str, answer_type: str, focus: str, unit: str) -> str:
+    """What a number question measures, where its words say: a share ("what percentage", "by how
+    much has it fallen, in percent") or a sum of money ("how much did it cost", "what price")."""
+    if answer_type != NUMBER:
+        return ""
+    if focus in PERCENT_NOUNS or unit in PERCENT_NOUNS:
+        return PERCENT_MEASURE
+    if focus in MONEY_NOUNS or unit in MONEY_NOUNS:
+        return MONEY_MEASURE
+    # "How much did it cost": money; "how much have prices risen": a change, in money or in percent.
+    if re.search(r"\bhow much\b", question, re.I) and MONEY_WORDS.search(question) and not CHANGE_WORDS.search(question):
+        return MONEY_MEASURE
+    return ""
 
 
 def _asked_words(question: str) -> frozenset[str]:
@@ -226,21 +255,34 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
     caller decides."""
     if len(phrase) > 2 and phrase[0] in ("is", "are", "was", "were") and phrase[1] in ("the", "its", "his", "her", "their"):
         phrase = phrase[2:]
-    for word in phrase:
-        if word in _PHRASE_END:
+    one_of = len(phrase) > 2 and phrase[0] == "of" and phrase[1] in ("these", "those", "the")
+    if one_of:
+        phrase = phrase[2:]  # "which of these former candidates": one of the candidates
+    found: tuple[str, str] = ("", "")
+    # The head of a noun phrase comes last: in "which Ivy League school" or "which Conservative
+    # Party leadership candidate", a kind noun up to two words after the first one decides. Not
+    # further: without a tagger the phrase may run on into the verb's object ("which retailer
+    # lowered its gas prices").
+    last = len(phrase)
+    for i, word in enumerate(phrase):
+        if word in _PHRASE_END or i > last:
             break
         if word in _SKIP or len(word) <= 2:  # "U.S." reads as "u", "s"
             continue
         singular = word[:-1] if word.endswith("s") and len(word) > 3 else word
         if singular in DESCRIPTION_NOUNS or word in DESCRIPTION_NOUNS:
-            return NONE, singular
+            found, last = (NONE, singular), min(last, i + 2)
+            continue
         for kind, nouns in ((DATE, DATE_NOUNS), (NUMBER, NUMBER_NOUNS), (PLACE, PLACE_NOUNS),
                             (ORGANISATION, ORGANISATION_NOUNS), (PERSON, PERSON_NOUNS)):
             if word in nouns or singular in nouns:
-                if singular != word and singular in nouns and kind in (PERSON, ORGANISATION, PLACE):
-                    return NONE, singular  # "which leaders": several names, an answer in sentences
-                return kind, singular if singular in nouns else word
-    return "", ""
+                if singular != word and singular in nouns and kind in (PERSON, ORGANISATION, PLACE) and not one_of:
+                    found = (NONE, singular)  # "which leaders": several names, an answer in sentences
+                else:
+                    found = (kind, singular if singular in nouns else word)
+                last = min(last, i + 2)
+                break
+    return found
 
 
 __all__ = ["Question", "analyse", "SPEECH_QUESTION", "TIME_EXPRESSION", "PERSON", "ORGANISATION", "PLACE", "DATE", "NUMBER", "DURATION", "NAME", "NONE"]
