@@ -124,6 +124,19 @@ def threshold_for(best_p: np.ndarray, right: np.ndarray, precision: float, minim
     return float(best_p[order[i]])
 
 
+def _logit(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def answer_calibration(best_p: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of each question's best candidate: `a`, `b` with P(right) = sigmoid(a * logit(p) + b)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1e6).fit(_logit(best_p)[:, None], right.astype(int))
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
 def report(best_p, best_f1, best_em, threshold, questions) -> dict:
     shown = best_p >= threshold
     right = best_f1 >= RIGHT_F1
@@ -160,18 +173,26 @@ def main() -> int:
         for c in (0.03, 0.1, 0.3, 1.0):
             best_p, best_f1, best_em = per_question(out_of_fold(x, y, dates, c), f1, em, groups)
             t = threshold_for(best_p, best_f1 >= RIGHT_F1, args.precision)
-            results[c] = (t, report(best_p, best_f1, best_em, t, n))
+            results[c] = (t, report(best_p, best_f1, best_em, t, n), best_p, best_f1 >= RIGHT_F1)
             print(f"  C={c}: threshold {t:.3f} {results[c][1]}", file=sys.stderr)
         # The most answers shown at the precision asked for; then the better pick of the best candidate.
         c = max(results, key=lambda c: (results[c][1]["precision_when_shown"] >= args.precision,
                                         results[c][1]["shown"], results[c][1]["f1_best_over_all"]))
-        threshold, figures = results[c]
+        threshold, figures, best_p, right = results[c]
         fitted = calibrated(c, list(GroupKFold(n_splits=FOLDS).split(x, y, dates))).fit(x, y)
         pair = fitted.calibrated_classifiers_[0]
         scaler, regression = pair.estimator[0], pair.estimator[-1]
         sigmoid = pair.calibrators[0]  # p = 1 / (1 + exp(a * z + b)) on the regression's logit z
+        # Calibrated over all candidates, a probability undersells the one shown (the best of a
+        # question's candidates): a second Platt scaling, of each question's best candidate on
+        # whether it was right, makes the shown answer's probability mean what it says. Both are
+        # linear on the logit, so they fold into one slope and intercept; the order is unchanged.
+        a, b = answer_calibration(best_p, right)
         model = Model(scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0), regression.coef_[0],
-                      float(regression.intercept_[0]), -float(sigmoid.a_), -float(sigmoid.b_))
+                      float(regression.intercept_[0]), -a * float(sigmoid.a_), -a * float(sigmoid.b_) + b)
+        threshold = float(1 / (1 + np.exp(-(a * _logit(threshold) + b))))
+        shown = best_p >= results[c][0]
+        figures["mean_probability_when_shown"] = round(float(np.mean(1 / (1 + np.exp(-(a * _logit(best_p[shown]) + b))))), 3)
         part = json.loads(model.to_json(FEATURES))
         del part["features"]
         written[variant] = part | {"threshold": round(threshold, 4), "C": c, "cross_validated": figures}
