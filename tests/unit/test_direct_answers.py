@@ -3,16 +3,19 @@ NER model (the rules alone, or a fake recognizer listing its entities)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from rag.answer.direct import answer_groups, recognise
+from rag.answer.direct import answer_groups, place_kinds, recognise
 from rag.answer.extractive import close_quotation, compose, self_contained_start
 from rag.answer.question import analyse
-from rag.answer.scorer import FEATURES, Scorer, best_answer, shipped_scorer
+from rag.answer.scorer import FEATURES, Scorer, best_answer, features, shipped_scorer
 from rag.answer.linear import Model
 from rag.answer.support import Sentence, Support
 from rag.backends.ner import ListedEntities
+from rag.retrieval.stats import CorpusStats
 from rag.types import Document, Passage
 
 
@@ -44,10 +47,29 @@ def find_answer(question, support):
         ("Who is Andriy Yermak and what has he done?", "none"),
         ("Who did Putin send to the talks, and how was that delegation characterized?", "none"),
         ("Which European leaders pressed for a ceasefire?", "none"),  # several names: a sentence answers
+        ("Which Ivy League school dropped its fees?", "organisation"),  # the head noun comes last
+        ("Which of these former party leadership candidates stayed in the race?", "person"),  # one of them
+        ("Which retailer lowered its fuel prices?", "organisation"),  # not the verb's object
+        ("Which island nation held elections?", "place"),
     ],
 )
 def test_expected_answer_type(question, answer_type):
     assert analyse(question).answer_type == answer_type
+
+
+@pytest.mark.parametrize(
+    "question, measure",
+    [
+        ("What percentage of voters backed the plan?", "percent"),
+        ("How much did the new telescope cost?", "money"),
+        ("What price did the painting fetch?", "money"),
+        ("How much have rents risen this year?", ""),  # a change: in money or in percent
+        ("How many prisoners were swapped?", ""),
+        ("Who won the race?", ""),
+    ],
+)
+def test_what_a_number_question_measures(question, measure):
+    assert analyse(question).measure == measure
 
 
 def test_question_terms_time_expressions_and_unit():
@@ -256,3 +278,67 @@ def test_a_question_asking_for_one_fact_may_quote_three_sentences_of_one_article
     open_question = compose(analyse("Why did the talks in Istanbul end without a ceasefire?"), support, docs, 5, "http://127.0.0.1:7860")
     assert [c.doc_id for c in typed.citations] == ["a", "a", "a", "b"]
     assert [c.doc_id for c in open_question.citations] == ["a", "a", "b"]
+
+
+def test_a_number_of_the_measure_asked_for_is_preferred():
+    support, _ = _support(("a", "Of those polled, 38% agreed, and 2,000 people said they avoid the news entirely.", 0.8))
+    answer = find_answer(analyse("What percentage of people avoid the news?"), support)
+    assert answer is not None and answer.text == "38%"
+
+
+def test_the_questions_own_words_in_another_form_are_not_answers():
+    support, _ = _support(
+        ("a", "The Avalanche beat the Lightning in the Final to win the Stanley Cup.", 0.8),
+        ("b", "A volcano erupted on Kyushu island in Japan on Sunday.", 0.7),
+    )
+    found = {g.lead.text for g in answer_groups(analyse("Which team won the Stanley Cup Finals?"), support)}
+    assert "Final" not in found and "Avalanche" in found
+    found = {g.lead.text for g in answer_groups(analyse("A volcano erupted on which Japanese island?"), support)}
+    assert "Japan" not in found and "Kyushu" in found
+
+
+def test_a_name_read_as_a_person_in_full_is_a_person_wherever_the_model_slips():
+    support, _ = _support(
+        ("a", "The plan looked weak to Marlow, said Ana Ruiz, director of the Lisbon think tank Orbis.", 0.8),
+        ("b", "President Peter Marlow rejected the plan on Friday.", 0.6),
+    )
+    recognise(support, ListedEntities({"Marlow": "ORG", "Peter Marlow": "PERSON", "Ana Ruiz": "PERSON", "Orbis": "PERSON",
+                                       "Lisbon": "GPE"}))
+    groups = {g.lead.text: g.lead for g in answer_groups(analyse("Which think tank does Ana Ruiz direct?"), support)}
+    assert groups["Orbis"].kind == "org"  # "the think tank Orbis": the sentence says what it is
+    assert "Peter Marlow" not in groups or groups["Peter Marlow"].fit < groups["Orbis"].fit
+    assert all(c.kind == "person" for c in answer_groups(analyse("Who rejected the plan?"), support)[0].candidates)
+
+
+def test_a_place_of_another_kind_than_asked_fits_less():
+    assert place_kinds("Paris") == {"city"} and place_kinds("France") == {"country"} and place_kinds("the US") == {"country"}
+    assert place_kinds("Georgia") == {"country", "state"} and place_kinds("Atlantis") == set()
+    support, _ = _support(("a", "The summit was held in Paris, the capital of France, on Monday.", 0.8))
+    found = {g.lead.text: g.lead for g in answer_groups(analyse("Which nation hosted the summit?"), support)}
+    assert found["France"].fit > found["Paris"].fit
+
+
+def test_a_name_qualifying_a_name_or_the_words_of_the_question_is_not_where():
+    support, _ = _support(
+        ("a", "Shipyard workers cheered as UK prime minister Sir Keir Starmer arrived.", 0.8),
+        ("b", "Starmer visited Barrow, where he laid the keel of one of Britain's nuclear submarines.", 0.7),
+    )
+    found = {g.lead.text: g.lead for g in answer_groups(analyse("Where did Keir Starmer lay the keel of a nuclear submarine?"), support)}
+    assert found["UK"].fit < found["Barrow"].fit / 2
+    assert "Britain" not in found or found["Britain"].fit < found["Barrow"].fit / 2
+
+
+def test_scorer_features_read_headlines_coverage_and_how_rare_a_name_is():
+    support, _ = _support(
+        ("a", "Orbis, a think tank, was founded by Ana Ruiz with help from Marlow.", 0.8),
+        ("b", "Marlow spoke on Monday.", 0.5),
+    )
+    for s in support.sentences:
+        s.passage = replace(s.passage, title="Orbis think tank expands" if s.doc_id == "a" else "Marlow speaks")
+    support.stats = CorpusStats(chunks=1000, df={"marlow": 900, "orbi": 2}, known_terms=set(), source_terms={})
+    question = analyse("Which think tank did Ana Ruiz found?")
+    groups = answer_groups(question, support)
+    rows = {g.lead.text: dict(zip(FEATURES, row)) for g, row in zip(groups, features(question, support, groups))}
+    assert rows["Orbis"]["headline"] == 1.0 and rows["Orbis"]["rarity"] > 0.8
+    assert rows["Orbis"]["coverage"] == support.sentences[0].lexical
+    assert "Marlow" not in rows or rows["Marlow"]["rarity"] < 0.1
