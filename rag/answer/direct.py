@@ -5,11 +5,14 @@ Candidates of the expected type (rag/answer/question.py) come from the named-ent
 (rag/backends/ner.py: PERSON, ORG, GPE, DATE, MONEY, ...) where it ran, and from rules where the
 model has no label or did not run: runs of capitalised words, numbers with their units, shares
 said in words ("a fifth of"), durations, dates. The entity label decides a name's kind (a person,
-an organisation, a place); the rules keep what they do better (units, "a fifth", datelines, the
-question's own words). Each candidate is scored by its sentence's score, how close it stands to
-the question's words in that sentence, and how well its kind fits the question; the same answer
-in several articles forms one group. Which group, if any, is shown is for the trained scorer
-(rag/answer/scorer.py).
+an organisation, a place), settled over all mentions of the name and overruled where the sentence
+itself says what the name is ("the think tank Orbis"); the rules keep what they do better (units,
+"a fifth", datelines, the question's own words in any form). How well a kind fits the question is
+a documented table (`FIT`), narrowed where the question says more: which kind of place ("which
+nation"), what a number measures ("what percentage"). Each candidate is scored by its sentence's
+score, how close it stands to the question's words in that sentence, and how well its kind fits
+the question; the same answer in several articles forms one group. Which group, if any, is shown
+is for the trained scorer (rag/answer/scorer.py).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ MAX_SENTENCES = 10
 AGREEMENT = 0.4
 ROLE_WEIGHT = 0.6
 POSSESSIVE = 0.5
-# "Where was he to lay the keel of a nuclear submarine?": "Britain's nuclear submarines" names whose
-# submarines, the question's own subject, not where.
+# Asked where a new aircraft carrier was launched, "France's new aircraft carrier" says whose
+# carrier (the question's own subject), not where.
 QUESTION_POSSESSIVE = 0.2
 OTHER_UNIT = 0.6
 # "The first direct talks in (over) three years", "the highest in a decade": a time since, which
@@ -66,7 +69,7 @@ ENTITY_KINDS = {
     "DATE": DATE_K, "TIME": DATE_K, "MONEY": MONEY, "PERCENT": PERCENT, "QUANTITY": LENGTH, "CARDINAL": COUNT,
 }
 NAME_KINDS = {PERSON_K, ORG, PLACE_K, NAME_K, TITLE, GROUP}
-# The kind a name has when the sentence calls it what the question asks for ("the think tank Edam").
+# The kind a name has when the sentence calls it what the question asks for ("the think tank Orbis").
 ASKED_KINDS = {PERSON: PERSON_K, ORGANISATION: ORG, PLACE: PLACE_K, NAME: TITLE}
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -275,7 +278,7 @@ def _settle_kinds(found: list[Candidate]) -> None:
     """Give every mention of a name one kind: a person when a full name of it ("Donald Trump") is
     labelled a person (news names people in full, then by surname), else the kind most of its
     labelled mentions have. The entity model labels each sentence on its own and slips on bare
-    surnames ("disrespectful to Trump": ORG)."""
+    surnames (a surname after "to" read as an ORG)."""
     groups: list[AnswerGroup] = []
     for cand in found:
         if cand.kind in NAME_KINDS:
@@ -295,9 +298,10 @@ def _settle_kinds(found: list[Candidate]) -> None:
 
 
 def _apposed(cand: Candidate, focus: set[str]) -> bool:
-    """The question's focus noun stands right beside the name ("the think tank Edam", "the
+    """The question's focus noun stands right beside the name ("the think tank Orbis", "the
     automaker Ford", "Sheetz stores"): the sentence itself says what kind of thing it is, which
-    outweighs the entity model's guess (it labels "Edam" a person)."""
+    outweighs the entity model's guess (it reads a short unknown name as a person as readily as an
+    organisation)."""
     text = cand.sentence.text
     before = [w for w in _WORD_POSITIONS.findall(text[max(0, cand.start - 40) : cand.start]) if w.lower() not in ("the", "a", "an")]
     after = _WORD_POSITIONS.findall(text[cand.end : cand.end + 40])
@@ -325,7 +329,7 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     if not fit:
         return 0.0
     if cand.kind in NAME_KINDS and _qualifies_asked_name(question, cand):
-        fit *= QUALIFIER  # "UK prime minister Keir Starmer", asked where Starmer was: whose minister, not where
+        fit *= QUALIFIER  # "French President Emmanuel Macron", asked where Macron went: whose president, not where
     asked_place = PLACES_ASKED.get(question.focus)
     if asked_place and cand.kind == PLACE_K:
         kinds = place_kinds(cand.text)
@@ -349,7 +353,7 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
 
 def _qualifies_asked_name(question: Question, cand: Candidate) -> bool:
     """The candidate stands before a name the question gives, with only titles between ("Russian
-    President Vladimir Putin", "UK prime minister Sir Keir Starmer"): it says who that person is."""
+    President Vladimir Putin", "UK prime minister Sir John Smith"): it says who that person is."""
     following = _WORD_POSITIONS.findall(cand.sentence.text[cand.end : cand.end + 60])[:5]
     for word in following:
         if normalize_word(word) in question.names:

@@ -169,8 +169,8 @@ def analyse(question: str, query: str | None = None) -> Question:
 
 
 def _measure(question: str, answer_type: str, focus: str, unit: str) -> str:
-    """What a number question measures, where its words say: a share ("what percentage", "by how
-    much has it fallen, in percent") or a sum of money ("how much did it cost", "what price")."""
+    """What a number question measures, where its words say: a share ("what percentage", "what
+    proportion") or a sum of money ("how much did it cost", "what price"); "" when they do not."""
     if answer_type != NUMBER:
         return ""
     if focus in PERCENT_NOUNS or unit in PERCENT_NOUNS:

@@ -4,12 +4,15 @@ sure that is, as a calibrated probability.
 A bold short answer that is wrong is worse than none: people read it first and stop there. So
 each candidate answer gets a probability of being right, from a logistic regression over what
 any corpus has (the fit of its kind, from the entity model and from the rules, to the asked type;
-its sentence's ranker score and rank; its distance to the question's words; agreement across
-distinct articles; its lead over the next answer; words of the question in it; a bare weekday or
-month; the asked type), calibrated by Platt scaling on cross-validated scores so that 0.8 means
-right about four times in five. It is trained by `benchmarks/answers/train.py` on the training
-split of a news-QA set (benchmarks/ranker/split.json) and ships as numbers in
-`answer_scorer.json`, with the threshold the shown answer must clear, chosen there for precision.
+its sentence's ranker score and rank; its distance to the question's words; how much of the
+question its sentences cover; agreement across distinct articles; its lead over the next answer;
+headlines that name it; how rare it is in the corpus, since the name every article carries is the
+topic, rarely the answer; words of the question in it; a bare weekday or month; the asked type).
+It is calibrated by Platt scaling on scores cross-validated over question dates, then once more
+on each question's best candidate, so that the shown answer's 0.8 means right about four times in
+five. It is trained by `benchmarks/answers/train.py` on the training split of a news-QA set
+(benchmarks/ranker/split.json) and ships as numbers in `answer_scorer.json`, with the threshold
+the shown answer must clear, chosen there for precision.
 Two models ship: one for candidates read by the entity model, one for the rules alone
 (`RAG_NER=none`), each with its own threshold.
 """
