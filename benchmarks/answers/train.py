@@ -19,7 +19,7 @@ ensembled), then the threshold a shown answer must reach: the lowest probability
 out-of-fold probabilities (a second, outer cross-validation over question dates), the shown
 answers are right at least `--precision` of the time. Folds are whole question dates: questions
 of one date share their articles, so folds over single questions let a model learn a week's
-news from its neighbours and chose a threshold that did not hold on later weeks (held out: 58%
+news from its neighbours and choose a threshold that did not hold on later weeks (held out: 58%
 right where the training split promised 75%). Written, with the cross-validated figures, to
 rag/answer/answer_scorer.json, read at run time with numpy only.
 """
@@ -129,6 +129,10 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
 def answer_calibration(best_p: np.ndarray, right: np.ndarray) -> tuple[float, float]:
     """Platt scaling of each question's best candidate: `a`, `b` with P(right) = sigmoid(a * logit(p) + b)."""
     from sklearn.linear_model import LogisticRegression
@@ -190,9 +194,9 @@ def main() -> int:
         a, b = answer_calibration(best_p, right)
         model = Model(scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0), regression.coef_[0],
                       float(regression.intercept_[0]), -a * float(sigmoid.a_), -a * float(sigmoid.b_) + b)
-        threshold = float(1 / (1 + np.exp(-(a * _logit(threshold) + b))))
-        shown = best_p >= results[c][0]
-        figures["mean_probability_when_shown"] = round(float(np.mean(1 / (1 + np.exp(-(a * _logit(best_p[shown]) + b))))), 3)
+        shown = best_p >= threshold
+        threshold = float(_sigmoid(a * _logit(threshold) + b))
+        figures["mean_probability_when_shown"] = round(float(np.mean(_sigmoid(a * _logit(best_p[shown]) + b))), 3)
         part = json.loads(model.to_json(FEATURES))
         del part["features"]
         written[variant] = part | {"threshold": round(threshold, 4), "C": c, "cross_validated": figures}
