@@ -43,8 +43,9 @@ run: index
 	$(BIN)/python app.py
 
 # Everything: tests/unit, tests/integration, tests/servers, tests/ui (README, "Tests and evaluation").
+# Two worker processes, each taking whole files (their module-wide servers and apps start once).
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The unit tier alone: fake backends, no model files, no servers (seconds).
 test-unit: $(VENV)/.installed-dev
