@@ -12,8 +12,8 @@ one-line JSON `{"detail": ...}` and a 4xx status, before any request body reache
 - `ResponseHeaders`: the login cookie is SameSite=Lax, and Secure over HTTPS (Gradio sets
   SameSite=None, which sends it with other sites' requests); no other site may frame the app.
 - `RequestLimits`: bounded body size and nesting, the argument count of API calls, and a rate
-  limit per client address, so that one client can neither make a request expensive to parse nor
-  fill the queue everyone shares.
+  limit per user (or client address), so that one client can neither make a request expensive to
+  parse nor fill the queue everyone shares.
 """
 
 from __future__ import annotations
@@ -224,7 +224,9 @@ class RequestLimits:
         body = await _read_body(receive, cap)
         if body is None:
             return await refuse(413, f"The request is larger than {cap / 1e6:.0f} MB.")(scope, receive, send)
-        problem = self._check_json(path, body) if "json" in headers.get("content-type", "") else None
+        # FastAPI reads a body without a content type as JSON too.
+        kind = headers.get("content-type", "")
+        problem = self._check_json(path, body) if "json" in kind or not kind else None
         if problem:
             return await refuse(400, problem)(scope, receive, send)
         await self.app(scope, _replay(body, receive), send)

@@ -88,6 +88,7 @@ def test_request_bodies_are_bounded_in_size_depth_and_arity():
     assert web.post("/gradio_api/call/ask", json={"data": ["q"]}).json() == {"detail": "This endpoint takes 2 values in 'data'."}
     deep = '{"data": ["q", ' + "[" * 33 + "]" * 33 + "]}"
     assert "nested" in web.post("/gradio_api/call/ask", content=deep, headers={"Content-Type": "application/json"}).json()["detail"]
+    assert "nested" in web.post("/gradio_api/call/ask", content=deep).json()["detail"]  # no type: read as JSON too
     huge = web.post("/gradio_api/call/ask", content=b"x" * (5 << 20), headers={"Content-Type": "application/json"})
     assert huge.status_code == 413
     upload = web.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * (21 * 1000 + (1 << 20)))})
