@@ -33,8 +33,12 @@ def run_users(args, config: Config) -> int:
                 where = "RAG_AUTH" if account.from_settings else f"since {account.created_at}"
                 print(f"{account.username:32} {account.role.value:8} {where}")
         elif args.action == "add":
+            first = not accounts.list()
             accounts.add(args.name, _password(args), args.role)
             print(f"Added {args.name} ({args.role}).")
+            if first:
+                # The app decides at start whether it asks for a login (rag/web/app.py).
+                print("The first account: an app already running without a login keeps running without one until it is restarted.")
         elif args.action == "passwd":
             account = accounts.get(args.name)  # say what is wrong with the name before asking
             if account is None:

@@ -31,12 +31,15 @@ def run(monkeypatch, capsys, *argv: str, stdin: str = "") -> tuple[int, str, str
 
 
 def test_users_commands_manage_accounts_in_the_index_folder(index_dir, monkeypatch, capsys):
-    assert run(monkeypatch, capsys, "users", "add", "alice", "--role", "editor", stdin="first-password\n")[0] == 0
+    code, out, _ = run(monkeypatch, capsys, "users", "add", "alice", "--role", "editor", stdin="first-password\n")
+    assert code == 0 and "until it is restarted" in out
     assert (index_dir / "team.sqlite3").is_file()
     code, _, err = run(monkeypatch, capsys, "users", "add", "bob", stdin="short\n")
     assert code == 1 and err.strip() == "error: A password needs at least 8 characters."
     code, out, _ = run(monkeypatch, capsys, "users", "list")
-    assert out.split() [:2] == ["alice", "editor"] and "bob" not in out
+    assert out.split()[:2] == ["alice", "editor"] and "bob" not in out
+    code, out, _ = run(monkeypatch, capsys, "users", "add", "carol", stdin="carols-password\n")
+    assert code == 0 and out.strip() == "Added carol (reader)."
     assert run(monkeypatch, capsys, "users", "passwd", "alice", "--password-stdin", stdin="second-password\n")[0] == 0
     code, _, err = run(monkeypatch, capsys, "users", "passwd", "nobody", stdin="third-password\n")
     assert code == 1 and "No account named 'nobody'" in err
@@ -52,6 +55,7 @@ def test_users_commands_manage_accounts_in_the_index_folder(index_dir, monkeypat
     assert code == 1 and "last admin" in err
     monkeypatch.setenv("RAG_AUTH", "root:pw")
     assert run(monkeypatch, capsys, "users", "remove", "alice")[0] == 0
+    assert run(monkeypatch, capsys, "users", "remove", "carol")[0] == 0
     assert run(monkeypatch, capsys, "users", "list")[1].split() == ["root", "admin", "RAG_AUTH"]
 
 
