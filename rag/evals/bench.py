@@ -61,7 +61,7 @@ from typing import Any
 
 from rag.text import MARKER
 from rag.errors import RagError
-from rag.evals.stats import fmt, mean, percentile
+from rag.evals.stats import fmt, mean, percentile, wilson
 
 WINDOW_DAYS = 14
 TOP_K = 5
@@ -328,17 +328,18 @@ class Reading:
     short_answer: str | None = None  # the bold short answer shown (None: none shown, or the system has none)
     short_em: bool = False  # it matches a gold answer exactly (SQuAD normalisation)
     short_f1: float = 0.0  # its best token F1 with a gold answer
+    short_confidence: float | None = None  # the product's probability that its best candidate is right, shown or not
 
 
 def reading(text: str, answers: list[str], in_citations: bool, declined: bool, latency_ms: float,
-            short_answer: str | None = None) -> Reading:
+            short_answer: str | None = None, short_confidence: float | None = None) -> Reading:
     """Score an answer text as a user reads it (the product's `[n]` markers already removed), its
     first line as the lead, and its short answer by RealTime QA's exact match and token F1."""
     text = (text or "").strip()
     lead = next((line for line in text.splitlines() if line.strip()), "")[:LEAD_CHARS]
     return Reading(contains_answer(text, answers), peer_hit([text], answers), contains_answer(lead, answers),
                    in_citations, len(text), declined, latency_ms, short_answer,
-                   exact_match(short_answer, answers), token_f1(short_answer, answers))
+                   exact_match(short_answer, answers), token_f1(short_answer, answers), short_confidence)
 
 
 @dataclass
@@ -437,6 +438,8 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
     readers = {}
     for name in results[0].readings if results else ():
         got = [r.readings[name] for r in results]
+        shown = [g for g in got if g.short_answer is not None]
+        right = sum(g.short_f1 >= RIGHT_F1 for g in shown)
         readers[name] = {
             "answer_in_text": mean([g.in_text for g in got]),
             "answer_in_text_peer_rule": mean([g.in_text_peer_rule for g in got]),
@@ -446,7 +449,13 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
             "short_em": mean([g.short_em for g in got]),
             "short_f1": mean([g.short_f1 for g in got]),
             "short_shown": mean([g.short_answer is not None for g in got]),
-            "short_right_when_shown": mean([g.short_f1 >= RIGHT_F1 for g in got if g.short_answer is not None]),
+            "short_right_when_shown": mean([g.short_f1 >= RIGHT_F1 for g in shown]),
+            "short_shown_count": len(shown),
+            "short_right_count": right,
+            # How far the measured share may be from the true one: 28 shown answers leave +-17 points.
+            "short_right_interval": wilson(right, len(shown)),
+            # The calibrated confidence of the shown answers, to set beside how often they were right.
+            "short_confidence_when_shown": mean([g.short_confidence for g in shown if g.short_confidence is not None]),
             "chars_median": percentile([g.chars for g in got], 50),
             "answer_in_citations_5": mean([g.in_citations for g in got]),
             "declined": mean([g.declined for g in got]),
@@ -494,6 +503,12 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
             f"{fmt(row['answer_in_lead'], 'pct', 1)} | {fmt(row['chars_median'], 'n')} | {fmt(row['answer_in_citations_5'], 'pct', 1)} | "
             f"{fmt(row['declined'], 'pct', 1)} | {fmt(row['latency_p50_ms'], 'ms')} | {fmt(row['latency_p95_ms'], 'ms')} |"
         )
+    for name, row in summary["readers"].items():
+        if row["short_shown_count"]:
+            low, high = row["short_right_interval"]
+            lines += ["", f"{name}: short answers shown for {row['short_shown_count']} questions, right for {row['short_right_count']} "
+                          f"(95% interval {fmt(low, 'pct')}-{fmt(high, 'pct')}); their mean confidence "
+                          f"{fmt(row['short_confidence_when_shown'], 'score')}."]
     lines += [
         "",
         "Evidence (what each system cites or retrieves):",
@@ -649,7 +664,8 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
                 answer_text, answerable = answer.text, answer.answerable
                 in_text = contains_answer(MARKER.sub(" ", answer.text), answers)
                 readings["product"] = reading(
-                    MARKER.sub("", answer.text), answers, product.hit, not answerable, answer.latency_ms, answer.short_answer
+                    MARKER.sub("", answer.text), answers, product.hit, not answerable, answer.latency_ms, answer.short_answer,
+                    answer.short_answer_confidence,
                 )
                 query = question
                 top = {}

@@ -149,6 +149,10 @@ def test_bench_runner_on_a_toy_set(tmp_path):
         assert {"answer_in_text", "answer_in_text_peer_rule", "answer_in_lead", "chars_median", "answer_in_citations_5",
                 "declined", "latency_p50_ms", "latency_p95_ms", "short_em", "short_f1", "short_shown"} <= set(row)
     assert all(readers[peer]["short_shown"] == 0 for peer in readers if peer != "product")  # the peers have no short answer
+    product = readers["product"]
+    assert product["short_shown_count"] == round(product["short_shown"] * 3)
+    assert (product["short_right_interval"] is None) == (product["short_shown_count"] == 0)
+    assert ("product: short answers shown for" in (out / "bench-n3.md").read_text()) == (product["short_shown_count"] > 0)
     # Both gold answers in the slice are one BM25 sentence away; Idaho's article is outside it.
     assert abs(readers["bm25-sent K=1"]["answer_in_text"] - 2 / 3) < 1e-9 and readers["bm25-sent K=1"]["declined"] == 0
     assert readers["bm25-sent K=1"]["chars_median"] <= readers["bm25-sent K=5"]["chars_median"]
