@@ -241,8 +241,9 @@ class Service:
 
     def _extractive(self, question: Question, support: Support, top_k: int) -> Answer:
         max_quotes = min(top_k, self.config.answering.max_quotes)
+        answering = self.config.answering
         return compose(question, support, self.search_index.documents, max_quotes, self.config.web.app_url,
-                       self.config.answering.short_answer)
+                       answering.short_answer, answering.short_answer_min_confidence or None)
 
     def _question(self, question: str) -> str:
         question = checked_text(question, "question", self.config.answering.max_question_chars).strip()

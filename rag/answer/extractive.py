@@ -30,11 +30,11 @@ MAX_PER_ARTICLE_OPEN = 2
 
 
 def compose(question: Question, support: Support, documents: Mapping[str, Document], max_quotes: int, app_url: str,
-            short_answer: bool = True) -> Answer:
+            short_answer: bool = True, min_confidence: float | None = None) -> Answer:
     """The extractive answer: a first line that answers, then a few supporting quotes, each with its
     citation. The first line is the best sentence, led by the short answer (a name, number or date
-    verbatim from it) when its probability clears the scorer's threshold."""
-    best = best_answer(question, support) if short_answer else None
+    verbatim from it) when its probability clears `min_confidence` (None: the scorer's threshold)."""
+    best = best_answer(question, support, min_confidence=min_confidence) if short_answer else None
     direct = best if best and best.shown else None
     wants_speech = question.wants_speech
     lead = direct.sentence if direct else quoted_lead(support) if wants_speech else None

@@ -139,9 +139,11 @@ def _names(headline: str, name: str) -> bool:
     return bool(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", headline))
 
 
-def best_answer(question: Question, support: Support, scorer: Scorer | None = None) -> ShortAnswer | None:
+def best_answer(question: Question, support: Support, scorer: Scorer | None = None,
+                min_confidence: float | None = None) -> ShortAnswer | None:
     """The candidate answer most likely right, with its probability; None for an open question,
-    when no candidate fits, or when no scorer ships."""
+    when no candidate fits, or when no scorer ships. It is `shown` from `min_confidence` up, or
+    from the scorer's own threshold when that is None."""
     groups = answer_groups(question, support)
     if not groups:
         return None
@@ -153,7 +155,8 @@ def best_answer(question: Question, support: Support, scorer: Scorer | None = No
     best = int(np.argmax(probabilities))
     lead = groups[best].lead
     p = float(probabilities[best])
-    return ShortAnswer(" ".join(lead.text.split()), lead.kind, lead.sentence, lead.start, lead.end, p, p >= scorer.threshold)
+    threshold = scorer.threshold if min_confidence is None else min_confidence
+    return ShortAnswer(" ".join(lead.text.split()), lead.kind, lead.sentence, lead.start, lead.end, p, p >= threshold)
 
 
 @lru_cache(maxsize=2)

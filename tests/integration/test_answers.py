@@ -96,3 +96,16 @@ def test_short_answer_is_data_verbatim_from_the_first_citation(service):
         assert not a.text.startswith("**")
     open_question = service.ask("what did Rubio say about Istanbul")
     assert open_question.short_answer is None and open_question.short_answer_confidence is None
+
+
+def test_a_deployments_minimum_confidence_decides_whether_the_bold_answer_shows(service):
+    from rag.service import Service
+
+    question = "Who led the Russian delegation?"
+    confidence = service.ask(question).short_answer_confidence
+    assert confidence is not None
+    stricter = Service(service.config.with_(short_answer_min_confidence=min(1.0, confidence + 0.01))).ask(question)
+    looser = Service(service.config.with_(short_answer_min_confidence=max(0.001, confidence - 0.01))).ask(question)
+    assert stricter.short_answer is None and not stricter.text.startswith("**")
+    assert stricter.short_answer_confidence == confidence
+    assert looser.short_answer is not None and looser.text.startswith(f"**{looser.short_answer}** — ")

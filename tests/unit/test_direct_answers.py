@@ -201,6 +201,9 @@ def test_the_scorer_shows_an_answer_only_above_its_threshold():
     assert sure.text == "Vladimir Medinsky" and sure.probability > 0.95 and sure.shown
     doubtful = best_answer(question, support, Scorer(model, threshold=0.99))
     assert doubtful.text == "Vladimir Medinsky" and not doubtful.shown
+    # A deployment's own minimum replaces the trained threshold, either way.
+    assert best_answer(question, support, Scorer(model, threshold=0.9), min_confidence=0.99).shown is False
+    assert best_answer(question, support, Scorer(model, threshold=0.99), min_confidence=0.9).shown is True
     assert best_answer(analyse("Why did the delegation come?"), support, Scorer(model, 0.5)) is None
 
 
