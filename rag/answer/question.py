@@ -95,7 +95,7 @@ _SENTENCE_ANSWER = re.compile(r"^\W*(why|how (did|does|do|is|are|was|were|has|ha
 # "Who did Putin send, and how was that delegation characterized?": two asks, which sentences answer.
 _SECOND_ASK = re.compile(r"\b(?:and|or) (?:how|why|what|who|when|where|which)\b", re.I)
 # "Who is Andriy Yermak?" asks for a description, not a name.
-_WHO_IS_NAME = re.compile(r"^\W*(?i:who) (is|was|are|were) (?:[A-Z][\w’'.-]*\s*){1,4}(?:\?|,|\band\b|$)")
+_WHO_IS_NAME = re.compile(r"^\W*(?i:who) (is|was|are|were) (?:[A-Z][\w’'.-]*+\s*){1,4}(?:\?|,|\band\b|$)")
 
 TIME_EXPRESSION = re.compile(
     r"\b(?:(?:this|last|next|past|coming|previous) (?:week|weekend|month|year|summer|winter|spring|autumn|fall)"
