@@ -240,8 +240,8 @@ class Service:
         return self.search_index.search(query, self._top_k(top_k), Filters.checked(as_of=as_of, **filters))
 
     def _extractive(self, question: Question, support: Support, top_k: int) -> Answer:
-        max_quotes = min(top_k, self.config.answering.max_quotes)
         answering = self.config.answering
+        max_quotes = min(top_k, answering.max_quotes)
         return compose(question, support, self.search_index.documents, max_quotes, self.config.web.app_url,
                        answering.short_answer, answering.short_answer_min_confidence or None)
 
