@@ -1,14 +1,15 @@
 """What the trained models' scripts share (benchmarks/ranker/train.py, benchmarks/answers/train.py):
-the training questions of the fixed split, and the product indexed over their articles.
+the questions of the fixed split, and the product indexed over their articles.
 
-The split is fixed in benchmarks/ranker/split.json: the 239 questions dated before 2022-08-12
-train; every later question is held out, so a held-out run (`rag bench --skip 240 ...`) asks
-about later news than any training question. Only the training questions' ids are read from the
-split; their articles are the `rag bench` slice for them (the 14 days up to each question date).
+The split is fixed by question date in benchmarks/split.json: 2022 June-August and 2024
+January-August train; 2022 September-December and 2024 September-December are held out. Several
+question files (realtimeqa-2022 and -2024) are read together; a question's articles are the
+`rag bench` slice for it (the 14 days up to its date), from the document files given.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -18,22 +19,53 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Config  # noqa: E402
-from rag.evals.bench import read_jsonl, select_slice  # noqa: E402
+from rag.evals.bench import parse_date, read_jsonl, select_slice  # noqa: E402
 from rag.service import Service  # noqa: E402
 
-SPLIT = ROOT / "benchmarks" / "ranker" / "split.json"
+SPLIT = ROOT / "benchmarks" / "split.json"
 TOP_K = 5
 
 
-def training_questions(questions_path: Path) -> list[dict]:
-    train_ids = set(json.loads(SPLIT.read_text())["train_ids"])
-    return [q for q in read_jsonl(questions_path) if str(q.get("id")) in train_ids]
+def split_of(question: dict) -> str | None:
+    """"train", "heldout", or None (a date outside both, or none) for one question, by its date."""
+    day = parse_date(question.get("date"))
+    if day is None:
+        return None
+    split = json.loads(SPLIT.read_text())
+    for name in ("train", "heldout"):
+        if any(dt.date.fromisoformat(lo) <= day <= dt.date.fromisoformat(hi) for lo, hi in split[name]):
+            return name
+    return None
 
 
-def training_service(questions: list[dict], documents_path: Path, index_dir: Path, **settings) -> Service:
-    """The product (with `settings` changed) over the training questions' articles, indexed in
-    `index_dir` (kept: a second run embeds nothing)."""
-    docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
+def split_questions(questions_paths: list[Path], name: str = "train") -> list[dict]:
+    """The usable questions (a question and gold answers) of split `name`, from every file given."""
+    return [
+        q for path in questions_paths for q in read_jsonl(path)
+        if q.get("question") and q.get("answers") and split_of(q) == name
+    ]
+
+
+def training_questions(questions_paths: list[Path]) -> list[dict]:
+    return split_questions(questions_paths, "train")
+
+
+def read_documents(documents_paths: list[Path]) -> list[dict]:
+    """Documents with text from every file given; an id seen twice keeps its first record."""
+    seen: set[str] = set()
+    docs = []
+    for path in documents_paths:
+        for d in read_jsonl(path):
+            if d.get("id") and (d.get("text") or "").strip() and d["id"] not in seen:
+                seen.add(d["id"])
+                docs.append(d)
+    return docs
+
+
+def training_service(questions: list[dict], documents_paths: list[Path], index_dir: Path, **settings) -> Service:
+    """The product (with `settings` changed) over the questions' articles, indexed in `index_dir`
+    (kept: a second run embeds nothing)."""
+    docs = read_documents(documents_paths)
     documents, how = select_slice(docs, questions)
     corpus = index_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
