@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Config  # noqa: E402
-from rag.evals.bench import parse_date, read_jsonl, select_slice  # noqa: E402
+from rag.evals.bench import parse_date, read_jsonl, select_slice, write_slice  # noqa: E402
 from rag.service import Service  # noqa: E402
 
 SPLIT = ROOT / "benchmarks" / "split.json"
@@ -69,9 +69,7 @@ def training_service(questions: list[dict], documents_paths: list[Path], index_d
     documents, how = select_slice(docs, questions)
     corpus = index_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    with (corpus / "slice.jsonl").open("w", encoding="utf-8") as handle:
-        for d in documents:
-            handle.write(json.dumps({k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}) + "\n")
+    write_slice(corpus, documents)
     service = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=index_dir / "index", **settings))
     started = time.perf_counter()
     summary = service.index()

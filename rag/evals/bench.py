@@ -174,6 +174,29 @@ def select_slice(documents: list[dict], questions: list[dict], days: int = WINDO
     )
 
 
+SLICE_FILE_BYTES = 8 * 1024 * 1024
+
+
+def write_slice(corpus: Path, documents: list[dict]) -> None:
+    """The documents as JSONL corpus files of at most SLICE_FILE_BYTES each: one file of a large
+    slice would be over the loader's size limit for a corpus file."""
+    part, size, handle = 0, 0, None
+    try:
+        for d in documents:
+            record = {k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            if handle is None or size + len(line.encode()) > SLICE_FILE_BYTES:
+                if handle is not None:
+                    handle.close()
+                handle = (corpus / f"slice-{part:03d}.jsonl").open("w", encoding="utf-8")
+                part, size = part + 1, 0
+            handle.write(line)
+            size += len(line.encode())
+    finally:
+        if handle is not None:
+            handle.close()
+
+
 # --------------------------------------------------------------------------------- baselines
 
 
@@ -614,10 +637,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     try:
         corpus = workdir / "corpus"
         corpus.mkdir()
-        with (corpus / "slice.jsonl").open("w", encoding="utf-8") as handle:
-            for d in documents:
-                record = {k: d.get(k) for k in ("id", "title", "url", "published", "text") if d.get(k)}
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_slice(corpus, documents)
         config = Config.from_env().with_(corpus_dir=corpus, index_dir=Path(index_dir) if index_dir else workdir / "index")
         service = Service(config)
 
