@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 
 from rag.errors import RagError
 from rag.team.db import Database, aware
-from rag.team.models import User, utcnow
+from rag.team.models import ApiToken, User, utcnow
 from rag.team.sessions import end_sessions
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -155,6 +155,7 @@ class Accounts:
             self._keep_an_admin(session, user, None)
             session.execute(delete(User).where(User.id == user.id))
             end_sessions(session, user.username)
+            session.execute(delete(ApiToken).where(ApiToken.owner == user.username))
 
     def set_password(self, username: str, password: str) -> None:
         self._not_settings(username)
