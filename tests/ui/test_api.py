@@ -273,11 +273,17 @@ def test_rate_limit_and_metrics_token(app_folders):
 
 
 def test_a_user_makes_and_revokes_a_token_in_the_app(app, browser):  # noqa: F811 - browser is a fixture
-    from tests.ui.test_team_browser import expect, log_in
+    from playwright.sync_api import expect
 
     server, client, _ = app
-    context, page = log_in(browser, server, "alice")
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
     try:
+        page.goto(server.url, wait_until="load")
+        page.locator("input[type=text]").fill("alice")
+        page.locator("input[type=password]").fill(USERS["alice"][0])
+        page.get_by_role("button", name="Login").click()
+        expect(page.locator("#who")).to_contain_text("alice", timeout=60_000)
         page.locator("#api-tokens").get_by_text("API tokens").click()
         page.locator("#token-name textarea, #token-name input").first.fill("laptop script")
         page.locator("#make-token").click()
