@@ -27,6 +27,7 @@ from rag.team.quality import quality_report
 from rag.types import Answer, Citation, Document
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALICE, BOB = 1, 2  # account ids: the stores own by id and do not look accounts up
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -118,7 +119,7 @@ def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(databa
     accounts = Accounts(database)
     accounts.add("alice", "password-1", "editor")
     accounts.add("bob", "password-2", "admin")
-    here, there = LoginSessions(database, dt.timedelta(days=1)), LoginSessions(database, dt.timedelta(days=1))
+    here, there = LoginSessions(database, dt.timedelta(days=1), accounts), LoginSessions(database, dt.timedelta(days=1), accounts)
     here["token-a1"] = "alice"
     here["token-a2"] = "alice"
     here["token-b"] = "bob"
@@ -131,18 +132,18 @@ def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(databa
     with pytest.raises(KeyError):
         del here["token-a2"]
     accounts.set_password("alice", "password-3")  # a new password ends alice's logins
-    assert LoginSessions(database, dt.timedelta(days=1)).get("token-a1") is None
-    here.end_all("bob")
+    assert LoginSessions(database, dt.timedelta(days=1), accounts).get("token-a1") is None
+    here.end_all(there["token-b"])  # what Gradio hands a handler: the name, carrying the account id
     assert here.get("token-b") is None
     here["token-b2"] = "bob"
     accounts.set_role("alice", "admin")
     accounts.remove("bob")
-    assert LoginSessions(database, dt.timedelta(days=1)).get("token-b2") is None
-    short = LoginSessions(database, dt.timedelta(seconds=0.5))
+    assert LoginSessions(database, dt.timedelta(days=1), accounts).get("token-b2") is None
+    short = LoginSessions(database, dt.timedelta(seconds=0.5), accounts)
     short["token-c"] = "alice"
     assert short.get("token-c") == "alice"
     time.sleep(0.6)
-    assert LoginSessions(database, dt.timedelta(seconds=0.5)).get("token-c") is None  # expired
+    assert LoginSessions(database, dt.timedelta(seconds=0.5), accounts).get("token-c") is None  # expired
 
 
 # Conversations ----------------------------------------------------------------------------------
@@ -150,17 +151,17 @@ def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(databa
 
 def test_conversations_are_saved_titled_listed_newest_first_and_resumed(database):
     store = Conversations(database)
-    first = store.save_turn("alice", None, answer("Who led the Russian delegation in Istanbul?"),
+    first = store.save_turn(ALICE, None, answer("Who led the Russian delegation in Istanbul?"),
                             {"top_k": 5}, "gen-1", {"istanbul-talks": "hash-1"})
-    second = store.save_turn("alice", None, answer("What did Rubio say?\nabout the talks " + "very " * 30))
-    follow = store.save_turn("alice", first.conversation_id, answer("What did he warn?", "He warned [1]."))
+    second = store.save_turn(ALICE, None, answer("What did Rubio say?\nabout the talks " + "very " * 30))
+    follow = store.save_turn(ALICE, first.conversation_id, answer("What did he warn?", "He warned [1]."))
     assert (first.position, follow.position, follow.conversation_id) == (0, 1, first.conversation_id)
-    listed = store.list("alice")
+    listed = store.list(ALICE)
     assert [c.conversation_id for c in listed] == [first.conversation_id, second.conversation_id]  # used last first
     assert listed[0].title == "Who led the Russian delegation in Istanbul?" and listed[0].turns == 2
     assert listed[1].title.startswith("What did Rubio say? about the talks") and listed[1].title.endswith("…")
     assert len(listed[1].title) <= 82
-    view = store.open("alice", first.conversation_id)
+    view = store.open(ALICE, first.conversation_id)
     assert view.history() == [("Who led the Russian delegation in Istanbul?", "Medinsky led it [1]."),
                               ("What did he warn?", "He warned [1].")]
     kept = view.turns[0]
@@ -172,39 +173,39 @@ def test_conversations_are_saved_titled_listed_newest_first_and_resumed(database
 
 def test_each_user_sees_and_changes_only_their_own_conversations(database):
     store = Conversations(database)
-    mine = store.save_turn("alice", None, answer("Alice's question"))
-    store.save_turn("bob", None, answer("Bob's question"))
-    assert [c.title for c in store.list("bob")] == ["Bob's question"]
+    mine = store.save_turn(ALICE, None, answer("Alice's question"))
+    store.save_turn(BOB, None, answer("Bob's question"))
+    assert [c.title for c in store.list(BOB)] == ["Bob's question"]
     for trespass in (
-        lambda: store.open("bob", mine.conversation_id),
-        lambda: store.rename("bob", mine.conversation_id, "mine now"),
-        lambda: store.delete("bob", mine.conversation_id),
-        lambda: store.save_turn("bob", mine.conversation_id, answer("sneaky")),
-        lambda: store.share("bob", mine.turn_id),
-        lambda: store.turn("bob", mine.turn_id),
+        lambda: store.open(BOB, mine.conversation_id),
+        lambda: store.rename(BOB, mine.conversation_id, "mine now"),
+        lambda: store.delete(BOB, mine.conversation_id),
+        lambda: store.save_turn(BOB, mine.conversation_id, answer("sneaky")),
+        lambda: store.share(BOB, mine.turn_id),
+        lambda: store.turn(BOB, mine.turn_id),
     ):
         with pytest.raises(NotFound):
             trespass()
-    assert store.open("alice", mine.conversation_id).title == "Alice's question"
-    assert len(store.open("alice", mine.conversation_id).turns) == 1
+    assert store.open(ALICE, mine.conversation_id).title == "Alice's question"
+    assert len(store.open(ALICE, mine.conversation_id).turns) == 1
 
 
 def test_rename_delete_and_search(database):
     store = Conversations(database)
-    a = store.save_turn("alice", None, answer("Who led the delegation?", "Vladimir Medinsky [1]."))
-    b = store.save_turn("alice", None, answer("What is 100% certain?", "Nothing [1]."))
-    store.rename("alice", a.conversation_id, "  Istanbul   talks ")
-    assert store.open("alice", a.conversation_id).title == "Istanbul talks"
+    a = store.save_turn(ALICE, None, answer("Who led the delegation?", "Vladimir Medinsky [1]."))
+    b = store.save_turn(ALICE, None, answer("What is 100% certain?", "Nothing [1]."))
+    store.rename(ALICE, a.conversation_id, "  Istanbul   talks ")
+    assert store.open(ALICE, a.conversation_id).title == "Istanbul talks"
     with pytest.raises(Exception, match="empty"):
-        store.rename("alice", a.conversation_id, "   ")
-    assert [c.conversation_id for c in store.list("alice", "istanbul")] == [a.conversation_id]  # title, any case
-    assert [c.conversation_id for c in store.list("alice", "MEDINSKY")] == [a.conversation_id]  # answer text
-    assert [c.conversation_id for c in store.list("alice", "100%")] == [b.conversation_id]  # % is literal
-    assert store.list("alice", "_") == [] and store.list("bob", "medinsky") == []
-    token = store.share("alice", a.turn_id)
-    FeedbackStore(database).rate("alice", a.turn_id, "up")
-    store.delete("alice", a.conversation_id)
-    assert [c.conversation_id for c in store.list("alice")] == [b.conversation_id]
+        store.rename(ALICE, a.conversation_id, "   ")
+    assert [c.conversation_id for c in store.list(ALICE, "istanbul")] == [a.conversation_id]  # title, any case
+    assert [c.conversation_id for c in store.list(ALICE, "MEDINSKY")] == [a.conversation_id]  # answer text
+    assert [c.conversation_id for c in store.list(ALICE, "100%")] == [b.conversation_id]  # % is literal
+    assert store.list(ALICE, "_") == [] and store.list(BOB, "medinsky") == []
+    token = store.share(ALICE, a.turn_id)
+    FeedbackStore(database).rate(ALICE, a.turn_id, "up")
+    store.delete(ALICE, a.conversation_id)
+    assert [c.conversation_id for c in store.list(ALICE)] == [b.conversation_id]
     with pytest.raises(NotFound):
         store.shared(token)  # its answers' links go with it
     assert FeedbackStore(database).rated()[0].question == "Who led the delegation?"  # feedback stays
@@ -213,29 +214,29 @@ def test_rename_delete_and_search(database):
 def test_kept_citations_say_when_the_article_changed_or_left(database):
     store = Conversations(database)
     saved = store.save_turn(
-        "alice", None, answer("Q?", citations=[citation(1, "same", "A"), citation(2, "edited", "B"), citation(3, "gone", "C")]),
+        ALICE, None, answer("Q?", citations=[citation(1, "same", "A"), citation(2, "edited", "B"), citation(3, "gone", "C")]),
         content_hashes={"same": "h1", "edited": "h2", "gone": "h3"},
     )
     now = {"same": Document("same", "t", "T", "s", "h1"), "edited": Document("edited", "t", "T", "s", "h2-new")}
-    notes = citation_notes(store.open("alice", saved.conversation_id).turns[0].citations, now.get)
+    notes = citation_notes(store.open(ALICE, saved.conversation_id).turns[0].citations, now.get)
     assert set(notes) == {2, 3}
     assert "changed" in notes[2] and "no longer in the corpus" in notes[3]
 
 
 def test_permalinks_open_until_revoked_by_their_owner(database):
     store = Conversations(database)
-    saved = store.save_turn("alice", None, answer("Who led the delegation?"))
-    token = store.share("alice", saved.turn_id)
+    saved = store.save_turn(ALICE, None, answer("Who led the delegation?"))
+    token = store.share(ALICE, saved.turn_id)
     shared = store.shared(token)
-    assert (shared.owner, shared.turn.question, shared.turn.citations[0].publisher) == ("alice", "Who led the delegation?", "Reuters")
-    assert [s.token for s in store.shares("alice")] == [token] and store.shares("bob") == []
+    assert (shared.owner_id, shared.turn.question, shared.turn.citations[0].publisher) == (ALICE, "Who led the delegation?", "Reuters")
+    assert [s.token for s in store.shares(ALICE)] == [token] and store.shares(BOB) == []
     with pytest.raises(NotFound):
-        store.revoke("bob", token)
-    store.revoke("alice", token)
+        store.revoke(BOB, token)
+    store.revoke(ALICE, token)
     for bad in (token, "nope", "", None, "x" * 500):
         with pytest.raises(NotFound):
             store.shared(bad)
-    assert store.shares("alice") == []
+    assert store.shares(ALICE) == []
 
 
 # Feedback and quality ---------------------------------------------------------------------------
@@ -243,26 +244,26 @@ def test_permalinks_open_until_revoked_by_their_owner(database):
 
 def test_feedback_keeps_what_shaped_the_answer_and_becomes_gold_items(database, tmp_path):
     store, feedback = Conversations(database), FeedbackStore(database)
-    first = store.save_turn("alice", None, answer("Who led the Russian delegation?"), {"top_k": 3}, "gen-7")
-    follow = store.save_turn("alice", first.conversation_id, answer("What did he say?", "He said nothing [1]."),
+    first = store.save_turn(ALICE, None, answer("Who led the Russian delegation?"), {"top_k": 3}, "gen-7")
+    follow = store.save_turn(ALICE, first.conversation_id, answer("What did he say?", "He said nothing [1]."),
                              {"top_k": 3, "outlet": "Reuters"}, "gen-7")
-    declined = store.save_turn("alice", None, answer("Who won the 1966 World Cup?", "The articles do not say.", [], False))
+    declined = store.save_turn(ALICE, None, answer("Who won the 1966 World Cup?", "The articles do not say.", [], False))
     with pytest.raises(NotFound):
-        feedback.rate("bob", follow.turn_id, "down")  # only the asker rates an answer
+        feedback.rate(BOB, follow.turn_id, "down")  # only the asker rates an answer
     with pytest.raises(FeedbackError):
-        feedback.rate("alice", follow.turn_id, "meh")
-    feedback.rate("alice", follow.turn_id, "up")
-    record = feedback.rate("alice", follow.turn_id, "down", "too vague",
+        feedback.rate(ALICE, follow.turn_id, "meh")
+    feedback.rate(ALICE, follow.turn_id, "up")
+    record = feedback.rate(ALICE, follow.turn_id, "down", "too vague",
                            "Vladimir Medinsky said Russia was ready for a long war, on 16 May 2025.")
     assert len(feedback.rated()) == 1  # a second rating replaces the first
     assert (record.rating, record.history, record.mode, record.settings, record.index_generation) == (
         -1, ["Who led the Russian delegation?"], "extractive", {"top_k": 3, "outlet": "Reuters"}, "gen-7")
     assert record.citations[0]["quote"] == "Vladimir Medinsky led the delegation."
-    feedback.rate("alice", first.turn_id, "up")
-    feedback.rate("alice", declined.turn_id, "up")
-    third = store.save_turn("alice", None, answer("Where?"))
-    feedback.rate("alice", third.turn_id, "down")  # no correction: nothing to learn from
-    assert feedback.of_turn("alice", third.turn_id).rating == -1 and feedback.of_turn("bob", third.turn_id) is None
+    feedback.rate(ALICE, first.turn_id, "up")
+    feedback.rate(ALICE, declined.turn_id, "up")
+    third = store.save_turn(ALICE, None, answer("Where?"))
+    feedback.rate(ALICE, third.turn_id, "down")  # no correction: nothing to learn from
+    assert feedback.of_turn(ALICE, third.turn_id).rating == -1 and feedback.of_turn(BOB, third.turn_id) is None
 
     items, left_out = gold_items(feedback.rated())
     assert left_out == 1
@@ -284,12 +285,13 @@ def test_feedback_keeps_what_shaped_the_answer_and_becomes_gold_items(database, 
 
 def test_quality_report_counts_questions_declines_thumbs_latency_and_outlets(database):
     store, feedback = Conversations(database), FeedbackStore(database)
-    slow = store.save_turn("alice", None, answer("slow one", latency_ms=9000.0,
+    alice, bob = (Accounts(database).add(name, "password-1").id for name in ("alice", "bob"))  # names for the figures
+    slow = store.save_turn(alice, None, answer("slow one", latency_ms=9000.0,
                                                  citations=[citation(1, "a", "Reuters"), citation(2, "b", "FT")]))
-    store.save_turn("bob", None, answer("fast one", latency_ms=50.0, citations=[citation(1, "c", "Reuters")]))
-    declined = store.save_turn("bob", None, answer("no idea", "Not in the articles.", [], False, latency_ms=20.0))
-    feedback.rate("alice", slow.turn_id, "down", correction="Medinsky")
-    feedback.rate("bob", declined.turn_id, "up")
+    store.save_turn(bob, None, answer("fast one", latency_ms=50.0, citations=[citation(1, "c", "Reuters")]))
+    declined = store.save_turn(bob, None, answer("no idea", "Not in the articles.", [], False, latency_ms=20.0))
+    feedback.rate(alice, slow.turn_id, "down", correction="Medinsky")
+    feedback.rate(bob, declined.turn_id, "up")
     report = quality_report(database, days=7)
     assert len(report.per_day) == 7 and report.per_day[-1].day == dt.datetime.now(dt.timezone.utc).date()
     assert (report.questions, report.declines, report.rated, report.thumbs_down_rate) == (3, 1, 2, 0.5)
@@ -308,6 +310,9 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
     assert current_revision(old) == "0001"
     with old.writing() as session:
         session.execute(text(
+            "INSERT INTO users (username, password_hash, role, created_at, password_changed_at) "
+            "VALUES ('alice', 'x', 'reader', :t, :t)"), {"t": dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)})
+        session.execute(text(
             "INSERT INTO conversations (id, owner, title, created_at, updated_at) "
             "VALUES ('c1', 'alice', 'Before the upgrade', :t, :t)"), {"t": dt.datetime(2025, 5, 16, tzinfo=dt.timezone.utc)})
         session.execute(text(
@@ -319,12 +324,13 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
     try:
         assert current_revision(upgraded) == HEAD
         store = Conversations(upgraded)
-        view = store.open("alice", "c1")
+        alice = Accounts(upgraded).get("alice").id
+        view = store.open(alice, "c1")
         assert (view.title, view.turns[0].question) == ("Before the upgrade", "Old question?")
-        token = store.share("alice", view.turns[0].turn_id)  # the new tables work on the old rows
+        token = store.share(alice, view.turns[0].turn_id)  # the new tables work on the old rows
         assert store.shared(token).turn.answer == "Old answer [1]."
-        store.save_turn("alice", "c1", answer("New question?"))
-        assert [t.position for t in store.open("alice", "c1").turns] == [0, 1]
+        store.save_turn(alice, "c1", answer("New question?"))
+        assert [t.position for t in store.open(alice, "c1").turns] == [0, 1]
     finally:
         upgraded.close()
 
@@ -349,7 +355,7 @@ def test_twenty_users_saving_at_once_lose_and_mix_up_nothing(database):
             start.wait()
             conversation = None
             for k in range(5):
-                saved = store.save_turn(f"user{n}", conversation, answer(f"user{n} question {k}", f"answer {n}.{k} [1]"))
+                saved = store.save_turn(n + 1, conversation, answer(f"user{n} question {k}", f"answer {n}.{k} [1]"))
                 conversation = saved.conversation_id
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -361,8 +367,8 @@ def test_twenty_users_saving_at_once_lose_and_mix_up_nothing(database):
         t.join(timeout=120)
     assert not errors, errors
     for n in range(20):
-        (summary,) = store.list(f"user{n}")
-        turns = store.open(f"user{n}", summary.conversation_id).turns
+        (summary,) = store.list(n + 1)
+        turns = store.open(n + 1, summary.conversation_id).turns
         assert [(t.position, t.question, t.answer) for t in turns] == [
             (k, f"user{n} question {k}", f"answer {n}.{k} [1]") for k in range(5)]
 
@@ -376,7 +382,7 @@ store = Conversations(open_url(sys.argv[1]))
 conversation = None
 for k in range(100000):
     cite = Citation(1, "doc", "Headline", "quote " * 50, "https://example.org", "Outlet")
-    saved = store.save_turn("alice", conversation, Answer(f"q{k}", f"a{k} [1]", [cite], True, "extractive"))
+    saved = store.save_turn(1, conversation, Answer(f"q{k}", f"a{k} [1]", [cite], True, "extractive"))
     conversation = saved.conversation_id
     print(k, flush=True)
 """
@@ -394,9 +400,9 @@ def test_a_killed_process_leaves_every_saved_turn_whole(database_url, database):
     child.stdout.close()
     assert seen >= 20
     store = Conversations(database)
-    (summary,) = store.list("alice")
-    turns = store.open("alice", summary.conversation_id).turns
+    (summary,) = store.list(ALICE)
+    turns = store.open(ALICE, summary.conversation_id).turns
     assert len(turns) >= seen + 1  # every save it reported is there
     assert [t.position for t in turns] == list(range(len(turns)))
     assert all(t.question == f"q{t.position}" and len(t.citations) == 1 for t in turns)
-    store.save_turn("alice", summary.conversation_id, answer("after the crash"))  # and it takes new ones
+    store.save_turn(ALICE, summary.conversation_id, answer("after the crash"))  # and it takes new ones
