@@ -15,19 +15,21 @@ import time
 import pytest
 import yaml
 from alembic.script import ScriptDirectory
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from rag.evals.gold import load_gold
 from rag.team.accounts import AccountError, Accounts, Role
 from rag.team.conversations import Conversations, NotFound, citation_notes
 from rag.team.db import MIGRATIONS, current_revision, open_url
-from rag.team.sessions import LoginSessions
+from rag.team.sessions import LoginSessions, digest
 from rag.team.feedback import FeedbackError, FeedbackStore, gold_items
 from rag.team.quality import quality_report
 from rag.types import Answer, Citation, Document
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALICE, BOB = 1, 2  # account ids: the stores own by id and do not look accounts up
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # for tests not about hashing
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -116,7 +118,7 @@ def test_the_rag_auth_admin_is_an_account_from_the_settings(database):
 
 
 def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(database):
-    accounts = Accounts(database)
+    accounts = Accounts(database, hasher=FAST)
     accounts.add("alice", "password-1", "editor")
     accounts.add("bob", "password-2", "admin")
     here, there = LoginSessions(database, dt.timedelta(days=1), accounts), LoginSessions(database, dt.timedelta(days=1), accounts)
@@ -144,6 +146,91 @@ def test_login_sessions_are_shared_hashed_expire_and_end_with_the_account(databa
     assert short.get("token-c") == "alice"
     time.sleep(0.6)
     assert LoginSessions(database, dt.timedelta(seconds=0.5), accounts).get("token-c") is None  # expired
+
+
+# Accounts by id ---------------------------------------------------------------------------------
+
+
+def test_removing_an_account_takes_what_it_owns_and_a_new_account_of_its_name_starts_empty(database):
+    accounts, store, feedback = Accounts(database, hasher=FAST), Conversations(database), FeedbackStore(database)
+    accounts.add("boss", "password-0", "admin")
+    old = accounts.add("sam", "password-1", "reader")  # the highest id: SQLite would hand it out again
+    saved = store.save_turn(old.id, None, answer("What did old sam ask?"))
+    token = store.share(old.id, saved.turn_id)
+    feedback.rate(old.id, saved.turn_id, "down", correction="Vladimir Medinsky led it.")
+    here, there = (LoginSessions(database, dt.timedelta(days=1), accounts) for _ in range(2))
+    here["old-login"] = "sam"  # Gradio's login form stores the name it checked
+    seen = there["old-login"]  # another process has it cached now
+    assert (seen, seen.account_id) == ("sam", old.id) and accounts.identify(seen) == old
+
+    accounts.remove("sam")
+    assert accounts.identify(seen) is None  # at once, though `there` may still hold the token for a few seconds
+    new = accounts.add("sam", "password-2", "reader")
+    assert new.id != old.id and accounts.identify(seen) is None and accounts.by_id(old.id) is None
+    with pytest.raises(KeyError):
+        LoginSessions(database, dt.timedelta(days=1), accounts)["old-login"]
+    assert store.list(new.id) == [] and store.shares(new.id) == [] and feedback.of_turn(new.id, saved.turn_id) is None
+    for gone in (lambda: store.open(new.id, saved.conversation_id), lambda: store.turn(new.id, saved.turn_id),
+                 lambda: store.shared(token), lambda: store.open(old.id, saved.conversation_id)):
+        with pytest.raises(NotFound):
+            gone()
+    with database.reading() as session:  # deleted, not just hidden: conversations, answers, links
+        assert session.execute(text("SELECT count(*) FROM conversations")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM shares")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM sessions")).scalar() == 0
+    (kept,) = feedback.rated()  # the rating stays for evaluation, owned by nobody
+    assert (kept.account_id, kept.username, kept.correction) == (None, "a removed account", "Vladimir Medinsky led it.")
+    assert gold_items([kept])[0][0]["question"] == "What did old sam ask?"
+    mine = store.save_turn(new.id, None, answer("New sam's question"))
+    assert [c.conversation_id for c in store.list(new.id)] == [mine.conversation_id]
+
+
+def test_owners_are_account_ids_never_names(database):
+    store, feedback = Conversations(database), FeedbackStore(database)
+    saved = store.save_turn(ALICE, None, answer("Q?"))
+    for by_name in (lambda: store.save_turn("alice", None, answer("Q?")), lambda: store.list("alice"),
+                    lambda: store.open("alice", saved.conversation_id), lambda: store.share("1", saved.turn_id),
+                    lambda: feedback.rate("alice", saved.turn_id, "up"), lambda: store.list(True)):
+        with pytest.raises(TypeError, match="account id"):
+            by_name()
+    accounts = Accounts(database, hasher=FAST)
+    accounts.add("alice", "password-1")
+    assert accounts.identify("alice") is None and accounts.identify(None) is None  # a bare name is no login
+
+
+def test_every_owner_column_is_removed_with_its_account():
+    """A table with an `owner_id` or `account_id` column must be listed in OWNED, or a removed
+    account's rows would wait there for whoever gets its id or name."""
+    from rag.team.accounts import OWNED
+    from rag.team.models import Base
+
+    owner_columns = {(t.name, c.name) for t in Base.metadata.sorted_tables for c in t.columns
+                     if c.name in ("owner_id", "account_id") or c.name.endswith("_account_id")}
+    assert owner_columns == {(o.table, o.column) for o in OWNED}
+
+
+def test_the_rag_auth_admin_and_the_local_user_have_ids_of_their_own(database):
+    from rag.team.models import LOCAL_ID, SETTINGS_ADMIN_ID
+
+    accounts = Accounts(database, settings_admin=("root", "pw"), hasher=FAST)
+    root = accounts.check("root", "pw")
+    assert (root.id, root.from_settings) == (SETTINGS_ADMIN_ID, True) and accounts.get("root") == root
+    alice = accounts.add("alice", "password-1")
+    assert alice.id not in (SETTINGS_ADMIN_ID, LOCAL_ID)
+    sessions = LoginSessions(database, dt.timedelta(days=1), accounts)
+    sessions["root-login"] = "root"
+    assert sessions["root-login"].account_id == SETTINGS_ADMIN_ID
+    store = Conversations(database)
+    saved = store.save_turn(SETTINGS_ADMIN_ID, None, answer("The operator's question"))
+    # RAG_AUTH is the operator's account: a new name or password in the settings keeps it.
+    renamed = Accounts(database, settings_admin=("ops", "pw2"), hasher=FAST)
+    assert renamed.by_id(SETTINGS_ADMIN_ID).username == "ops" and renamed.get("root") is None
+    assert store.list(renamed.get("ops").id)[0].conversation_id == saved.conversation_id
+    # Without RAG_AUTH, nobody is that account; a database account named "root" is a new one.
+    plain = Accounts(database, hasher=FAST)
+    assert plain.by_id(SETTINGS_ADMIN_ID) is None and plain.by_id(LOCAL_ID) is None
+    assert LoginSessions(database, dt.timedelta(days=1), plain).get("root-login") is None
+    assert store.list(plain.add("root", "password-2").id) == []
 
 
 # Conversations ----------------------------------------------------------------------------------
@@ -285,7 +372,7 @@ def test_feedback_keeps_what_shaped_the_answer_and_becomes_gold_items(database, 
 
 def test_quality_report_counts_questions_declines_thumbs_latency_and_outlets(database):
     store, feedback = Conversations(database), FeedbackStore(database)
-    alice, bob = (Accounts(database).add(name, "password-1").id for name in ("alice", "bob"))  # names for the figures
+    alice, bob = (Accounts(database, hasher=FAST).add(name, "password-1").id for name in ("alice", "bob"))  # names for the figures
     slow = store.save_turn(alice, None, answer("slow one", latency_ms=9000.0,
                                                  citations=[citation(1, "a", "Reuters"), citation(2, "b", "FT")]))
     store.save_turn(bob, None, answer("fast one", latency_ms=50.0, citations=[citation(1, "c", "Reuters")]))
@@ -333,6 +420,74 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
         assert [t.position for t in store.open(alice, "c1").turns] == [0, 1]
     finally:
         upgraded.close()
+
+
+def test_a_0003_database_moves_to_account_ids(database_url):
+    """Migration 0004 on a database in use: each row goes to the account that had its name when
+    the row was made; the rest (a removed user's, an older holder's of a re-used name) to nobody."""
+    old = open_url(database_url, revision="0003")
+    before, after = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2025, 2, 1, tzinfo=dt.timezone.utc)
+    rows = {  # conversation: (owner name, made at)
+        "c-alice": ("alice", after), "c-old-sam": ("sam", before), "c-sam": ("sam", after + dt.timedelta(days=1)),
+        "c-root": ("root", after), "c-local": ("local", before), "c-gone": ("gone", after),
+    }
+    with old.writing() as session:
+        for name, made in (("alice", before), ("sam", after), ("zed", before)):  # sam re-created after old sam left
+            session.execute(text("INSERT INTO users (username, password_hash, role, created_at, password_changed_at) "
+                                 "VALUES (:n, 'x', 'admin', :t, :t)"), {"n": name, "t": made})
+        session.execute(text("DELETE FROM users WHERE username = 'zed'"))  # the highest id, removed before
+        for cid, (owner, made) in rows.items():
+            session.execute(text("INSERT INTO conversations (id, owner, title, created_at, updated_at) "
+                                 "VALUES (:c, :o, :c, :t, :t)"), {"c": cid, "o": owner, "t": made})
+            session.execute(text(
+                "INSERT INTO turns (conversation_id, position, question, answer, answerable, mode, settings, "
+                "index_generation, latency_ms, created_at) VALUES (:c, 0, :c, 'a', :yes, 'e', '{}', '', 1.0, :t)"),
+                {"c": cid, "t": made, "yes": True})
+            turn = session.execute(text("SELECT id FROM turns WHERE conversation_id = :c"), {"c": cid}).scalar()
+            session.execute(text("INSERT INTO shares (token, turn_id, owner, created_at) VALUES (:c, :turn, :o, :t)"),
+                            {"c": cid, "turn": turn, "o": owner, "t": made})
+            session.execute(text(
+                "INSERT INTO feedback (turn_id, username, rating, comment, correction, question, history, answer, "
+                "answerable, citations, mode, settings, index_generation, created_at, updated_at) VALUES "
+                "(:turn, :o, 1, '', '', :c, '[]', 'a', :yes, '[]', 'e', '{}', '', :t, :t)"),
+                {"turn": turn, "o": owner, "c": cid, "t": made, "yes": True})
+        for token, owner, made in (("h-alice", "alice", after), ("h-old-sam", "sam", before), ("h-root", "root", after),
+                                   ("h-gone", "gone", after)):
+            session.execute(text("INSERT INTO sessions (token_hash, username, created_at) VALUES (:k, :o, :t)"),
+                            {"k": digest(token), "o": owner, "t": made})
+    old.close()
+
+    from rag.team.models import LOCAL_ID, SETTINGS_ADMIN_ID
+
+    new = open_url(database_url, settings_admin="root")
+    try:
+        assert current_revision(new) == HEAD
+        accounts = Accounts(new, settings_admin=("root", "pw"), hasher=FAST)
+        alice, sam = accounts.get("alice").id, accounts.get("sam").id
+        store, feedback = Conversations(new), FeedbackStore(new)
+        owned = {cid: [o for o in (alice, sam, SETTINGS_ADMIN_ID, LOCAL_ID)
+                       if cid in {c.conversation_id for c in store.list(o)}] for cid in rows}
+        assert owned == {"c-alice": [alice], "c-old-sam": [], "c-sam": [sam], "c-root": [SETTINGS_ADMIN_ID],
+                         "c-local": [LOCAL_ID], "c-gone": []}
+        assert {s.token for s in store.shares(sam)} == {"c-sam"}
+        for cid in ("c-alice", "c-sam", "c-root", "c-local"):
+            assert store.shared(cid).owner_id == owned[cid][0]
+        for cid in ("c-old-sam", "c-gone"):  # links of nobody's answers no longer open
+            with pytest.raises(NotFound):
+                store.shared(cid)
+        by_question = {r.question: r.account_id for r in feedback.rated()}
+        assert by_question == {"c-alice": alice, "c-old-sam": None, "c-sam": sam, "c-root": SETTINGS_ADMIN_ID,
+                               "c-local": LOCAL_ID, "c-gone": None}  # all kept for evaluation
+        sessions = LoginSessions(new, dt.timedelta(days=3650), accounts)
+        assert [sessions.get(t) and sessions.get(t).account_id for t in ("h-alice", "h-old-sam", "h-root", "h-gone")] == [
+            alice, None, SETTINGS_ADMIN_ID, None]
+        newcomer = accounts.add("newcomer", "password-1").id
+        accounts.remove("newcomer")  # the highest id: never handed out again
+        assert accounts.add("newcomer", "password-1").id > newcomer
+        accounts.remove("sam")
+        assert store.list(accounts.add("sam", "password-2").id) == []
+    finally:
+        new.close()
 
 
 def test_the_migrations_build_the_schema_the_models_describe(database):
