@@ -441,8 +441,8 @@ def test_a_0003_database_moves_to_account_ids(database_url):
                                  "VALUES (:c, :o, :c, :t, :t)"), {"c": cid, "o": owner, "t": made})
             session.execute(text(
                 "INSERT INTO turns (conversation_id, position, question, answer, answerable, mode, settings, "
-                "index_generation, latency_ms, created_at) VALUES (:c, 0, :c, 'a', :yes, 'e', '{}', '', 1.0, :t)"),
-                {"c": cid, "t": made, "yes": True})
+                "index_generation, latency_ms, created_at) VALUES (:c, 0, :q, 'a', :yes, 'e', '{}', '', 1.0, :t)"),
+                {"c": cid, "q": cid, "t": made, "yes": True})
             turn = session.execute(text("SELECT id FROM turns WHERE conversation_id = :c"), {"c": cid}).scalar()
             session.execute(text("INSERT INTO shares (token, turn_id, owner, created_at) VALUES (:c, :turn, :o, :t)"),
                             {"c": cid, "turn": turn, "o": owner, "t": made})
