@@ -490,6 +490,36 @@ def test_a_0003_database_moves_to_account_ids(database_url):
         new.close()
 
 
+def test_migration_0004_goes_back_to_names_and_forth_again(database_url):
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    database = open_url(database_url, settings_admin="root")
+    alice = Accounts(database, hasher=FAST).add("alice", "password-1").id
+    store = Conversations(database)
+    saved = store.save_turn(alice, None, answer("Alice's question"))
+    token = store.share(alice, saved.turn_id)
+    FeedbackStore(database).rate(alice, saved.turn_id, "up")
+    store.save_turn(0, None, answer("The RAG_AUTH admin's question"))
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", str(MIGRATIONS))
+    with database.engine.begin() as connection:
+        settings.attributes.update(connection=connection, settings_admin="root")
+        command.downgrade(settings, "0003")
+    with database.reading() as session:
+        assert sorted(session.execute(text("SELECT owner FROM conversations")).scalars()) == ["alice", "root"]
+        assert session.execute(text("SELECT owner FROM shares")).scalars().all() == ["alice"]
+        assert session.execute(text("SELECT username FROM feedback")).scalars().all() == ["alice"]
+    database.close()
+    again = open_url(database_url, settings_admin="root")
+    try:
+        store = Conversations(again)
+        assert [c.title for c in store.list(alice)] == ["Alice's question"] and store.shared(token).owner_id == alice
+        assert [c.title for c in store.list(0)] == ["The RAG_AUTH admin's question"]
+    finally:
+        again.close()
+
+
 def test_the_migrations_build_the_schema_the_models_describe(database):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
