@@ -26,7 +26,7 @@ from sqlalchemy import column, delete, func, select, table, update
 from rag.errors import RagError
 from rag.team.db import Database, aware
 from rag.team.models import LOCAL_ID, SETTINGS_ADMIN_ID, User, utcnow
-from rag.team.sessions import SessionUser, end_sessions
+from rag.team.sessions import end_sessions
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
@@ -186,10 +186,6 @@ class Accounts:
             user = session.scalar(select(User).where(User.username == username))
             return _account(user) if user else None
 
-    def session_user(self, account: Account) -> SessionUser:
-        """What a login of `account` hands Gradio as `request.username`."""
-        return SessionUser(account.username, account.id)
-
     def _settings_account(self) -> Account:
         return Account(SETTINGS_ADMIN_ID, self.settings_admin[0], Role.ADMIN, from_settings=True)
 
@@ -283,8 +279,7 @@ def _account(user: User) -> Account:
 
 def reserved_name(account_id: int | None) -> str:
     """How a figure names an owner id that has no row in `users`."""
-    return {SETTINGS_ADMIN_ID: "RAG_AUTH admin", LOCAL_ID: "local", None: "a removed account"}.get(
-        account_id, "a removed account")
+    return {SETTINGS_ADMIN_ID: "RAG_AUTH admin", LOCAL_ID: "local"}.get(account_id, "a removed account")
 
 
 def _day(moment) -> str:

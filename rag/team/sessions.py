@@ -20,6 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 CACHE_SECONDS = 5.0  # a process re-reads a known token this often (how soon a revocation reaches it)
 CACHE_SIZE = 10_000
+# The account a login form's check just accepted, in that request's task: Gradio then stores the
+# typed name, which by then could name a new account (the old one removed meanwhile).
+_CHECKED: ContextVar[SessionUser | None] = ContextVar("newsrag_checked_login", default=None)
 
 
 def digest(token: str) -> str:
@@ -85,9 +89,17 @@ class LoginSessions(MutableMapping):
             self._cache[token] = (user, now)
         return user
 
+    def checked(self, account) -> None:
+        """Say which account (an `Account`, or None) the login check of this request accepted:
+        the login Gradio stores next in this task is that account's, whoever has its name then."""
+        _CHECKED.set(SessionUser(account.username, account.id) if account is not None else None)
+
     def __setitem__(self, token: str, user: str) -> None:
         """A new login of `user`: the name Gradio's login form checked (or a `SessionUser`)."""
         account_id = getattr(user, "account_id", None)
+        checked = _CHECKED.get()
+        if account_id is None and checked is not None and checked == user:
+            account_id = checked.account_id
         if account_id is None:
             account = self.accounts.get(user)
             if account is None:

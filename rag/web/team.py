@@ -74,7 +74,9 @@ class Team:
     async def check_login(self, username: str, password: str) -> bool:
         """Gradio's login form calls this. The slow hash runs in a thread: on the event loop, every
         login would stall every other user's page for its fraction of a second."""
-        return await asyncio.to_thread(self.accounts.check, username, password) is not None
+        account = await asyncio.to_thread(self.accounts.check, username, password)
+        self.sessions.checked(account)  # the login Gradio stores next is this account's, by id
+        return account is not None
 
     def account(self, user: str | None) -> Account | None:
         """The account behind a request's user (LOCAL when the app has no login)."""

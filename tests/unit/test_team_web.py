@@ -161,3 +161,19 @@ def test_a_session_user_keeps_its_account_id_through_copies():
     user = SessionUser("sam", 7)
     for copied in (copy.copy(user), copy.deepcopy(user), pickle.loads(pickle.dumps(user))):
         assert (copied, copied.account_id, type(copied)) == ("sam", 7, SessionUser)
+
+
+def test_a_login_is_stored_for_the_account_whose_password_was_checked(handlers):
+    import asyncio
+
+    team = handlers.team
+
+    async def log_in() -> None:  # as Gradio's /login does: check the password, then store the typed name
+        assert await team.check_login("bob", "bob-password")
+        team.accounts.remove("bob")  # meanwhile, the name changes hands
+        team.accounts.add("bob", "new-bob-password")
+        team.sessions["old-bob-token"] = "bob"
+
+    asyncio.run(log_in())
+    with pytest.raises(KeyError):  # the login is the removed account's, not the new bob's
+        team.sessions["old-bob-token"]
