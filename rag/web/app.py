@@ -35,7 +35,7 @@ from rag.errors import RagError
 from rag.ingest.locks import serving
 from rag.ingest.schedule import FeedSchedule
 from rag.service import Service
-from rag.team.conversations import citation_notes
+from rag.team.conversations import NotFound, citation_notes
 from rag.web import guards
 from rag.web.middleware import (
     LOOPBACK_NAMES, ForwardedHeaders, RequestLimits, ResponseHeaders, SameOrigin, call_name, client_address,
@@ -172,11 +172,14 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
             )
         try:
             answer = team.conversations.shared(token)
+            owner = team.accounts.by_id(answer.owner_id)  # a removed account's links open for no one
+            if owner is None:
+                raise NotFound("This link does not exist or was revoked by its owner.")
         except RagError as exc:
             return HTMLResponse(f"<!doctype html><title>Not found</title><p>{html.escape(str(exc))}</p>", status_code=404)
         nonce = secrets.token_urlsafe(16)
         notes = citation_notes(answer.turn.citations, service.document)
-        page = shared_page(answer.owner, answer.turn, notes, nonce)
+        page = shared_page(owner.username, answer.turn, notes, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
     demo = build_ui(service, team)
