@@ -209,13 +209,13 @@ def build_api(service: Service, team, tokens) -> FastAPI:
     def conversations(account: User, search: str | None = None) -> dict:
         if search is not None and len(search) > 200:
             raise ApiError(400, "search may have at most 200 characters.")
-        found = team.conversations.list(account.username, search or None)
+        found = team.conversations.list(account.id, search or None)
         return {"conversations": [asdict(c) for c in found]}
 
     @api.get("/conversations/{conversation_id}", summary="One of your conversations with its answers")
     def conversation(conversation_id: str, account: User) -> dict:
         try:
-            view = team.conversations.open(account.username, conversation_id)
+            view = team.conversations.open(account.id, conversation_id)
         except NotFound as exc:
             raise ApiError(404, str(exc)) from None
         return _conversation_json(view)
@@ -223,7 +223,7 @@ def build_api(service: Service, team, tokens) -> FastAPI:
     @api.delete("/conversations/{conversation_id}", summary="Delete one of your conversations")
     def delete_conversation(conversation_id: str, account: User) -> dict:
         try:
-            team.conversations.delete(account.username, conversation_id)
+            team.conversations.delete(account.id, conversation_id)
         except NotFound as exc:
             raise ApiError(404, str(exc)) from None
         return {"deleted": conversation_id}
@@ -273,7 +273,7 @@ def _ask_arguments(service: Service, team, account: Account, body: AskRequest):
     if body.conversation.strip() == "new":
         return question, filters, [], None
     try:
-        saved = team.conversations.open(account.username, body.conversation.strip()).history()
+        saved = team.conversations.open(account.id, body.conversation.strip()).history()
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
     limits = service.config.answering

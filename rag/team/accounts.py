@@ -3,7 +3,12 @@
 Passwords are stored as argon2id hashes (argon2-cffi: salted, slow, memory-hard); a hash made with
 weaker parameters than the library's current ones is replaced at the next login. RAG_AUTH's
 `user:password` is one more account, an admin, that lives in the settings rather than the database.
-Removing an account or changing its password ends its login sessions (rag/team/sessions.py).
+
+Everything a user has is owned by the account's immutable id (`Account.id`, see rag/team/models.py),
+never by its name: a request's user is resolved to an `Account` by `Accounts.identify`, and
+`remove_account` deletes what the id owns (the tables listed in OWNED) in the transaction that
+deletes the account, so a new account given the old name starts empty. Removing an account or
+changing its password ends its login sessions (rag/team/sessions.py).
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import column, delete, func, select, table, update
 
 from rag.errors import RagError
 from rag.team.db import Database, aware
-from rag.team.models import ApiToken, User, utcnow
+from rag.team.models import LOCAL_ID, SETTINGS_ADMIN_ID, User, utcnow
 from rag.team.sessions import end_sessions
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -59,12 +64,48 @@ class Role(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Account:
-    """A user as listed: name, role, and whether it comes from RAG_AUTH (then it cannot be changed here)."""
+    """A user: the immutable account id that owns the user's data, the name it logs in with, its
+    role, and whether it comes from RAG_AUTH (then it cannot be changed here)."""
 
+    id: int
     username: str
     role: Role
     from_settings: bool = False
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A column holding the account id that owns its table's rows. Removing the account deletes
+    those rows, or with `keep`, sets the column to NULL (the rows stay, owned by nobody)."""
+
+    table: str
+    column: str
+    keep: bool = False
+
+
+# What an account owns, in deletion order. A feature with rows of its own (follows, API tokens...)
+# adds its table here; tests/team_cases.py checks that every `owner_id` or `account_id` column of
+# the models is listed. Shares go with their conversation (turns cascade to them).
+OWNED: list[Owned] = [
+    Owned("sessions", "account_id"),
+    Owned("api_tokens", "owner_id"),
+    Owned("conversations", "owner_id"),
+    Owned("feedback", "account_id", keep=True),  # ratings stay for evaluation, detached from any account
+]
+
+
+def remove_account(session, account_id: int) -> None:
+    """In an open transaction: delete the account `account_id` and everything it owns (OWNED).
+    Every owner of data goes through here, so nothing of it is left for a later holder of the name."""
+    for owned in OWNED:
+        owner = column(owned.column)
+        rows = table(owned.table, owner)
+        if owned.keep:
+            session.execute(update(rows).where(owner == account_id).values({owned.column: None}))
+        else:
+            session.execute(delete(rows).where(owner == account_id))
+    session.execute(delete(User).where(User.id == account_id))
 
 
 class Accounts:
@@ -99,7 +140,7 @@ class Accounts:
         username = username.strip()
         if self.settings_admin and username == self.settings_admin[0]:
             if hmac.compare_digest(password.encode(), self.settings_admin[1].encode()):
-                return Account(username, Role.ADMIN, from_settings=True)
+                return self._settings_account()
             return None
         with self.database.reading() as session:
             user = session.scalar(select(User).where(User.username == username))
@@ -115,18 +156,39 @@ class Accounts:
                 row = session.scalar(select(User).where(User.username == username))
                 if row is not None and row.password_hash == stored:
                     row.password_hash = self._hasher.hash(password)
-        return Account(user.username, Role(user.role), created_at=_day(user.created_at))
+        return _account(user)
+
+    def identify(self, user: object) -> Account | None:
+        """The account a request's user is, as it is now (None: logged out, removed, or not a
+        login). `user` is what the login sessions hand Gradio (`request.username`): a
+        `SessionUser`, which carries its account id; a bare name is no login. Handlers call this on
+        every request, so a removed account or a changed role takes effect at once, in every process."""
+        account_id = getattr(user, "account_id", None)
+        return self.by_id(account_id) if isinstance(account_id, int) else None
+
+    def by_id(self, account_id: int | None) -> Account | None:
+        """The account with this id as it is now (None: removed, or never was)."""
+        if account_id is None or isinstance(account_id, bool):
+            return None
+        if account_id == SETTINGS_ADMIN_ID:
+            return self._settings_account() if self.settings_admin else None
+        with self.database.reading() as session:
+            user = session.get(User, account_id)
+            return _account(user) if user else None
 
     def get(self, username: str | None) -> Account | None:
-        """The account named `username` as it is now (None when there is none): handlers call this
-        on every request, so a removed user or a changed role takes effect at once."""
+        """The account named `username` now (None when there is none), for the CLI and logins.
+        Never use a name to find what a user owns: the name may belong to a new account tomorrow."""
         if not username:
             return None
         if self.settings_admin and username == self.settings_admin[0]:
-            return Account(username, Role.ADMIN, from_settings=True)
+            return self._settings_account()
         with self.database.reading() as session:
             user = session.scalar(select(User).where(User.username == username))
-            return Account(user.username, Role(user.role), created_at=_day(user.created_at)) if user else None
+            return _account(user) if user else None
+
+    def _settings_account(self) -> Account:
+        return Account(SETTINGS_ADMIN_ID, self.settings_admin[0], Role.ADMIN, from_settings=True)
 
     # Managing -----------------------------------------------------------------------------------
 
@@ -134,9 +196,9 @@ class Accounts:
         """Every account, by name; the RAG_AUTH admin first when there is one."""
         with self.database.reading() as session:
             users = session.scalars(select(User).order_by(User.username)).all()
-            listed = [Account(u.username, Role(u.role), created_at=_day(u.created_at)) for u in users]
+            listed = [_account(u) for u in users]
         if self.settings_admin:
-            listed.insert(0, Account(self.settings_admin[0], Role.ADMIN, from_settings=True))
+            listed.insert(0, self._settings_account())
         return listed
 
     def add(self, username: str, password: str, role: Role | str = Role.READER) -> Account:
@@ -145,17 +207,19 @@ class Accounts:
         with self.database.writing() as session:
             if session.scalar(select(User).where(User.username == username)) is not None:
                 raise AccountError(f"There is already an account named {username!r}.")
-            session.add(User(username=username, password_hash=hashed, role=role.value))
-        return Account(username, role)
+            user = User(username=username, password_hash=hashed, role=role.value, created_at=utcnow())
+            session.add(user)
+            session.flush()
+            return _account(user)
 
     def remove(self, username: str) -> None:
+        """Remove the account and everything it owns (`remove_account`): its logins end, its
+        conversations and links are deleted, its feedback stays for evaluation, owned by nobody."""
         self._not_settings(username)
         with self.database.writing() as session:
             user = self._user(session, username)
             self._keep_an_admin(session, user, None)
-            session.execute(delete(User).where(User.id == user.id))
-            end_sessions(session, user.username)
-            session.execute(delete(ApiToken).where(ApiToken.owner == user.username))
+            remove_account(session, user.id)
 
     def set_password(self, username: str, password: str) -> None:
         self._not_settings(username)
@@ -164,7 +228,7 @@ class Accounts:
             user = self._user(session, username)
             user.password_hash = hashed
             user.password_changed_at = utcnow()
-            end_sessions(session, user.username)
+            end_sessions(session, user.id)
 
     def set_role(self, username: str, role: Role | str) -> None:
         self._not_settings(username)
@@ -208,6 +272,15 @@ class Accounts:
         if len(password) > MAX_PASSWORD:
             raise AccountError(f"A password may have at most {MAX_PASSWORD} characters.")
         return self._hasher.hash(password)
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, user.username, Role(user.role), created_at=_day(user.created_at))
+
+
+def reserved_name(account_id: int | None) -> str:
+    """How a figure names an owner id that has no row in `users`."""
+    return {SETTINGS_ADMIN_ID: "RAG_AUTH admin", LOCAL_ID: "local"}.get(account_id, "a removed account")
 
 
 def _day(moment) -> str:

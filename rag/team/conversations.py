@@ -1,8 +1,9 @@
 """Each user's saved conversations: the turns as they were answered, with their citations kept
 verbatim, and permalinks that share one answer read-only with the app's other users.
 
-Every operation takes the acting user's name and touches only what that user owns: another
-user's conversation is "not found", never shown or changed.
+Every operation takes the acting user's account id (`Account.id`, never a name: see
+rag/team/models.py) and touches only what that account owns: another user's conversation is "not
+found", never shown or changed. A permalink belongs to its answer's conversation.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class ConversationView:
     """A whole conversation, oldest turn first."""
 
     conversation_id: str
-    owner: str
+    owner_id: int
     title: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -96,10 +97,10 @@ class ShareInfo:
 
 @dataclass
 class SharedAnswer:
-    """What a permalink shows: one answer, its question and sources, and whose it is."""
+    """What a permalink shows: one answer, its question and sources, and whose it is (an account id)."""
 
     token: str
-    owner: str
+    owner_id: int
     turn: SavedTurn
 
 
@@ -134,11 +135,12 @@ class Conversations:
     # Saving ---------------------------------------------------------------------------------------
 
     def save_turn(
-        self, owner: str, conversation_id: str | None, answer: Answer, settings: Mapping | None = None,
+        self, owner: int, conversation_id: str | None, answer: Answer, settings: Mapping | None = None,
         index_generation: str = "", content_hashes: Mapping[str, str] | None = None,
     ) -> SavedTurn:
         """Append `answer` (to its question) to the owner's conversation, or to a new one titled
         after the question when `conversation_id` is None. Returns the saved turn."""
+        owner = _owner(owner)
         hashes = content_hashes or {}
         for attempt in range(5):
             try:
@@ -146,7 +148,7 @@ class Conversations:
                     now = utcnow()
                     if conversation_id is None:
                         conversation = Conversation(
-                            id=uuid.uuid4().hex, owner=owner, title=title_from(answer.question),
+                            id=uuid.uuid4().hex, owner_id=owner, title=title_from(answer.question),
                             created_at=now, updated_at=now,
                         )
                         session.add(conversation)
@@ -181,7 +183,7 @@ class Conversations:
 
     # Reading --------------------------------------------------------------------------------------
 
-    def list(self, owner: str, search: str | None = None, limit: int = LIST_LIMIT) -> list[ConversationSummary]:
+    def list(self, owner: int, search: str | None = None, limit: int = LIST_LIMIT) -> list[ConversationSummary]:
         """The owner's conversations, most recently used first; with `search`, only those whose
         title, questions or answers contain it (any case)."""
         counts = (
@@ -190,7 +192,7 @@ class Conversations:
         query = (
             select(Conversation, func.coalesce(counts.c.n, 0))
             .outerjoin(counts, counts.c.conversation_id == Conversation.id)
-            .where(Conversation.owner == owner)
+            .where(Conversation.owner_id == _owner(owner))
         )
         words = (search or "").strip()
         if words:
@@ -204,15 +206,15 @@ class Conversations:
                 ConversationSummary(c.id, c.title, aware(c.updated_at), n) for c, n in session.execute(query).all()
             ]
 
-    def open(self, owner: str, conversation_id: str) -> ConversationView:
+    def open(self, owner: int, conversation_id: str) -> ConversationView:
         with self.database.reading() as session:
             conversation = self._owned(session, owner, conversation_id, load_turns=True)
             return ConversationView(
-                conversation.id, conversation.owner, conversation.title, aware(conversation.created_at),
+                conversation.id, conversation.owner_id, conversation.title, aware(conversation.created_at),
                 aware(conversation.updated_at), [_turn(t) for t in conversation.turns],
             )
 
-    def turn(self, owner: str, turn_id: int) -> SavedTurn:
+    def turn(self, owner: int, turn_id: int) -> SavedTurn:
         """One of the owner's answers."""
         with self.database.reading() as session:
             turn = self._owned_turn(session, owner, turn_id)
@@ -220,14 +222,14 @@ class Conversations:
 
     # Changing -------------------------------------------------------------------------------------
 
-    def rename(self, owner: str, conversation_id: str, title: str) -> None:
+    def rename(self, owner: int, conversation_id: str, title: str) -> None:
         title = re.sub(r"\s+", " ", str(title or "")).strip()
         if not title:
             raise RagError("A title cannot be empty.")
         with self.database.writing() as session:
             self._owned(session, owner, conversation_id).title = title[:MAX_TITLE_CHARS]
 
-    def delete(self, owner: str, conversation_id: str) -> None:
+    def delete(self, owner: int, conversation_id: str) -> None:
         """Delete the conversation, its answers and their permalinks (feedback on them is kept)."""
         with self.database.writing() as session:
             conversation = self._owned(session, owner, conversation_id)
@@ -235,46 +237,54 @@ class Conversations:
 
     # Sharing --------------------------------------------------------------------------------------
 
-    def share(self, owner: str, turn_id: int) -> str:
+    def share(self, owner: int, turn_id: int) -> str:
         """A new permalink token for one of the owner's answers."""
         with self.database.writing() as session:
             turn = self._owned_turn(session, owner, turn_id)
             token = secrets.token_urlsafe(24)
-            session.add(Share(token=token, turn_id=turn.id, owner=owner, created_at=utcnow()))
+            session.add(Share(token=token, turn_id=turn.id, created_at=utcnow()))
         return token
 
-    def revoke(self, owner: str, token: str) -> None:
+    def revoke(self, owner: int, token: str) -> None:
         with self.database.writing() as session:
-            share = session.get(Share, str(token))
-            if share is None or share.owner != owner or share.revoked_at is not None:
+            share = session.scalar(
+                select(Share).join(Turn, Turn.id == Share.turn_id).join(Conversation)
+                .where(Share.token == str(token), Conversation.owner_id == _owner(owner), Share.revoked_at.is_(None))
+            )
+            if share is None:
                 raise NotFound("No such link.")
             share.revoked_at = utcnow()
 
-    def shares(self, owner: str) -> list[ShareInfo]:
+    def shares(self, owner: int) -> list[ShareInfo]:
         """The owner's live permalinks, newest first."""
         query = (
-            select(Share, Turn.question).join(Turn, Turn.id == Share.turn_id)
-            .where(Share.owner == owner, Share.revoked_at.is_(None)).order_by(Share.created_at.desc())
+            select(Share, Turn.question).join(Turn, Turn.id == Share.turn_id).join(Conversation)
+            .where(Conversation.owner_id == _owner(owner), Share.revoked_at.is_(None)).order_by(Share.created_at.desc())
         )
         with self.database.reading() as session:
             return [ShareInfo(s.token, s.turn_id, q, aware(s.created_at)) for s, q in session.execute(query).all()]
 
     def shared(self, token: object) -> SharedAnswer:
-        """What a live permalink shows; NotFound for an unknown or revoked one."""
+        """What a live permalink shows; NotFound for an unknown or revoked one, or one whose
+        conversation belongs to no account (the caller also checks that the owner still exists)."""
         if not isinstance(token, str) or not token or len(token) > 64:
             raise NotFound("No such link.")
         with self.database.reading() as session:
-            share = session.get(Share, token)
-            if share is None or share.revoked_at is not None:
+            found = session.execute(
+                select(Share, Conversation.owner_id).join(Turn, Turn.id == Share.turn_id).join(Conversation)
+                .where(Share.token == token)
+            ).first()
+            if found is None or found[0].revoked_at is not None or found[1] is None:
                 raise NotFound("This link does not exist or was revoked by its owner.")
+            share, owner_id = found
             turn = session.scalar(select(Turn).options(selectinload(Turn.citations)).where(Turn.id == share.turn_id))
-            return SharedAnswer(share.token, share.owner, _turn(turn))
+            return SharedAnswer(share.token, owner_id, _turn(turn))
 
     # ----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _owned(session, owner: str, conversation_id: object, load_turns: bool = False) -> Conversation:
-        query = select(Conversation).where(Conversation.id == str(conversation_id), Conversation.owner == owner)
+    def _owned(session, owner: int, conversation_id: object, load_turns: bool = False) -> Conversation:
+        query = select(Conversation).where(Conversation.id == str(conversation_id), Conversation.owner_id == _owner(owner))
         if load_turns:
             query = query.options(selectinload(Conversation.turns).selectinload(Turn.citations))
         conversation = session.scalar(query)
@@ -283,16 +293,24 @@ class Conversations:
         return conversation
 
     @staticmethod
-    def _owned_turn(session, owner: str, turn_id: object) -> Turn:
+    def _owned_turn(session, owner: int, turn_id: object) -> Turn:
         if isinstance(turn_id, bool) or not isinstance(turn_id, int):
             raise NotFound("No such answer.")
         turn = session.scalar(
             select(Turn).join(Conversation).options(selectinload(Turn.citations))
-            .where(Turn.id == turn_id, Conversation.owner == owner)
+            .where(Turn.id == turn_id, Conversation.owner_id == _owner(owner))
         )
         if turn is None:
             raise NotFound("No such answer.")
         return turn
+
+
+def _owner(owner: object) -> int:
+    """An owner is an account id; a name here is a caller's bug (it would find another account's
+    rows once the name is reused), so it fails loudly."""
+    if isinstance(owner, bool) or not isinstance(owner, int):
+        raise TypeError(f"an owner is an account id (Account.id), not {owner!r}")
+    return owner
 
 
 def _turn(turn: Turn) -> SavedTurn:

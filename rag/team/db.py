@@ -77,11 +77,13 @@ class Database:
 
 def open_database(config: Config) -> Database:
     """The database RAG_DATABASE_URL names (default: SQLite in the index folder), at the latest schema."""
-    return open_url(config.team.url(config.paths.index_dir))
+    admin = config.web.auth_pair
+    return open_url(config.team.url(config.paths.index_dir), settings_admin=admin[0] if admin else None)
 
 
-def open_url(url: str, revision: str = "head") -> Database:
-    """The database at `url`, migrated to `revision` (tests migrate step by step)."""
+def open_url(url: str, revision: str = "head", settings_admin: str | None = None) -> Database:
+    """The database at `url`, migrated to `revision` (tests migrate step by step). `settings_admin`
+    is RAG_AUTH's user name: migration 0004 gives that name's rows to the RAG_AUTH admin's id."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -99,7 +101,7 @@ def open_url(url: str, revision: str = "head") -> Database:
         raise ConfigError(f"RAG_DATABASE_URL needs a driver that is not installed: {exc}") from None
     database = Database(engine)
     try:
-        _migrate(database, revision)
+        _migrate(database, revision, settings_admin)
     except OperationalError as exc:
         engine.dispose()
         raise DatabaseUnavailable(f"Cannot open the team database ({database.label}): {_first_line(exc)}") from None
@@ -117,7 +119,7 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def _migrate(database: Database, revision: str) -> None:
+def _migrate(database: Database, revision: str, settings_admin: str | None) -> None:
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -127,6 +129,7 @@ def _migrate(database: Database, revision: str) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
         settings.attributes["connection"] = connection
+        settings.attributes["settings_admin"] = settings_admin
         command.upgrade(settings, revision)
 
 

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from rag.errors import RagError
 from rag.team.conversations import Conversations
 from rag.team.db import Database, aware
-from rag.team.models import Feedback, Turn, utcnow
+from rag.team.accounts import reserved_name
+from rag.team.models import Feedback, Turn, User, utcnow
 
 MAX_TEXT = 5000
 FACT_WORDS = 4  # content words taken as facts from a correction that names no name, number or date
@@ -36,10 +37,12 @@ class FeedbackError(RagError):
 
 @dataclass
 class FeedbackRecord:
-    """One user's rating of one answer, with the answer as it was."""
+    """One user's rating of one answer, with the answer as it was. `account_id` is the rater's
+    (None once that account was removed); `username` its name now, for notes."""
 
     id: int
     turn_id: int | None
+    account_id: int | None
     username: str
     rating: int  # +1 or -1
     comment: str
@@ -66,25 +69,25 @@ def parse_rating(value: object) -> int:
 
 
 class FeedbackStore:
-    """Ratings in `database`; only the owner of an answer rates it."""
+    """Ratings in `database`; only the owner of an answer rates it (by account id)."""
 
     def __init__(self, database: Database):
         self.database = database
 
-    def rate(self, username: str, turn_id: int, rating: object, comment: str = "", correction: str = "") -> FeedbackRecord:
-        """Record (or change) `username`'s rating of their answer `turn_id`."""
+    def rate(self, account_id: int, turn_id: int, rating: object, comment: str = "", correction: str = "") -> FeedbackRecord:
+        """Record (or change) the rating by account `account_id` of its answer `turn_id`."""
         rating = parse_rating(rating)
         comment, correction = _text(comment), _text(correction)
         with self.database.writing() as session:
-            turn = Conversations._owned_turn(session, username, turn_id)
+            turn = Conversations._owned_turn(session, account_id, turn_id)
             earlier = session.scalars(
                 select(Turn.question).where(Turn.conversation_id == turn.conversation_id, Turn.position < turn.position)
                 .order_by(Turn.position)
             ).all()
-            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn.id, Feedback.username == username))
+            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn.id, Feedback.account_id == account_id))
             now = utcnow()
             if row is None:
-                row = Feedback(turn_id=turn.id, username=username, created_at=now)
+                row = Feedback(turn_id=turn.id, account_id=account_id, created_at=now)
                 session.add(row)
             row.rating, row.comment, row.correction, row.updated_at = rating, comment, correction, now
             row.question, row.history, row.answer, row.answerable = turn.question, list(earlier), turn.answer, turn.answerable
@@ -95,12 +98,12 @@ class FeedbackStore:
             ]
             row.mode, row.settings, row.index_generation = turn.mode, dict(turn.settings or {}), turn.index_generation
             session.flush()
-            return _record(row)
+            return _record(row, _names(session, [row]))
 
-    def of_turn(self, username: str, turn_id: int) -> FeedbackRecord | None:
+    def of_turn(self, account_id: int, turn_id: int) -> FeedbackRecord | None:
         with self.database.reading() as session:
-            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id, Feedback.username == username))
-            return _record(row) if row else None
+            row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id, Feedback.account_id == account_id))
+            return _record(row, _names(session, [row])) if row else None
 
     def rated(self, rating: int | None = None, since: dt.datetime | None = None) -> list[FeedbackRecord]:
         """All ratings (only thumbs up: rating=1, down: -1), oldest first."""
@@ -110,7 +113,9 @@ class FeedbackStore:
         if since is not None:
             query = query.where(Feedback.created_at >= since)
         with self.database.reading() as session:
-            return [_record(row) for row in session.scalars(query).all()]
+            rows = session.scalars(query).all()
+            names = _names(session, rows)
+            return [_record(row, names) for row in rows]
 
 
 def gold_items(records: list[FeedbackRecord]) -> tuple[list[dict], int]:
@@ -201,9 +206,15 @@ def _text(value: object) -> str:
     return value
 
 
-def _record(row: Feedback) -> FeedbackRecord:
+def _names(session, rows) -> dict[int, str]:
+    """The current names of the raters' database accounts."""
+    ids = {row.account_id for row in rows if row.account_id is not None}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+
+
+def _record(row: Feedback, names: dict[int, str]) -> FeedbackRecord:
     return FeedbackRecord(
-        row.id, row.turn_id, row.username, row.rating, row.comment, row.correction, row.question,
+        row.id, row.turn_id, row.account_id, names.get(row.account_id) or reserved_name(row.account_id), row.rating, row.comment, row.correction, row.question,
         list(row.history or []), row.answer, row.answerable, list(row.citations or []), row.mode,
         dict(row.settings or {}), row.index_generation, aware(row.created_at), aware(row.updated_at),
     )

@@ -1,8 +1,14 @@
 """The team database's tables (SQLAlchemy declarative). Changing them needs a migration in
 rag/team/migrations/versions/, which `rag.team.db` applies when a database is opened.
 
-Owners are user names, not foreign keys: the RAG_AUTH admin has no row in `users`, and a removed
-user's feedback stays for evaluation."""
+Everything a user owns is owned by an account id, never by a name: a name can be removed and
+given to a new account, an id never comes back. `users.id` is the id of a database account
+(AUTOINCREMENT on SQLite, a sequence on PostgreSQL: never reused); two ids have no row,
+SETTINGS_ADMIN_ID (the RAG_AUTH admin, whatever its name) and LOCAL_ID (everyone, in an app with no
+login). So owner columns are plain integers, not foreign keys, and `rag.team.accounts.OWNED` lists
+them: removing an account deletes (or, for feedback, detaches) its rows there. A NULL owner is a
+row of no account (a removed one's feedback kept for evaluation; rows of a name that had no
+account when migration 0004 ran), visible to nobody."""
 
 from __future__ import annotations
 
@@ -16,12 +22,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+SETTINGS_ADMIN_ID = 0  # the RAG_AUTH admin: the operator's account, kept when RAG_AUTH's name or password changes
+LOCAL_ID = -1  # the one local admin of an app with no login
+
+
 class Base(DeclarativeBase):
     pass
 
 
 class User(Base):
+    """A database account; `id` is its immutable account id."""
+
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # a removed account's id is never given again
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -35,7 +48,7 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64), index=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # account id
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -89,13 +102,13 @@ class SavedCitation(Base):
 
 
 class Share(Base):
-    """A permalink to one answer; `revoked_at` set means it no longer opens."""
+    """A permalink to one answer; `revoked_at` set means it no longer opens. Its owner is the owner of
+    the answer's conversation (deleting that conversation deletes the link)."""
 
     __tablename__ = "shares"
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), index=True)
-    owner: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -104,11 +117,11 @@ class Feedback(Base):
     """A rating of one answer with what shaped it, copied so that it outlives the conversation."""
 
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("turn_id", "username"),)
+    __table_args__ = (UniqueConstraint("turn_id", "account_id", name="uq_feedback_turn_account"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"), nullable=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # NULL: account removed
     rating: Mapped[int] = mapped_column(Integer)  # +1 thumbs up, -1 thumbs down
     comment: Mapped[str] = mapped_column(Text, default="")
     correction: Mapped[str] = mapped_column(Text, default="")
@@ -130,7 +143,7 @@ class LoginSession(Base):
     __tablename__ = "sessions"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
@@ -141,7 +154,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64), index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)  # the account (rag.team.accounts.OWNED)
     name: Mapped[str] = mapped_column(String(100), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

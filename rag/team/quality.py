@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 
 from rag.team.db import Database, aware
-from rag.team.models import Conversation, Feedback, SavedCitation, Turn, utcnow
+from rag.team.accounts import reserved_name
+from rag.team.models import Conversation, Feedback, SavedCitation, Turn, User, utcnow
 
 TOP = 10
 
@@ -92,11 +93,13 @@ def quality_report(database: Database, days: int = 30, until: dt.datetime | None
             elif entry:
                 entry.thumbs_down = count
         slowest = (
-            select(Turn.question, Turn.latency_ms, Turn.mode, Turn.created_at, Conversation.owner)
-            .join(Conversation).where(in_range).order_by(Turn.latency_ms.desc()).limit(TOP)
+            select(Turn.question, Turn.latency_ms, Turn.mode, Turn.created_at, Conversation.owner_id, User.username)
+            .join(Conversation).outerjoin(User, User.id == Conversation.owner_id)
+            .where(in_range).order_by(Turn.latency_ms.desc()).limit(TOP)
         )
         report.slowest = [
-            SlowQuestion(q, ms / 1000, mode, aware(at), owner) for q, ms, mode, at, owner in session.execute(slowest).all()
+            SlowQuestion(q, ms / 1000, mode, aware(at), name or reserved_name(owner))
+            for q, ms, mode, at, owner, name in session.execute(slowest).all()
         ]
         outlet = func.coalesce(SavedCitation.publisher, "unknown outlet")
         cited = (

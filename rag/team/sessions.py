@@ -6,6 +6,11 @@ forgets every login. `LoginSessions` is that table kept in the database, so any 
 the team accepts a login made in another, logins outlive restarts, and removing an account or
 changing its password ends its sessions everywhere. Only the token's SHA-256 is stored: a copy
 of the database does not let anyone in.
+
+A login belongs to an account id, not to the name typed at the login: Gradio gets a `SessionUser`
+(the account's name, carrying its id) as `request.username`, and handlers resolve the id
+(`Accounts.identify`), so a removed account's login opens nothing at once, in every process, even
+when a new account has its name.
 """
 
 from __future__ import annotations
@@ -15,30 +20,54 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
 from rag.team.db import Database, aware
 from rag.team.models import LoginSession, utcnow
 
+if TYPE_CHECKING:
+    from rag.team.accounts import Accounts
+
 CACHE_SECONDS = 5.0  # a process re-reads a known token this often (how soon a revocation reaches it)
 CACHE_SIZE = 10_000
+# The account a login form's check just accepted, in that request's task: Gradio then stores the
+# typed name, which by then could name a new account (the old one removed meanwhile).
+_CHECKED: ContextVar[SessionUser | None] = ContextVar("newsrag_checked_login", default=None)
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-class LoginSessions(MutableMapping):
-    """token -> user name, for logins younger than `lifetime`. Tokens cannot be listed (only their
-    hashes are kept), so iterating yields nothing; `end_all(user)` ends a user's sessions."""
+class SessionUser(str):
+    """The user of a login as Gradio hands it on (`request.username`): the account's name, which
+    pages show, carrying `account_id`, which is what handlers look up."""
 
-    def __init__(self, database: Database, lifetime: dt.timedelta, clock=time.monotonic):
-        self.database, self.lifetime, self.clock = database, lifetime, clock
-        self._cache: dict[str, tuple[str, float]] = {}
+    account_id: int
+
+    def __new__(cls, name: str, account_id: int) -> SessionUser:
+        user = super().__new__(cls, name)
+        user.account_id = account_id
+        return user
+
+    def __getnewargs__(self) -> tuple[str, int]:  # copies and pickles keep the id
+        return str(self), self.account_id
+
+
+class LoginSessions(MutableMapping):
+    """token -> `SessionUser`, for logins younger than `lifetime` of accounts that still exist
+    (`accounts` resolves names at login and ids after). Tokens cannot be listed (only their hashes
+    are kept), so iterating yields nothing; `end_all(user)` ends a user's sessions."""
+
+    def __init__(self, database: Database, lifetime: dt.timedelta, accounts: Accounts, clock=time.monotonic):
+        self.database, self.lifetime, self.accounts, self.clock = database, lifetime, accounts, clock
+        self._cache: dict[str, tuple[SessionUser, float]] = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, token: object) -> str:
+    def __getitem__(self, token: object) -> SessionUser:
         if not isinstance(token, str) or not token or len(token) > 256:
             raise KeyError(token)
         now = self.clock()
@@ -48,20 +77,37 @@ class LoginSessions(MutableMapping):
             return cached[0]
         with self.database.reading() as session:
             row = session.get(LoginSession, digest(token))
-            username = row.username if row and aware(row.created_at) > utcnow() - self.lifetime else None
+            account_id = row.account_id if row and aware(row.created_at) > utcnow() - self.lifetime else None
+        account = self.accounts.by_id(account_id)
         with self._lock:
-            if username is None:
+            if account is None:
                 self._cache.pop(token, None)
                 raise KeyError(token)
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
-            self._cache[token] = (username, now)
-        return username
+            user = SessionUser(account.username, account.id)
+            self._cache[token] = (user, now)
+        return user
 
-    def __setitem__(self, token: str, username: str) -> None:
+    def checked(self, account) -> None:
+        """Say which account (an `Account`, or None) the login check of this request accepted:
+        the login Gradio stores next in this task is that account's, whoever has its name then."""
+        _CHECKED.set(SessionUser(account.username, account.id) if account is not None else None)
+
+    def __setitem__(self, token: str, user: str) -> None:
+        """A new login of `user`: the name Gradio's login form checked (or a `SessionUser`)."""
+        account_id = getattr(user, "account_id", None)
+        checked = _CHECKED.get()
+        if account_id is None and checked is not None and checked == user:
+            account_id = checked.account_id
+        if account_id is None:
+            account = self.accounts.get(user)
+            if account is None:
+                raise KeyError(user)
+            account_id = account.id
         with self.database.writing() as session:
             session.execute(delete(LoginSession).where(LoginSession.created_at < utcnow() - self.lifetime))
-            session.merge(LoginSession(token_hash=digest(token), username=username, created_at=utcnow()))
+            session.merge(LoginSession(token_hash=digest(token), account_id=account_id, created_at=utcnow()))
 
     def __delitem__(self, token: str) -> None:
         with self._lock:
@@ -77,15 +123,19 @@ class LoginSessions(MutableMapping):
         with self.database.reading() as session:
             return session.scalar(select(func.count()).select_from(LoginSession))
 
-    def end_all(self, username: str) -> None:
-        """Log `username` out everywhere (this process at once, others within CACHE_SECONDS)."""
+    def end_all(self, user: SessionUser | int) -> None:
+        """Log a user (a `SessionUser` or an account id) out everywhere: this process at once,
+        others within CACHE_SECONDS (a removed account's logins open nothing at once anywhere)."""
+        account_id = getattr(user, "account_id", user)
+        if not isinstance(account_id, int) or isinstance(account_id, bool):
+            raise TypeError(f"end_all takes a SessionUser or an account id, not {user!r}")
         with self._lock:
-            for token in [t for t, (user, _) in self._cache.items() if user == username]:
+            for token in [t for t, (cached, _) in self._cache.items() if cached.account_id == account_id]:
                 del self._cache[token]
         with self.database.writing() as session:
-            end_sessions(session, username)
+            end_sessions(session, account_id)
 
 
-def end_sessions(session, username: str) -> None:
-    """In an open transaction: delete `username`'s logins (a removal or a new password)."""
-    session.execute(delete(LoginSession).where(LoginSession.username == username))
+def end_sessions(session, account_id: int) -> None:
+    """In an open transaction: delete the logins of account `account_id` (a removal or a new password)."""
+    session.execute(delete(LoginSession).where(LoginSession.account_id == account_id))

@@ -1,9 +1,10 @@
 """Personal API tokens: made, listed and revoked by their owner; each acts as its owner.
 
 A token is shown once, when it is made; the database keeps only its SHA-256 (tokens are 256 random
-bits, so a fast hash is enough: nothing to guess). Every request looks the owner up again
-(`Accounts.get`), so removing the user or changing the role applies to the next request, in every
-process. Last use is written at most once a minute per token, not on every request.
+bits, so a fast hash is enough: nothing to guess). Every request looks the owner up again by
+account id (`Accounts.by_id`), so changing the role applies to the next request, in every process;
+removing the account deletes its tokens (`rag.team.accounts.OWNED`), and a new account with the
+old name has none of them. Last use is written at most once a minute per token, not on every request.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 
 from rag.team.accounts import Account, AccountError, Accounts
 from rag.team.db import Database, aware
@@ -35,7 +36,7 @@ class TokenInfo:
 
     id: str
     name: str
-    owner: str
+    owner_id: int
     created_at: str
     expires_at: str | None
     last_used_at: str | None
@@ -68,11 +69,11 @@ class ApiTokens:
         token = PREFIX + secrets.token_urlsafe(32)
         now = utcnow()
         row = ApiToken(
-            id=secrets.token_hex(6), owner=owner.username, name=name, token_hash=digest(token), created_at=now,
+            id=secrets.token_hex(6), owner_id=owner.id, name=name, token_hash=digest(token), created_at=now,
             expires_at=now + dt.timedelta(days=int(expires_days)) if expires_days else None,
         )
         with self.database.writing() as session:
-            count = len(session.scalars(select(ApiToken.id).where(ApiToken.owner == owner.username)).all())
+            count = len(session.scalars(select(ApiToken.id).where(ApiToken.owner_id == owner.id)).all())
             if count >= MAX_TOKENS_PER_USER:
                 raise AccountError(f"{owner.username!r} has {count} tokens already: remove one first.")
             session.add(row)
@@ -83,7 +84,7 @@ class ApiTokens:
         now = utcnow()
         with self.database.reading() as session:
             rows = session.scalars(
-                select(ApiToken).where(ApiToken.owner == owner.username).order_by(ApiToken.created_at)
+                select(ApiToken).where(ApiToken.owner_id == owner.id).order_by(ApiToken.created_at)
             ).all()
             return [_info(row, now) for row in rows]
 
@@ -92,18 +93,13 @@ class ApiTokens:
         key = str(id_or_token or "").strip()
         with self.database.writing() as session:
             row = session.scalar(select(ApiToken).where(
-                ApiToken.owner == owner.username, or_(ApiToken.id == key, ApiToken.token_hash == digest(key))
+                ApiToken.owner_id == owner.id, or_(ApiToken.id == key, ApiToken.token_hash == digest(key))
             ))
             if row is None:
                 raise AccountError(f"{owner.username!r} has no token {key[:16]!r}.")
             info = _info(row, utcnow())
             session.delete(row)
         return info
-
-    def remove_owner(self, username: str) -> None:
-        """Every token of an account that is being removed."""
-        with self.database.writing() as session:
-            session.execute(delete(ApiToken).where(ApiToken.owner == username))
 
     def account(self, token: object) -> Account | None:
         """The account a bearer token acts as now, or None (unknown, expired, or its owner gone)."""
@@ -114,8 +110,8 @@ class ApiTokens:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
             if row is None or (row.expires_at is not None and aware(row.expires_at) <= now):
                 return None
-            owner, token_id, last = row.owner, row.id, aware(row.last_used_at)
-        account = self.accounts.get(owner)
+            owner, token_id, last = row.owner_id, row.id, aware(row.last_used_at)
+        account = self.accounts.by_id(owner)
         if account is not None and (last is None or now - last >= LAST_USED_EVERY):
             with self.database.writing() as session:
                 session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
@@ -125,7 +121,7 @@ class ApiTokens:
 def _info(row: ApiToken, now: dt.datetime) -> TokenInfo:
     expires = aware(row.expires_at)
     return TokenInfo(
-        id=row.id, name=row.name, owner=row.owner, created_at=_iso(row.created_at), expires_at=_iso(expires),
+        id=row.id, name=row.name, owner_id=row.owner_id, created_at=_iso(row.created_at), expires_at=_iso(expires),
         last_used_at=_iso(row.last_used_at), expired=expires is not None and expires <= now,
     )
 

@@ -41,7 +41,7 @@ from rag.errors import RagError
 from rag.ingest.locks import serving
 from rag.ingest.schedule import FeedSchedule
 from rag.service import Service
-from rag.team.conversations import citation_notes
+from rag.team.conversations import NotFound, citation_notes
 from rag.web import guards
 from rag.web.middleware import (
     LOOPBACK_NAMES, ForwardedHeaders, RequestLimits, ResponseHeaders, SameOrigin, call_name, client_address,
@@ -80,12 +80,12 @@ def metrics_allowed(token: str | None, request: Request) -> bool:
         return False
 
 
-def bearer_user(tokens, scope) -> str | None:
-    """The user a request's personal API token acts as, if it carries a valid one."""
+def bearer_account(tokens, scope) -> int | None:
+    """The account id a request's personal API token acts as, if it carries a valid one."""
     header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
     scheme, _, token = header.partition(" ")
     account = tokens.account(token.strip()) if scheme.lower() == "bearer" and tokens is not None else None
-    return account.username if account else None
+    return account.id if account else None
 
 
 def allowed_hosts(web) -> list[str] | None:
@@ -215,11 +215,14 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
             )
         try:
             answer = team.conversations.shared(token)
+            owner = team.accounts.by_id(answer.owner_id)  # a removed account's links open for no one
+            if owner is None:
+                raise NotFound("This link does not exist or was revoked by its owner.")
         except RagError as exc:
             return HTMLResponse(f"<!doctype html><title>Not found</title><p>{html.escape(str(exc))}</p>", status_code=404)
         nonce = secrets.token_urlsafe(16)
         notes = citation_notes(answer.turn.citations, service.document)
-        page = shared_page(answer.owner, answer.turn, notes, nonce)
+        page = shared_page(owner.username, answer.turn, notes, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
     demo = build_ui(service, team)
@@ -254,9 +257,11 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     )
     app.add_middleware(ResponseHeaders, https=web.https)
     def requester(scope) -> str:
-        # A token's user and the same user's browser share one allowance.
-        user = bearer_user(team.tokens, scope) or (logged_in_user(gradio_app, Request(scope)) if auth else None)
-        return f"user:{user}" if user else client_address(scope)
+        # By account id: a token's user and the same user's browser share one allowance.
+        account_id = bearer_account(team.tokens, scope)
+        if account_id is None and auth:
+            account_id = getattr(logged_in_user(gradio_app, Request(scope)), "account_id", None)
+        return f"account:{account_id}" if account_id is not None else client_address(scope)
 
     app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
                        arity=input_counts(demo), requester=requester)

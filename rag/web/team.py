@@ -2,10 +2,11 @@
 conversations in the sidebar, permalinks to answers, thumbs up and down, the admin's Users and
 Quality tabs. `rag/web/ui.py` wires these handlers to the page; the data lives in rag/team.
 
-Every handler finds the user from Gradio's login (`request.username`) and looks the account up
-again, so a removed user or a changed role takes effect on the next click; roles are checked
-here, on the server, whatever the page shows or hides. With no account and no RAG_AUTH the app
-has no login and everyone who reaches it is the one local admin ("local").
+Every handler finds the user from Gradio's login (`request.username`, a `SessionUser` carrying the
+account id) and looks the account up again by that id, so a removed user or a changed role takes
+effect on the next click, and a new account given a removed one's name gets none of its data;
+roles are checked here, on the server, whatever the page shows or hides. With no account and no
+RAG_AUTH the app has no login and everyone who reaches it is the one local admin ("local").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rag.service import Service
 from rag.team.accounts import Account, AccountError, Accounts, Role
 from rag.team.conversations import ConversationView, Conversations, NotFound, SavedTurn, citation_notes
 from rag.team.db import Database, open_database
+from rag.team.models import LOCAL_ID
 from rag.team.feedback import FeedbackStore
 from rag.team.quality import quality_figure, quality_report
 from rag.team.sessions import LoginSessions
@@ -36,7 +38,7 @@ from rag.web.chat import Conversation as ChatSession
 from rag.web.render import md_text
 
 log = logging.getLogger("rag.app")
-LOCAL = Account("local", Role.ADMIN)
+LOCAL = Account(LOCAL_ID, "local", Role.ADMIN)
 QUALITY_DAYS = (7, 30, 90)
 
 
@@ -61,7 +63,7 @@ class Team:
         config = service.config
         database = open_database(config)
         accounts = Accounts(database, config.web.auth_pair)
-        sessions = LoginSessions(database, dt.timedelta(days=config.team.session_days))
+        sessions = LoginSessions(database, dt.timedelta(days=config.team.session_days), accounts)
         return cls(database, accounts, Conversations(database), FeedbackStore(database), sessions,
                    accounts.login_required(), ApiTokens(database, accounts))
 
@@ -74,13 +76,15 @@ class Team:
     async def check_login(self, username: str, password: str) -> bool:
         """Gradio's login form calls this. The slow hash runs in a thread: on the event loop, every
         login would stall every other user's page for its fraction of a second."""
-        return await asyncio.to_thread(self.accounts.check, username, password) is not None
+        account = await asyncio.to_thread(self.accounts.check, username, password)
+        self.sessions.checked(account)  # the login Gradio stores next is this account's, by id
+        return account is not None
 
-    def account(self, username: str | None) -> Account | None:
-        """The account behind a request's user name (LOCAL when the app has no login)."""
+    def account(self, user: str | None) -> Account | None:
+        """The account behind a request's user (LOCAL when the app has no login)."""
         if not self.login:
             return LOCAL
-        return self.accounts.get(username)
+        return self.accounts.identify(user)
 
     def save_answer(self, service: Service, account: Account, conversation: str | None, answer: Answer,
                     top_k, outlet, as_of) -> SavedTurn:
@@ -93,7 +97,7 @@ class Team:
                 hashes[c.doc_id] = doc.content_hash
         settings = {"top_k": top_k, "outlet": outlet or ALL_OUTLETS, "as_of": as_of or "", "mode": answer.mode}
         return self.conversations.save_turn(
-            account.username, conversation or None, answer, settings, index_generation(service), hashes
+            account.id, conversation or None, answer, settings, index_generation(service), hashes
         )
 
 
@@ -216,7 +220,7 @@ class TeamHandlers:
             if not isinstance(conversation, str) or not conversation.strip():
                 raise guards.BadRequest('conversation must be "new" or a conversation id.')
             target = None if conversation.strip() == "new" else conversation.strip()
-            saved = [] if target is None else self.team.conversations.open(account.username, target).history()
+            saved = [] if target is None else self.team.conversations.open(account.id, target).history()
         except RagError as exc:
             return self.chat._refusal(str(exc))
         limits = self.service.config.answering
@@ -240,7 +244,7 @@ class TeamHandlers:
     # The sidebar ---------------------------------------------------------------------------------
 
     def _sidebar(self, account: Account, search: str = "", selected: str | None = None):
-        found = self.team.conversations.list(account.username, search or None)
+        found = self.team.conversations.list(account.id, search or None)
         choices = [(c.title, c.conversation_id) for c in found]
         return gr.update(choices=choices, value=selected if selected in {c for _, c in choices} else None)
 
@@ -259,7 +263,7 @@ class TeamHandlers:
         """Load a saved conversation: (chat, session, conversation id, turns, title box, share choices)."""
         try:
             account = self.user(request)
-            view = self.team.conversations.open(account.username, str(conversation or ""))
+            view = self.team.conversations.open(account.id, str(conversation or ""))
         except RagError as exc:
             gr.Warning(str(exc))
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
@@ -285,7 +289,7 @@ class TeamHandlers:
             account = self.user(request)
             if not conversation:
                 raise NotFound("Open or start a conversation first.")
-            self.team.conversations.rename(account.username, str(conversation), str(title or ""))
+            self.team.conversations.rename(account.id, str(conversation), str(title or ""))
             return self._sidebar(account, selected=conversation)
         except RagError as exc:
             gr.Warning(str(exc))
@@ -297,7 +301,7 @@ class TeamHandlers:
             account = self.user(request)
             if not conversation:
                 raise NotFound("Open a conversation first.")
-            self.team.conversations.delete(account.username, str(conversation))
+            self.team.conversations.delete(account.id, str(conversation))
             return (self._sidebar(account), *self.new()[:4], "", gr.update(choices=[], value=None))
         except RagError as exc:
             gr.Warning(str(exc))
@@ -309,12 +313,12 @@ class TeamHandlers:
         """The share box's choice of answers: the conversation's questions, the last one chosen."""
         if not conversation:
             return gr.update(choices=[], value=None)
-        turns = self.team.conversations.open(account.username, conversation).turns
+        turns = self.team.conversations.open(account.id, conversation).turns
         choices = [(f"{t.position + 1}. {t.question[:80]}", t.turn_id) for t in turns]
         return gr.update(choices=choices, value=choices[-1][1] if choices else None)
 
     def _links(self, account: Account, fresh: str | None = None):
-        shares = self.team.conversations.shares(account.username)
+        shares = self.team.conversations.shares(account.id)
         return gr.update(choices=[(f"{s.question[:60]} · {s.token[:8]}…", s.token) for s in shares], value=fresh)
 
     def share(self, turn_id, request: gr.Request) -> tuple:
@@ -325,7 +329,7 @@ class TeamHandlers:
             account = self.user(request)
             if turn_id in (None, ""):
                 raise NotFound("Choose an answer to share first.")
-            token = self.team.conversations.share(account.username, _int(turn_id))
+            token = self.team.conversations.share(account.id, _int(turn_id))
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}", gr.update()
         url = f"{self.service.config.web.app_url}/shared/{token}"
@@ -341,7 +345,7 @@ class TeamHandlers:
     def revoke(self, token, request: gr.Request) -> tuple:
         try:
             account = self.user(request)
-            self.team.conversations.revoke(account.username, str(token or ""))
+            self.team.conversations.revoke(account.id, str(token or ""))
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}", gr.update()
         return "The link no longer opens.", self._links(account)
@@ -361,7 +365,7 @@ class TeamHandlers:
             return keep
         try:
             account = self.user(request)
-            record = self.team.feedback.rate(account.username, turn_id, bool(like.liked))
+            record = self.team.feedback.rate(account.id, turn_id, bool(like.liked))
         except RagError as exc:
             gr.Warning(str(exc))
             return keep
@@ -374,10 +378,10 @@ class TeamHandlers:
             account = self.user(request)
             if turn_id is None:
                 raise NotFound("Rate an answer with 👍 or 👎 first.")
-            earlier = self.team.feedback.of_turn(account.username, _int(turn_id))
+            earlier = self.team.feedback.of_turn(account.id, _int(turn_id))
             if earlier is None:
                 raise NotFound("Rate an answer with 👍 or 👎 first.")
-            self.team.feedback.rate(account.username, _int(turn_id), earlier.rating, comment, correction)
+            self.team.feedback.rate(account.id, _int(turn_id), earlier.rating, comment, correction)
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}"
         return "Thank you: saved with the answer, for the editors' review."
@@ -415,7 +419,7 @@ class TeamHandlers:
                 if name == admin.username:
                     raise AccountError("You cannot remove your own account.")
                 accounts.remove(name)
-                done = f"Removed {name}; their sessions end at their next click."
+                done = f"Removed {name}: their logins, conversations and links are gone (their feedback stays, anonymous)."
             else:
                 raise guards.BadRequest("Unknown action.")
         except RagError as exc:

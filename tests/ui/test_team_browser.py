@@ -256,11 +256,12 @@ def test_twenty_users_asking_and_saving_at_once(server):
     assert not errors, errors[:3]
     assert len(results) == 20
     database = open_url(f"sqlite:///{server.index_dir / 'team.sqlite3'}")
-    store = Conversations(database)
+    store, accounts = Conversations(database), Accounts(database)
     for name, (first, reply, follow) in results.items():
         assert reply["error"] is None and follow["conversation"] == reply["conversation"]
-        (summary,) = store.list(name)
-        turns = store.open(name, summary.conversation_id).turns
+        owner = accounts.get(name).id
+        (summary,) = store.list(owner)
+        turns = store.open(owner, summary.conversation_id).turns
         assert [t.question for t in turns] == [first, f"And what else? ({name})"]
         assert turns[0].answer == reply["text"] and turns[1].answer == follow["text"]
     database.close()
@@ -318,6 +319,6 @@ def test_processes_share_logins_and_conversations_through_postgresql(app_folders
         refused = web.post("/gradio_api/call/ask_saved", json={"data": ["Who?", "new", None, None]})
         assert refused.status_code in (401, 403), refused.text
     database = open_url(url)
-    turns = Conversations(database).open("alice", started["conversation"]).turns
+    turns = Conversations(database).open(Accounts(database).get("alice").id, started["conversation"]).turns
     assert [t.question for t in turns] == ["Who led the Russian delegation?", "What did he warn?", "Which outlet reported it?"]
     database.close()

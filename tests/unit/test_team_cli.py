@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from argon2 import PasswordHasher
 
 from rag.cli import main
 from rag.config import Config
 from rag.evals.gold import load_gold
+from rag.team.accounts import Accounts
 from rag.team.conversations import Conversations
 from rag.team.db import open_database
 from rag.team.feedback import FeedbackStore, correction_facts
@@ -44,8 +46,6 @@ def test_users_commands_manage_accounts_in_the_index_folder(index_dir, monkeypat
     code, _, err = run(monkeypatch, capsys, "users", "passwd", "nobody", stdin="third-password\n")
     assert code == 1 and "No account named 'nobody'" in err
     assert run(monkeypatch, capsys, "users", "role", "alice", "admin")[0] == 0
-    from rag.team.accounts import Accounts
-
     database = open_database(Config.from_env())
     accounts = Accounts(database)
     assert accounts.check("alice", "second-password").role.value == "admin"
@@ -70,8 +70,9 @@ def test_bad_database_urls_are_one_line_errors(index_dir, monkeypatch, capsys):
 def test_eval_from_feedback_writes_gold_items_for_review(index_dir, monkeypatch, capsys, tmp_path):
     database = open_database(Config.from_env())
     cite = Citation(1, "doc-a", "Headline", "Medinsky led it.", "https://example.org", "Reuters")
-    saved = Conversations(database).save_turn("alice", None, Answer("Who led it?", "Lavrov [1].", [cite], True, "extractive"))
-    FeedbackStore(database).rate("alice", saved.turn_id, "down", "wrong man", "Vladimir Medinsky led it.")
+    alice = Accounts(database, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)).add("alice", "password-1").id
+    saved = Conversations(database).save_turn(alice, None, Answer("Who led it?", "Lavrov [1].", [cite], True, "extractive"))
+    FeedbackStore(database).rate(alice, saved.turn_id, "down", "wrong man", "Vladimir Medinsky led it.")
     database.close()
     target = tmp_path / "review" / "feedback.yaml"
     code, out, _ = run(monkeypatch, capsys, "eval", "--from-feedback", str(target))
