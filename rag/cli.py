@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | ask | sources | add | feeds | settings | eval | bench | bench-scale | users`."""
+"""Command line: `python -m rag index | ask | sources | add | feeds | settings | eval | bench | bench-scale | users | tokens | mcp`."""
 
 from __future__ import annotations
 
@@ -190,6 +190,19 @@ def cmd_users(args) -> int:
     return run_users(args, _config(args))
 
 
+def cmd_tokens(args) -> int:
+    from rag.team.cli import run_tokens
+
+    return run_tokens(args, _config(args))
+
+
+def cmd_mcp(args) -> int:
+    from rag.api.mcp_tools import run_stdio
+
+    run_stdio(_service(args))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from rag.evals.cli import run_bench_cli
 
@@ -292,6 +305,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     p.add_argument("--index", help="index folder, where the default SQLite database lives")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("tokens", help="personal API tokens for the JSON API and MCP: add, list, remove")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("add", help="make a token (printed once) that acts as the user, with the user's role")
+    q.add_argument("--name", help="a label, e.g. where the token is used")
+    q.add_argument("--expires-days", type=int, default=None, help="days until it stops working (default: never)")
+    actions.add_parser("list", help="the user's tokens: id, label, made, last used, expiry (never the token)")
+    q = actions.add_parser("remove", help="revoke a token, named by its id or by the token itself")
+    q.add_argument("token", metavar="ID_OR_TOKEN")
+    for q in actions.choices.values():
+        q.add_argument("--user", help="whose tokens (default: the RAG_AUTH admin, else the only account)")
+        q.add_argument("--index", help="index folder, where the default SQLite database lives")
+    p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("mcp", help="serve the corpus as MCP tools on standard input/output (for desktop assistants)")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("bench", help="benchmark on a JSONL news-QA set against llama-index and BM25 baselines")
     p.add_argument("--documents", required=True, help="JSONL (or .jsonl.gz) documents")

@@ -221,10 +221,25 @@ class Fetch:
     allow_private: bool = setting(False, "RAG_FETCH_ALLOW_PRIVATE", "allow loopback, private and link-local addresses (intranet feeds, tests)")
 
 
+@dataclass(frozen=True)
+class Operations:
+    """What whoever runs the service watches: Prometheus metrics and the log format."""
+
+    # Off by default: counts of questions, logins and feeds say something about a team's work.
+    metrics: bool = setting(False, "RAG_METRICS", "serve Prometheus metrics at /metrics")
+    metrics_token: str | None = setting(
+        None, "RAG_METRICS_TOKEN",
+        "bearer token a scraper sends to /metrics; without one, /metrics answers loopback clients only", repr=False,
+    )
+    log_format: str = setting("text", "RAG_LOG_FORMAT", "text, or json: one JSON object a line (for log collectors)")
+
+
 SECTIONS = {
     "paths": Paths, "ingest": Ingest, "embeddings": Embeddings, "retrieval": Retrieval,
     "answering": Answering, "llm": LLMSettings, "web": Web, "chroma": Chroma, "team": Team, "fetch": Fetch,
+    "operations": Operations,
 }
+LOG_FORMATS = ("text", "json")
 LLM_BACKENDS = ("auto", "openai", "fake", "none")
 NER_BACKENDS = ("spacy", "none")
 
@@ -243,6 +258,7 @@ class Config:
     chroma: Chroma = field(default_factory=Chroma)
     team: Team = field(default_factory=Team)
     fetch: Fetch = field(default_factory=Fetch)
+    operations: Operations = field(default_factory=Operations)
 
     def __post_init__(self):
         """Refuse values that would only fail later, deep inside a run, with a traceback."""
@@ -260,6 +276,8 @@ class Config:
             raise ConfigError(f"RAG_LLM_BACKEND must be one of {', '.join(LLM_BACKENDS)}, got {self.llm.llm_backend!r}")
         if self.answering.ner not in NER_BACKENDS:
             raise ConfigError(f"RAG_NER must be one of {', '.join(NER_BACKENDS)}, got {self.answering.ner!r}")
+        if self.operations.log_format not in LOG_FORMATS:
+            raise ConfigError(f"RAG_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {self.operations.log_format!r}")
         # Malformed web settings fail now, at start-up, not at the first request.
         self.web.auth_pair  # noqa: B018
         self.web.origins  # noqa: B018

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
+from rag import metrics
 from rag.answer.direct import recognise
 from rag.answer.extractive import compose
 from rag.answer.generated import build_context, checked_answer, messages
@@ -72,6 +73,16 @@ class Service:
     @property
     def mode(self) -> str:
         return self.llm.name if self.llm else "extractive"
+
+    @property
+    def metrics_mode(self) -> str:
+        """The answer mode as metrics label it: "extractive" or "llm" (not each model's name)."""
+        return "extractive" if self.llm is None else "llm"
+
+    def index_size(self) -> tuple[int, int]:
+        """Documents and chunks in the live index."""
+        infos = self.search_index.document_infos()
+        return len(infos), sum(d.chunks for d in infos)
 
     def describe_mode(self) -> str:
         if self.llm:
@@ -175,10 +186,14 @@ class Service:
         YYYY-MM-DD, default today) is the day the question is asked: later articles are left out,
         recent ones preferred, and "this week" in the question means the week before it."""
         started = time.perf_counter()
-        question = self._question(question)
-        top_k = self._top_k(top_k)
-        search_filters = Filters.checked(as_of=as_of, **filters)
-        history = self._history(history)
+        try:
+            question = self._question(question)
+            top_k = self._top_k(top_k)
+            search_filters = Filters.checked(as_of=as_of, **filters)
+            history = self._history(history)
+        except RagError:
+            metrics.rejected(self.metrics_mode)
+            raise
 
         query = retrieval_query(question, history)
         asked = analyse(question, query)
@@ -207,6 +222,7 @@ class Service:
         for citation in answer.citations:  # a syndicated story is cited once, its other outlets named
             citation.also_in = copies.get(citation.chunk_id, [])
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        metrics.answered(self.metrics_mode, answer.answerable, answer.latency_ms / 1000)
         if self.llm is None or not answer.answerable:
             yield answer.text
         yield answer

@@ -591,3 +591,58 @@ def test_a_killed_process_leaves_every_saved_turn_whole(database_url, database):
     assert [t.position for t in turns] == list(range(len(turns)))
     assert all(t.question == f"q{t.position}" and len(t.citations) == 1 for t in turns)
     store.save_turn(ALICE, summary.conversation_id, answer("after the crash"))  # and it takes new ones
+
+
+# Personal API tokens ------------------------------------------------------------------------------
+
+
+def test_api_tokens_act_as_their_account_are_stored_hashed_expire_and_revoke(database):
+    from rag.team.tokens import PREFIX, ApiTokens
+
+    accounts = Accounts(database, ("boss", "boss-password"), hasher=FAST)
+    alice = accounts.add("alice", "alice-password", "reader")
+    tokens = ApiTokens(database, accounts)
+    made = tokens.create(alice, "laptop")
+    assert made.token.startswith(PREFIX) and made.info.name == "laptop" and made.info.expires_at is None
+    with database.reading() as session:
+        stored = session.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+    assert stored == [digest(made.token)]  # the token itself is nowhere in the database
+    assert tokens.account(made.token).id == alice.id
+    assert tokens.account(made.token[:-1] + "x") is None and tokens.account("not a token") is None
+    assert tokens.list(alice)[0].last_used_at is not None  # recorded at first use
+
+    accounts.set_role("alice", "editor")  # applies to the next request
+    assert tokens.account(made.token).role is Role.EDITOR
+
+    short = tokens.create(alice, "ci", expires_days=1)
+    with database.writing() as session:
+        session.execute(text("UPDATE api_tokens SET expires_at = :past WHERE id = :id"),
+                        {"past": dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), "id": short.info.id})
+    assert tokens.account(short.token) is None
+    assert [t.expired for t in tokens.list(alice)] == [False, True]
+
+    # Revoked by id or by the token; another account cannot revoke or see them.
+    admin = accounts.get("boss")
+    with pytest.raises(AccountError):
+        tokens.remove(admin, made.info.id)
+    assert tokens.list(admin) == []
+    tokens.remove(alice, made.token)
+    assert tokens.account(made.token) is None
+    with pytest.raises(AccountError):
+        tokens.create(alice, "x" * 101)
+
+
+def test_a_removed_accounts_tokens_never_work_again_not_even_for_a_new_account_of_its_name(database):
+    from rag.team.tokens import ApiTokens
+
+    accounts = Accounts(database, hasher=FAST)
+    accounts.add("admin", "admin-password", "admin")
+    sam = accounts.add("sam", "sam-password", "reader")
+    tokens = ApiTokens(database, accounts)
+    old = tokens.create(sam).token
+    accounts.remove("sam")
+    assert tokens.account(old) is None
+    new_sam = accounts.add("sam", "sam-password2", "reader")
+    assert tokens.account(old) is None and tokens.list(new_sam) == []
+    with database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 0

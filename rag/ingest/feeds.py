@@ -40,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from rag import metrics
 from rag.config import Config
 from rag.errors import RagError
 from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
@@ -183,6 +184,7 @@ class Feeds:
                 new = self._fetch_all(plans, fetcher, state, report)
             for feed in feeds:
                 state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
+                metrics.feed_polled(errors.get(feed.url) is None)
             self._index_if_changed(report)
             return report
         finally:

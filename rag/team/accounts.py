@@ -89,6 +89,7 @@ class Owned:
 # the models is listed. Shares go with their conversation (turns cascade to them).
 OWNED: list[Owned] = [
     Owned("sessions", "account_id"),
+    Owned("api_tokens", "owner_id"),
     Owned("conversations", "owner_id"),
     Owned("feedback", "account_id", keep=True),  # ratings stay for evaluation, detached from any account
 ]

@@ -14,6 +14,7 @@ from rag.errors import RagError
 from rag.team.accounts import AccountError, Accounts
 from rag.team.db import open_database
 from rag.team.feedback import FeedbackStore, gold_items
+from rag.team.tokens import ApiTokens
 
 GOLD_HEADER = """\
 # Gold-set items made from users' feedback by `python -m rag eval --from-feedback` on {date}.
@@ -56,6 +57,48 @@ def run_users(args, config: Config) -> int:
     finally:
         database.close()
     return 0
+
+
+def run_tokens(args, config: Config) -> int:
+    """`rag tokens add|list|remove`: personal API tokens, for the account named by --user (default:
+    the RAG_AUTH admin, else the only account)."""
+    database = open_database(config)
+    try:
+        accounts = Accounts(database, config.web.auth_pair)
+        tokens = ApiTokens(database, accounts)
+        owner = _token_owner(accounts, args.user)
+        if args.action == "add":
+            made = tokens.create(owner, args.name or "", args.expires_days)
+            print(made.token)
+            expiry = f", expires {made.info.expires_at}" if made.info.expires_at else ", never expires"
+            print(f"Token {made.info.id} for {owner.username} ({owner.role.value}){expiry}. "
+                  "It is shown only now: keep it secret.", file=sys.stderr)
+        elif args.action == "list":
+            for info in tokens.list(owner):
+                state = "expired" if info.expired else f"expires {info.expires_at}" if info.expires_at else "no expiry"
+                print(f"{info.id}  {info.name or '-':24} made {info.created_at}  last used {info.last_used_at or 'never'}  {state}")
+        elif args.action == "remove":
+            info = tokens.remove(owner, args.token)
+            print(f"Revoked token {info.id} of {owner.username}.")
+    finally:
+        database.close()
+    return 0
+
+
+def _token_owner(accounts: Accounts, name: str | None):
+    if name:
+        account = accounts.get(name)
+        if account is None:
+            raise AccountError(f"No account named {name!r}.")
+        return account
+    listed = accounts.list()
+    if accounts.settings_admin:
+        return listed[0]
+    if len(listed) == 1:
+        return listed[0]
+    if not listed:
+        raise AccountError("A token acts as an account, and there is none yet: add one with `rag users add NAME`.")
+    raise AccountError("Say whose token it is: --user NAME.")
 
 
 def run_feedback_export(args, config: Config) -> int:

@@ -13,7 +13,9 @@ API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_
 
 from __future__ import annotations
 
+import hmac
 import html
+import ipaddress
 import logging
 import secrets
 import sys
@@ -26,9 +28,13 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from gradio.utils import get_upload_folder
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from rag import logs, metrics
+from rag.api.mcp_tools import build_mcp, http_endpoint
+from rag.api.routes import build_api
 from rag.cli import progress_bar
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
@@ -59,6 +65,27 @@ def blocked_paths(config, upload_folder: str) -> list[str]:
     upload = Path(upload_folder).resolve()
     folders = {PROJECT_ROOT.resolve(), config.paths.corpus_dir.resolve(), config.paths.index_dir.resolve()}
     return sorted(str(f) for f in folders if not upload.is_relative_to(f))
+
+
+def metrics_allowed(token: str | None, request: Request) -> bool:
+    """/metrics for a scraper with RAG_METRICS_TOKEN, or, when none is set, for loopback clients
+    only (a Prometheus on the same machine, or a proxy that adds the token)."""
+    if token:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_account(tokens, scope) -> int | None:
+    """The account id a request's personal API token acts as, if it carries a valid one."""
+    header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    account = tokens.account(token.strip()) if scheme.lower() == "bearer" and tokens is not None else None
+    return account.id if account else None
 
 
 def allowed_hosts(web) -> list[str] | None:
@@ -102,10 +129,13 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         """A logged-in user whose account still exists (or no login at all)."""
         return not auth or team.account(logged_in_user(gradio_app, request)) is not None
 
+    tools = build_mcp(service)
+
     @asynccontextmanager
     async def lifespan(_app):
-        print(f"Ready after {time.perf_counter() - started:.1f} s: open {config.web.app_url}", flush=True)
-        yield
+        async with tools.session_manager.run():
+            print(f"Ready after {time.perf_counter() - started:.1f} s: open {config.web.app_url}", flush=True)
+            yield
 
     # FastAPI's /docs and /redoc load their scripts from a CDN (useless offline) and would be
     # public under RAG_AUTH; the schema is served below, behind the login.
@@ -128,11 +158,24 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
             throttle.succeeded(address)
         else:
             throttle.failed(address)
+            metrics.login_failed("password")
         return response
 
     @app.get("/health", response_class=PlainTextResponse)
     def health() -> str:
         return "ok"
+
+    # Programs and agents: the JSON API and MCP, both with personal tokens (bearer only, no cookies).
+    app.mount("/api/v1", build_api(service, team, team.tokens))
+    app.add_route("/mcp", http_endpoint(tools, team.tokens), methods=["GET", "POST", "DELETE"])
+    if config.operations.metrics:
+        metrics.watch_index(service.index_size)
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics_page(request: Request):
+            if not metrics_allowed(config.operations.metrics_token, request):
+                return PlainTextResponse("Forbidden\n", status_code=403)
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request):
@@ -214,8 +257,11 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     )
     app.add_middleware(ResponseHeaders, https=web.https)
     def requester(scope) -> str:
-        user = logged_in_user(gradio_app, Request(scope)) if auth else None
-        return f"user:{user}" if user else client_address(scope)
+        # By account id: a token's user and the same user's browser share one allowance.
+        account_id = bearer_account(team.tokens, scope)
+        if account_id is None and auth:
+            account_id = getattr(logged_in_user(gradio_app, Request(scope)), "account_id", None)
+        return f"account:{account_id}" if account_id is not None else client_address(scope)
 
     app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
                        arity=input_counts(demo), requester=requester)
@@ -237,11 +283,11 @@ class Server(uvicorn.Server):
 def main(started: float) -> None:
     """Load (or first build) the index, then serve the app until stopped. `started` is the
     `time.perf_counter()` of the process start (see the root app.py)."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         service = Service()
     except RagError as exc:  # a bad setting: one line, no traceback
         sys.exit(f"error: {exc}")
+    logs.configure(service.config.operations.log_format)
     print(f"Service: {service.describe_mode()}", flush=True)
     try:
         has_index = service.store.exists()
@@ -270,8 +316,10 @@ def main(started: float) -> None:
     app = build_app(service, started, team)
     web = service.config.web
     # Proxy headers are handled by ForwardedHeaders (only from RAG_TRUSTED_PROXIES), not uvicorn.
+    # With JSON logs, uvicorn's own records go through the same JSON handler instead of its text one.
+    json_logs = service.config.operations.log_format == "json"
     config = uvicorn.Config(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=5,
-                            proxy_headers=False)
+                            proxy_headers=False, **({"log_config": None} if json_logs else {}))
     schedule = FeedSchedule(service.feeds, service.config.fetch.feed_interval * 60.0)
     logging.getLogger("rag.feeds").setLevel(logging.INFO)
     with serving(service.config):

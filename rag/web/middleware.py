@@ -30,6 +30,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from rag import metrics
 from rag.web.guards import MAX_UPLOAD_FILES
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -39,12 +40,15 @@ _FORWARDED = (b"x-forwarded-", b"forwarded")
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 32
 _CALL = re.compile(r"/gradio_api/(?:call|run|api)/([\w-]+)/?$")
-# Requests that start work: a question, an event on the page, an upload.
-_STARTS_WORK = re.compile(r"/gradio_api/(?:queue/join|call/[\w-]+|run/[\w-]+|api/[\w-]+|upload)/?$")
+# Requests that start work: a question, an event on the page, an upload, a JSON API or MCP call.
+_STARTS_WORK = re.compile(
+    r"/gradio_api/(?:queue/join|call/[\w-]+|run/[\w-]+|api/[\w-]+|upload)/?$|^/api/v1/(?:ask|search|links|feeds)/?$|^/mcp/?$"
+)
 
 
 def refuse(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    # "detail" as FastAPI and Gradio clients read errors, "error" as the JSON API (rag/api) does.
+    return JSONResponse({"detail": message, "error": message}, status_code=status, headers=headers)
 
 
 def client_address(scope) -> str:
@@ -207,6 +211,7 @@ class RequestLimits:
         if self.limiter and _STARTS_WORK.search(path):
             wait = self.limiter.wait_seconds(self.requester(scope))
             if wait > 0:
+                metrics.rate_limited()
                 seconds = math.ceil(wait)
                 response = refuse(429, f"Too many requests; try again in {seconds} s.", {"Retry-After": str(seconds)})
                 return await response(scope, receive, send)

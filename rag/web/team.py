@@ -30,6 +30,7 @@ from rag.team.models import LOCAL_ID
 from rag.team.feedback import FeedbackStore
 from rag.team.quality import quality_figure, quality_report
 from rag.team.sessions import LoginSessions
+from rag.team.tokens import ApiTokens
 from rag.types import Answer
 from rag.web import guards
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, answer_messages
@@ -55,6 +56,7 @@ class Team:
     feedback: FeedbackStore
     sessions: LoginSessions
     login: bool  # decided at start: RAG_AUTH is set or an account exists
+    tokens: ApiTokens | None = None  # personal API tokens (the JSON API and MCP); set by `open`
 
     @classmethod
     def open(cls, service: Service) -> Team:
@@ -63,7 +65,7 @@ class Team:
         accounts = Accounts(database, config.web.auth_pair)
         sessions = LoginSessions(database, dt.timedelta(days=config.team.session_days), accounts)
         return cls(database, accounts, Conversations(database), FeedbackStore(database), sessions,
-                   accounts.login_required())
+                   accounts.login_required(), ApiTokens(database, accounts))
 
     @property
     def cookie_name(self) -> str:
@@ -83,6 +85,20 @@ class Team:
         if not self.login:
             return LOCAL
         return self.accounts.identify(user)
+
+    def save_answer(self, service: Service, account: Account, conversation: str | None, answer: Answer,
+                    top_k, outlet, as_of) -> SavedTurn:
+        """Save `answer` to `account`'s conversation (None: a new one), with the settings that shaped
+        it and the cited articles' versions (so a later look can say which changed)."""
+        hashes = {}
+        for c in answer.citations:
+            doc = service.document(c.doc_id)
+            if doc is not None:
+                hashes[c.doc_id] = doc.content_hash
+        settings = {"top_k": top_k, "outlet": outlet or ALL_OUTLETS, "as_of": as_of or "", "mode": answer.mode}
+        return self.conversations.save_turn(
+            account.id, conversation or None, answer, settings, index_generation(service), hashes
+        )
 
 
 def index_generation(service: Service) -> str:
@@ -180,15 +196,7 @@ class TeamHandlers:
         yield shown, "", session, conversation, turns, sidebar, answers
 
     def _save(self, account: Account, conversation: str | None, answer: Answer, top_k, outlet, as_of) -> SavedTurn:
-        hashes = {}
-        for c in answer.citations:
-            doc = self.service.document(c.doc_id)
-            if doc is not None:
-                hashes[c.doc_id] = doc.content_hash
-        settings = {"top_k": top_k, "outlet": outlet or ALL_OUTLETS, "as_of": as_of or "", "mode": answer.mode}
-        return self.team.conversations.save_turn(
-            account.id, conversation or None, answer, settings, index_generation(self.service), hashes
-        )
+        return self.team.save_answer(self.service, account, conversation, answer, top_k, outlet, as_of)
 
     def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,
             as_of: str | None = None, request: gr.Request = None) -> dict:

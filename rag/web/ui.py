@@ -15,6 +15,7 @@ from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
 from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
+from rag.web.tokens import TokenHandlers, token_panel
 
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
@@ -87,6 +88,8 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                     value="", placeholder="YYYY-MM-DD (empty: today)", elem_id="as-of",
                     label="Answer as of (no later articles; \"this week\" means the week before)",
                 )
+            # Personal tokens need an account, so only an app with logins shows them.
+            token_panel(TokenHandlers(team.tokens, teamwork.user), demo, visible=team.login and team.tokens is not None)
         with gr.Tab("Corpus"):
             table = gr.Dataframe(
                 handlers.corpus_rows(), headers=["Title", "Outlet", "Author", "Date", "Chunks"],
