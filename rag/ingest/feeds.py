@@ -10,8 +10,13 @@ A poll, for each feed: fetch the listing with its ETag/Last-Modified (304, or th
 last time: done); read its items, newest first, at most `RAG_FEED_MAX_ITEMS`; an item whose link
 leads to an article we hold and whose feed entry has not changed is not fetched. The others are
 fetched concurrently (rag/ingest/fetching.py's manners and limits), each page's article text and
-metadata extracted in the loader's worker process (rag/ingest/isolation.py: trafilatura on a
-hostile page cannot hang or crash the poll), then written, and the corpus indexed once.
+metadata extracted, then written, and the corpus indexed once.
+
+Every fetched byte is parsed in the loader's worker process (rag/ingest/isolation.py), under its
+time and memory limits: listings, feed discovery on a home page, robots.txt, child sitemaps and
+article pages. This process holds the bytes and the plain results, so a body that makes a parser
+loop or allocate costs its own feed, never the app. Any failure while reading one feed becomes
+that feed's recorded error; the poll goes on with the others.
 
 Identity, so that one story is one document and no fetch takes over another's:
 - an article's key is its canonical URL (rag/ingest/links.py); its page's `rel=canonical` counts
@@ -29,7 +34,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
 from collections import Counter
@@ -45,7 +49,8 @@ from rag.errors import RagError
 from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
 from rag.ingest.isolation import LoaderWorker
 from rag.ingest.links import canonical_url, host_folder, same_site, slug
-from rag.ingest.listings import Item, Listing, ListingError, discover_feeds, looks_like_html, parse_listing, robots_sitemaps
+from rag.ingest.listings import (Item, Listing, ListingError, discover_feeds, looks_like_html, meta_charset,
+                                 parse_listing)
 from rag.ingest.locks import poll_lock
 from rag.ingest.webstate import Article, WebState
 from rag.text import jaccard, shingles
@@ -56,7 +61,6 @@ WEB_FOLDER = "web"  # inside the corpus folder
 STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
 SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
-_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", re.I)
 
 
 class FeedError(RagError):
@@ -112,8 +116,8 @@ class Feeds:
     def add(self, url: str, poll: bool = True) -> tuple[FeedInfo, FetchReport | None]:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
         `poll`). Raises FeedError when nothing there can be followed."""
-        with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-            fetched, listing = self._find_listing(url.strip(), fetcher)
+        with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
+            fetched, listing = self._find_listing(url.strip(), fetcher, worker)
         found_url = fetched.final_url
         state = self.state
         try:
@@ -165,22 +169,27 @@ class Feeds:
             if url is not None and not feeds:
                 raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
             report = FetchReport(feeds=[f.url for f in feeds])
-            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+            with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
                 plans: list[_Plan] = []
                 errors: dict[str, str | None] = {}
                 titles: dict[str, str | None] = {}
                 for feed in feeds:
                     try:
-                        listing = self._read_listing(feed.url, fetcher, state, first)
+                        listing = self._read_listing(feed.url, fetcher, worker, state, first)
                     except (FetchError, ListingError) as exc:
                         errors[feed.url] = str(exc)
                         report.skipped.append(Skipped(feed.url, str(exc)))
+                        continue
+                    except Exception as exc:  # a bug on hostile input: this feed's error, not the poll's
+                        log.exception("reading the feed %s failed", feed.url)
+                        errors[feed.url] = f"unexpected {exc.__class__.__name__} while reading it"
+                        report.skipped.append(Skipped(feed.url, errors[feed.url]))
                         continue
                     errors[feed.url] = None
                     if listing is not None:
                         titles[feed.url] = listing.title
                         plans += self._plans(feed.url, listing, state, report)
-                new = self._fetch_all(plans, fetcher, state, report)
+                new = self._fetch_all(plans, fetcher, worker, state, report)
             for feed in feeds:
                 state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
             self._index_if_changed(report)
@@ -202,38 +211,49 @@ class Feeds:
             for url in urls:
                 url = str(url).strip()
                 plans.append(_Plan(url, Item(url), None, state.article_for(canonical_url(url))))
-            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-                self._fetch_all(plans, fetcher, state, report)
+            with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
+                self._fetch_all(plans, fetcher, worker, state, report)
             self._index_if_changed(report)
             return report
         finally:
             state.close()
 
+    def _fetcher(self, worker: LoaderWorker) -> Fetcher:
+        return Fetcher(self.settings, self._resolver, self._refuse, worker)
+
     # Listings ---------------------------------------------------------------------------------
 
-    def _find_listing(self, url: str, fetcher: Fetcher) -> tuple[Fetched, Listing]:
+    def _parse(self, fetched: Fetched, worker: LoaderWorker) -> Listing:
+        """`parse_listing` in the worker. Raises ListingError."""
+        return worker.call(parse_listing, fetched, self.settings.max_bytes, size=len(fetched.body), error=ListingError)
+
+    def _find_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker) -> tuple[Fetched, Listing]:
         """The feed at `url`, or the first feed (then sitemap from robots.txt) a home page names."""
         try:
             fetched = fetcher.get(url, kind="feed")
         except FetchError as exc:
             raise FeedError(f"Cannot add {url}: {exc}") from None
         try:
-            return fetched, parse_listing(fetched, self.settings.max_bytes)
+            return fetched, self._parse(fetched, worker)
         except ListingError as exc:
             if not looks_like_html(fetched):
                 raise FeedError(f"Cannot add {url}: {exc}") from None
-        candidates = discover_feeds(fetched) or robots_sitemaps(fetcher.robots_text(fetched.final_url), fetched.final_url)
+        try:
+            candidates = worker.call(discover_feeds, fetched, size=len(fetched.body), error=ListingError)
+        except ListingError:
+            candidates = []
+        candidates = candidates or fetcher.robots_sitemaps(fetched.final_url)
         problems = []
         for candidate in candidates:
             try:
                 found = fetcher.get(candidate, kind="feed")
-                return found, parse_listing(found, self.settings.max_bytes)
+                return found, self._parse(found, worker)
             except (FetchError, ListingError) as exc:
                 problems.append(f"{candidate}: {exc}")
         detail = f" ({'; '.join(problems[:2])})" if problems else ""
         raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
 
-    def _read_listing(self, url: str, fetcher: Fetcher, state: WebState,
+    def _read_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState,
                       first: tuple[Fetched, Listing] | None = None) -> Listing | None:
         """The listing at `url`, or None when it has not changed since the last poll (`first`:
         it as just fetched and read). A sitemap index is read with its newest child sitemaps,
@@ -243,14 +263,14 @@ class Feeds:
             fetched, listing = first
             state.save_validators(url, fetched.etag, fetched.last_modified, _hash(fetched.body), listing.children or None)
         else:
-            listing = self._conditional(url, fetcher, state)
+            listing = self._conditional(url, fetcher, worker, state)
         children = listing.children if listing is not None else state.children(url)
         if listing is not None and listing.kind != "sitemap-index" or listing is None and not children:
             return listing
         merged = Listing("sitemap-index")
         for child, _ in children[:MAX_CHILD_SITEMAPS]:
             try:
-                part = self._conditional(child, fetcher, state)
+                part = self._conditional(child, fetcher, worker, state)
             except (FetchError, ListingError):
                 continue
             if part is not None:
@@ -258,7 +278,7 @@ class Feeds:
         merged.items.sort(key=lambda item: item.published or "", reverse=True)
         return merged if merged.items or listing is not None else None
 
-    def _conditional(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
+    def _conditional(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState) -> Listing | None:
         etag, modified, old_hash = state.validators(url)
         fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified)
         if fetched.not_modified:
@@ -267,7 +287,7 @@ class Feeds:
         if body_hash == old_hash:
             state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, state.children(url) or None)
             return None
-        listing = parse_listing(fetched, self.settings.max_bytes)
+        listing = self._parse(fetched, worker)
         # Saved once read: a listing that fails to parse is read again next time.
         state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, listing.children or None)
         return listing
@@ -285,7 +305,8 @@ class Feeds:
 
     # Articles ---------------------------------------------------------------------------------
 
-    def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, state: WebState, report: FetchReport) -> Counter:
+    def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, worker: LoaderWorker, state: WebState,
+                   report: FetchReport) -> Counter:
         """Fetch the plans' pages concurrently (at most twice `RAG_FETCH_WORKERS` bodies in memory)
         and take each as it arrives. Returns the number of new articles per feed."""
         new: Counter = Counter()
@@ -296,7 +317,7 @@ class Feeds:
         pending = iter(plans)
         running: dict[Future, _Plan] = {}
         try:
-            with LoaderWorker(self.config) as worker, ThreadPoolExecutor(self.settings.workers) as pool:
+            with ThreadPoolExecutor(self.settings.workers) as pool:
                 def submit() -> None:
                     while len(running) < 2 * self.settings.workers:
                         plan = next(pending, None)
@@ -345,7 +366,12 @@ class Feeds:
             self._seen(plan, state, plan.known.key if plan.known else None)
             return False
         page = staging / f"{uuid.uuid4().hex}.html"
-        page.write_bytes(_utf8(fetched))
+        try:
+            page.write_bytes(worker.call(_utf8, fetched, size=len(fetched.body), error=ListingError))
+        except ListingError as exc:
+            report.skipped.append(Skipped(plan.url, str(exc)))
+            self._seen(plan, state, None)
+            return False
         try:
             docs, problems = worker.load(page, staging, {}, self.settings.max_bytes)
         finally:
@@ -452,11 +478,8 @@ def _clean_link(url: str) -> str:
 
 def _utf8(fetched: Fetched) -> bytes:
     """The page as UTF-8 (the loader reads UTF-8, else Windows-1252), decoded by the charset the
-    server or the page declares."""
-    charset = fetched.charset
-    if not charset:
-        match = _CHARSET.search(fetched.body[:4096])
-        charset = match.group(1).decode("ascii").lower() if match else None
+    server or the page declares. Runs in the loader's worker."""
+    charset = fetched.charset or meta_charset(fetched.body[:4096])
     if not charset or charset.replace("-", "") in ("utf8", "usascii", "ascii"):
         return fetched.body
     try:

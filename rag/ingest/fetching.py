@@ -4,7 +4,10 @@ Feed and article URLs come from users and from feeds, i.e. from anyone. What thi
 
 - **Where it goes.** http(s) only. Every host name is resolved here and every address it resolves
   to is checked; loopback, private, link-local (cloud metadata at 169.254.169.254), shared,
-  reserved and multicast addresses are refused unless `RAG_FETCH_ALLOW_PRIVATE=1`. The connection
+  reserved, multicast and site-local addresses are refused unless `RAG_FETCH_ALLOW_PRIVATE=1`; an
+  IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, 6to4, NAT64) is judged by the
+  IPv4 address it carries, and Teredo and local-use NAT64 addresses are refused. A refusal names
+  the host, never what it resolved to (no oracle for the server's own DNS view). The connection
   then goes to the checked address itself (the TLS name and the Host header stay the host name),
   so a DNS answer that changes between the check and the connection (DNS rebinding) cannot move
   it. Each redirect hop is checked the same way, at most `RAG_FETCH_MAX_REDIRECTS` of them, and a
@@ -18,6 +21,9 @@ Feed and article URLs come from users and from feeds, i.e. from anyone. What thi
   between them, and the `RAG_FETCH_USER_AGENT` header.
 
 Every failure is a `FetchError` whose message is one line that says why.
+
+robots.txt is parsed in the loader's worker (rag/ingest/isolation.py), like everything else fetched:
+`Fetcher` is handed the feeds' worker, or starts its own.
 
 Written on urllib3 rather than with trafilatura's `fetch_url` or `requests`, because neither lets
 the caller choose the address a connection goes to, which the address rules need.
@@ -38,8 +44,9 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from rag.config import Fetch
+from rag.config import Config, Fetch
 from rag.errors import RagError
+from rag.ingest.isolation import LoaderWorker
 
 READ_STEP = 64 * 1024
 ROBOTS_BYTES = 512 * 1024  # RFC 9309: crawlers must read at least 500 KiB of robots.txt
@@ -47,6 +54,9 @@ ROBOTS_TTL = 3600.0
 MAX_CRAWL_DELAY = 60.0
 # Addresses of cloud providers' metadata services, named as such in the refusal.
 METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")}
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 # What each kind of request accepts as its Content-Type (a missing header is let through: what
 # the body is gets checked by its parser).
@@ -100,16 +110,46 @@ def system_resolver(host: str, port: int) -> list[str]:
 def refusal(address: str) -> str | None:
     """Why an address may not be fetched from (by default), or None when it is a public one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return "a site-local address"
+        if ip.teredo is not None:
+            return "a Teredo tunnel address"
+        if ip in LOCAL_NAT64:
+            return "a local-use NAT64 address"
+        carried = _carried_ipv4(ip)
+        if carried is not None:
+            why = refusal(str(carried))
+            return f"{why} inside an IPv6 address" if why and ip.ipv4_mapped is None else why
     if ip in METADATA:
         return "a cloud metadata address"
     for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
         if getattr(ip, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address"
-    if not ip.is_global:  # shared (100.64/10), documentation, 6to4 of a private address, ...
+    if not ip.is_global:  # shared (100.64/10), documentation, ...
         return "not a public address"
     return None
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64, IPv4-compatible), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or ip in IPV4_COMPATIBLE and int(ip) > 1:  # not :: and ::1, which are IPv6's own
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def parse_robots(text: str, name: str, origin: str) -> tuple[urllib.robotparser.RobotFileParser, list[str]]:
+    """A robots.txt's rules and the first five sitemaps it names. Runs in the loader's worker."""
+    from trafilatura.sitemaps import extract_robots_sitemaps
+
+    rules = urllib.robotparser.RobotFileParser()
+    rules.parse(text.splitlines())
+    rules.crawl_delay(name)  # reads every entry once here, not in the app
+    return rules, extract_robots_sitemaps(text, origin)[:5]
 
 
 def media_type(header: str | None) -> tuple[str, str | None]:
@@ -157,15 +197,18 @@ class _Hosts:
 class Fetcher:
     """Fetches URLs under the rules in the module docstring. Thread-safe; `close()` when done."""
 
-    def __init__(self, settings: Fetch, resolver: Resolver | None = None, refuse: Refusal | None = None):
+    def __init__(self, settings: Fetch, resolver: Resolver | None = None, refuse: Refusal | None = None,
+                 worker: LoaderWorker | None = None):
         self.settings = settings
+        # Parses robots.txt; one of its own (default limits) when not handed the caller's.
+        self._worker, self._own_worker = (worker, False) if worker is not None else (LoaderWorker(Config()), True)
         self.resolver = resolver or system_resolver
         self.refuse = refuse or refusal  # tests pass a rule that counts their loopback server as public
         self.robots_name = settings.user_agent.split("/", 1)[0].split()[0] if settings.user_agent.strip() else "*"
         self._hosts = _Hosts(settings.host_concurrency, settings.host_delay)
         self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
-        # origin -> (when read, rules or None for "everything allowed", text, why it could not be read)
-        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, str, str]] = {}
+        # origin -> (when read, rules or None for "everything allowed", its sitemaps, why it could not be read)
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, list[str], str]] = {}
         self._lock = threading.Lock()
         self._robots_locks: dict[str, threading.Lock] = {}
 
@@ -180,6 +223,8 @@ class Fetcher:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        if self._own_worker:
+            self._worker.close()
 
     def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """GET `url` (a "feed", "page" or "robots" request: what Content-Type it accepts),
@@ -204,7 +249,10 @@ class Fetcher:
                 location = headers.get("location")
                 if not location:
                     raise FetchError(f"HTTP {status} without a Location at {_short(current)}")
-                current = urljoin(current, location.strip())
+                try:
+                    current = urljoin(current, location.strip())
+                except ValueError:  # e.g. "http://[::1": urljoin itself raises
+                    raise FetchError(f"HTTP {status} to an invalid URL from {_short(current)}") from None
                 continue
             content_type, charset = media_type(headers.get("content-type"))
             if status == 304 and (etag or last_modified):
@@ -230,29 +278,30 @@ class Fetcher:
         rules = cached[1]
         return rules is None or rules.can_fetch(self.robots_name, url)
 
-    def robots_text(self, url: str) -> str:
-        """The robots.txt of `url`'s site as last read ("" when there is none)."""
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The sitemaps the robots.txt of `url`'s site names (at most five)."""
         parts = urlsplit(url)
         self.allowed_by_robots(url)
-        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, "", ""))[2]
+        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, [], ""))[2]
 
-    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, str, str]:
+    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, list[str], str]:
         try:
             fetched = self.get(origin + "/robots.txt", kind="robots")
         except FetchError as exc:
             message = str(exc)
             if message.startswith("HTTP 4"):
-                return None, "", ""  # no robots.txt: everything is allowed
-            rules = urllib.robotparser.RobotFileParser()
-            rules.parse(["User-agent: *", "Disallow: /"])  # unreachable: nothing is
-            return rules, "", message
+                return None, [], ""  # no robots.txt: everything is allowed
+            return _NOTHING_ALLOWED, [], message  # unreachable: nothing is
         text = fetched.body[:ROBOTS_BYTES].decode(fetched.charset or "utf-8", errors="replace")
-        rules = urllib.robotparser.RobotFileParser()
-        rules.parse(text.splitlines())
+        try:
+            rules, sitemaps = self._worker.call(parse_robots, text, self.robots_name, origin, size=len(text),
+                                                error=FetchError)
+        except FetchError as exc:
+            return _NOTHING_ALLOWED, [], str(exc)
         delay = rules.crawl_delay(self.robots_name)
         if delay:
             self._hosts.slow_down(urlsplit(origin).hostname, float(delay))
-        return rules, text, ""
+        return rules, sitemaps, ""
 
     def _checked_url(self, url: str):
         if not isinstance(url, str) or len(url) > 4096:
@@ -273,17 +322,18 @@ class Fetcher:
     def _address(self, host: str, port: int) -> str:
         """The address to connect to: `host` resolved, every address it has checked."""
         try:
-            addresses = [str(ipaddress.ip_address(host))]
+            addresses, verb = [str(ipaddress.ip_address(host))], "is"
         except ValueError:
-            addresses = self._resolve(host, port)
+            addresses, verb = self._resolve(host, port), "resolves to"
         if not addresses:
             raise FetchError(f"cannot resolve {host}")
         if not self.settings.allow_private:
             for address in addresses:
                 why = self.refuse(address)
                 if why:
-                    shown = host if host == address else f"{host} ({address})"
-                    raise FetchError(f"refused: {shown} is {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
+                    # The address a name resolved to is not shown: it would tell a user what the
+                    # server's own DNS says about internal names.
+                    raise FetchError(f"refused: {host} {verb} {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
         return addresses[0]
 
     def _resolve(self, host: str, port: int) -> list[str]:
@@ -388,6 +438,10 @@ class Fetcher:
                 if not complete:
                     response.close()  # never reused half-read: the next request opens a fresh connection
                 response.release_conn()
+
+
+_NOTHING_ALLOWED = urllib.robotparser.RobotFileParser()
+_NOTHING_ALLOWED.parse(["User-agent: *", "Disallow: /"])
 
 
 def _short(url: str, limit: int = 120) -> str:
