@@ -18,6 +18,13 @@ article pages. This process holds the bytes and the plain results, so a body tha
 loop or allocate costs its own feed, never the app. Any failure while reading one feed becomes
 that feed's recorded error; the poll goes on with the others.
 
+A hostile feed costs a bounded time: each feed has `RAG_FEED_BUDGET` seconds of a poll (its
+listing, child sitemaps and items; requests are cut when it runs out, and items not started wait
+for the next poll), the poll `RAG_POLL_BUDGET` in all, and items are fetched in turn across feeds,
+so one feed's items cannot hold the workers while another's budget runs. A link whose fetch or
+extraction fails is tried again later and later (rag/ingest/webstate.py's failures). Removing a
+feed never waits for a poll: the poll notices and writes nothing more for it.
+
 Identity, so that one story is one document and no fetch takes over another's:
 - an article's key is its canonical URL (rag/ingest/links.py); its page's `rel=canonical` counts
   only when it names a page of the same site;
@@ -35,6 +42,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -45,7 +53,7 @@ from pathlib import Path
 import yaml
 
 from rag.config import Config
-from rag.errors import RagError
+from rag.errors import IndexProblem, RagError
 from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
 from rag.ingest.isolation import LoaderWorker
 from rag.ingest.links import canonical_url, host_folder, same_site, slug
@@ -98,6 +106,7 @@ class Feeds:
         self.settings = config.fetch
         self._index = index
         self._resolver, self._refuse = resolver, refuse
+        self._removed_unindexed = False  # a removal's index update found a poll indexing: the poll redoes it
 
     @property
     def state(self) -> WebState:
@@ -133,9 +142,9 @@ class Feeds:
 
     def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
         """Stop following a feed; with `delete_articles`, delete the articles only it brought
-        (articles also listed by another feed, or added by link, stay) and update the index."""
-        with poll_lock(self.config):
-            return self._remove(url, delete_articles)
+        (articles also listed by another feed, or added by link, stay) and update the index.
+        Never waits for a poll under way: that poll notices the feed is gone and stops writing for it."""
+        return self._remove(url, delete_articles)
 
     def _remove(self, url: str, delete_articles: bool) -> FetchReport:
         state = self.state
@@ -150,14 +159,21 @@ class Feeds:
                     (corpus / path).unlink(missing_ok=True)
                 state.forget_articles(paths)
                 report.skipped = [Skipped(path, "deleted with its feed") for path in paths]
-                report.index = self._index()
+                report.index = self._index_after_removal()
             return report
         finally:
             state.close()
 
+    def _index_after_removal(self) -> IndexSummary | None:
+        try:
+            return self._index()
+        except IndexProblem:
+            self._removed_unindexed = True  # a poll is indexing: it indexes once more when it ends
+            return None
+
     def poll(self, url: str | None = None) -> FetchReport:
         """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
-        `add_urls`, `remove`) at a time per index folder: IndexProblem when another is under way."""
+        `add_urls`) at a time per index folder: IndexProblem when another is under way."""
         with poll_lock(self.config):
             return self._poll(url)
 
@@ -169,13 +185,20 @@ class Feeds:
             if url is not None and not feeds:
                 raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
             report = FetchReport(feeds=[f.url for f in feeds])
+            poll_end = time.monotonic() + self.settings.poll_budget
             with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
                 plans: list[_Plan] = []
                 errors: dict[str, str | None] = {}
                 titles: dict[str, str | None] = {}
+                budget_left: dict[str, float] = {}  # seconds of each feed's budget left for its items
                 for feed in feeds:
+                    started = time.monotonic()
+                    if started >= poll_end:
+                        errors[feed.url] = "not polled: the poll's time budget ran out (RAG_POLL_BUDGET); next poll"
+                        continue
+                    until = min(started + self.settings.feed_budget, poll_end)
                     try:
-                        listing = self._read_listing(feed.url, fetcher, worker, state, first)
+                        listing = self._read_listing(feed.url, fetcher, worker, state, first, until)
                     except (FetchError, ListingError) as exc:
                         errors[feed.url] = str(exc)
                         report.skipped.append(Skipped(feed.url, str(exc)))
@@ -186,12 +209,18 @@ class Feeds:
                         report.skipped.append(Skipped(feed.url, errors[feed.url]))
                         continue
                     errors[feed.url] = None
+                    budget_left[feed.url] = until - time.monotonic()
                     if listing is not None:
                         titles[feed.url] = listing.title
                         plans += self._plans(feed.url, listing, state, report)
-                new = self._fetch_all(plans, fetcher, worker, state, report)
+                deadlines = {feed: min(time.monotonic() + left, poll_end) for feed, left in budget_left.items()}
+                new, unfetched = self._fetch_all(_in_turn(plans), fetcher, worker, state, report, deadlines)
             for feed in feeds:
-                state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
+                error = errors.get(feed.url)
+                if error is None and unfetched[feed.url]:
+                    error = f"its time budget ran out (RAG_FEED_BUDGET): {unfetched[feed.url]} items left for the next poll"
+                    report.skipped.append(Skipped(feed.url, error))
+                state.record_poll(feed.url, _now(), error, new[feed.url], titles.get(feed.url))
             self._index_if_changed(report)
             return report
         finally:
@@ -212,7 +241,7 @@ class Feeds:
                 url = str(url).strip()
                 plans.append(_Plan(url, Item(url), None, state.article_for(canonical_url(url))))
             with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
-                self._fetch_all(plans, fetcher, worker, state, report)
+                self._fetch_all(plans, fetcher, worker, state, report, {})
             self._index_if_changed(report)
             return report
         finally:
@@ -254,7 +283,7 @@ class Feeds:
         raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
 
     def _read_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState,
-                      first: tuple[Fetched, Listing] | None = None) -> Listing | None:
+                      first: tuple[Fetched, Listing] | None = None, until: float | None = None) -> Listing | None:
         """The listing at `url`, or None when it has not changed since the last poll (`first`:
         it as just fetched and read). A sitemap index is read with its newest child sitemaps,
         each also conditionally, whether the index itself changed or not (sites update the
@@ -263,14 +292,16 @@ class Feeds:
             fetched, listing = first
             state.save_validators(url, fetched.etag, fetched.last_modified, _hash(fetched.body), listing.children or None)
         else:
-            listing = self._conditional(url, fetcher, worker, state)
+            listing = self._conditional(url, fetcher, worker, state, until)
         children = listing.children if listing is not None else state.children(url)
         if listing is not None and listing.kind != "sitemap-index" or listing is None and not children:
             return listing
         merged = Listing("sitemap-index")
         for child, _ in children[:MAX_CHILD_SITEMAPS]:
+            if until is not None and time.monotonic() >= until:
+                break  # the feed's budget is spent: the other sitemaps wait for the next poll
             try:
-                part = self._conditional(child, fetcher, worker, state)
+                part = self._conditional(child, fetcher, worker, state, until)
             except (FetchError, ListingError):
                 continue
             if part is not None:
@@ -278,9 +309,10 @@ class Feeds:
         merged.items.sort(key=lambda item: item.published or "", reverse=True)
         return merged if merged.items or listing is not None else None
 
-    def _conditional(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState) -> Listing | None:
+    def _conditional(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState,
+                     until: float | None = None) -> Listing | None:
         etag, modified, old_hash = state.validators(url)
-        fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified)
+        fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified, until=until)
         if fetched.not_modified:
             return None
         body_hash = _hash(fetched.body)
@@ -294,11 +326,15 @@ class Feeds:
 
     def _plans(self, feed: str, listing: Listing, state: WebState, report: FetchReport) -> list[_Plan]:
         plans = []
+        now = time.time()
         for item in listing.items[: self.settings.feed_max_items]:
             link = canonical_url(item.url)
             known = state.article_for(link)
             if known is not None and state.item_stamp(feed, link) == item.stamp:
                 report.unchanged += 1
+                continue
+            if state.backed_off(link, now):
+                report.backed_off += 1
                 continue
             plans.append(_Plan(item.url, item, feed, known))
         return plans
@@ -306,12 +342,15 @@ class Feeds:
     # Articles ---------------------------------------------------------------------------------
 
     def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, worker: LoaderWorker, state: WebState,
-                   report: FetchReport) -> Counter:
+                   report: FetchReport, deadlines: dict[str, float]) -> tuple[Counter, Counter]:
         """Fetch the plans' pages concurrently (at most twice `RAG_FETCH_WORKERS` bodies in memory)
-        and take each as it arrives. Returns the number of new articles per feed."""
+        and take each as it arrives; a feed's requests stop at its deadline (`deadlines`, in
+        `time.monotonic()` time). Returns the number of new articles per feed, and of items left
+        unfetched because their feed's time ran out."""
         new: Counter = Counter()
+        unfetched: Counter = Counter()
         if not plans:
-            return new
+            return new, unfetched
         staging = self.config.paths.corpus_dir / STAGING / f"web-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
         pending = iter(plans)
@@ -323,9 +362,15 @@ class Feeds:
                         plan = next(pending, None)
                         if plan is None:
                             return
+                        until = deadlines.get(plan.feed)
+                        if until is not None and time.monotonic() >= until:
+                            unfetched[plan.feed] += 1
+                            continue
+                        if plan.feed is not None and not state.following(plan.feed):
+                            continue  # removed while this poll runs
                         known = plan.known if plan.known and canonical_url(plan.known.fetch_url) == canonical_url(plan.url) else None
-                        running[pool.submit(fetcher.get, plan.url, "page",
-                                            known.etag if known else None, known.last_modified if known else None)] = plan
+                        running[pool.submit(fetcher.get, plan.url, "page", known.etag if known else None,
+                                            known.last_modified if known else None, until)] = plan
 
                 submit()
                 while running:
@@ -336,11 +381,12 @@ class Feeds:
                             fetched = future.result()
                         except FetchError as exc:
                             report.skipped.append(Skipped(plan.url, str(exc)))
-                            self._seen(plan, state, None)
+                            self._failed(plan, state)
                             continue
                         except Exception as exc:  # a bug in the HTTP stack: this item, not the poll
                             log.exception("fetching %s failed", plan.url)
                             report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while fetching"))
+                            self._failed(plan, state)
                             continue
                         if self._take(plan, fetched, worker, staging, state, report):
                             new[plan.feed] += 1
@@ -351,7 +397,13 @@ class Feeds:
                 staging.parent.rmdir()  # only when no upload is being staged
             except OSError:
                 pass
-        return new
+        return new, unfetched
+
+    def _failed(self, plan: _Plan, state: WebState) -> None:
+        """A polled item that could not be fetched or read: remembered, and tried again later and later."""
+        self._seen(plan, state, None)
+        if plan.feed is not None and state.following(plan.feed):
+            state.item_failed(canonical_url(plan.url), time.time())
 
     def _seen(self, plan: _Plan, state: WebState, key: str | None) -> None:
         if plan.feed is not None:
@@ -361,6 +413,8 @@ class Feeds:
               report: FetchReport) -> bool:
         """One fetched page: extract it (in the worker), decide whose article it is, write it.
         True when it is a new article."""
+        if plan.feed is not None and not state.following(plan.feed):
+            return False  # its feed was removed while this poll ran
         if fetched.not_modified:
             report.unchanged += 1
             self._seen(plan, state, plan.known.key if plan.known else None)
@@ -370,7 +424,7 @@ class Feeds:
             page.write_bytes(worker.call(_utf8, fetched, size=len(fetched.body), error=ListingError))
         except ListingError as exc:
             report.skipped.append(Skipped(plan.url, str(exc)))
-            self._seen(plan, state, None)
+            self._failed(plan, state)
             return False
         try:
             docs, problems = worker.load(page, staging, {}, self.settings.max_bytes)
@@ -379,7 +433,7 @@ class Feeds:
         if problems or not docs:
             reason = "; ".join(p.reason for p in problems) or "no article text found"
             report.skipped.append(Skipped(plan.url, reason))
-            self._seen(plan, state, None)
+            self._failed(plan, state)
             return False
         doc = docs[0]
         requested, fetched_key = canonical_url(plan.url), canonical_url(fetched.final_url)
@@ -416,21 +470,31 @@ class Feeds:
         meta = {k: v for k, v in meta.items() if v}
         version = _hash(json.dumps([meta, doc.text], sort_keys=True).encode())
         feed = existing.feed if existing else plan.feed
+        written = None
         if existing is not None and existing.version == version and (self.config.paths.corpus_dir / existing.path).is_file():
-            report.unchanged += 1
             path = existing.path
         else:
             path = existing.path if existing else self._new_path(key, state)
             front = {**meta, "feed": feed or "added by link", "fetched": now}
             self._write(path, front, doc.text)
-            (report.updated if existing else report.added).append(path)
-        state.save_article(Article(
+            written = path
+        saved = state.save_article(Article(
             key=key, path=path, fetch_url=fetched.final_url, feed=feed,
             first_fetched=existing.first_fetched if existing else now,
             fetched=now if (existing is None or existing.version != version) else existing.fetched,
             etag=fetched.etag, last_modified=fetched.last_modified, version=version,
             claims=existing.claims if existing else claimed,
-        ), links)
+        ), links, feed=plan.feed)
+        if not saved:  # its feed was removed while this was fetched: a file it no longer holds goes again
+            if written and (existing is None or state.article(key) is None):
+                (self.config.paths.corpus_dir / written).unlink(missing_ok=True)
+            return False
+        if written is None:
+            report.unchanged += 1
+        else:
+            (report.updated if existing else report.added).append(written)
+        if plan.feed is not None:
+            state.item_worked(canonical_url(plan.url))
         self._seen(plan, state, key)
         return existing is None
 
@@ -462,8 +526,21 @@ class Feeds:
         os.replace(temporary, target)
 
     def _index_if_changed(self, report: FetchReport) -> None:
-        if report.added or report.updated:
+        if report.added or report.updated or self._removed_unindexed:
+            self._removed_unindexed = False
             report.index = self._index()
+
+
+def _in_turn(plans: list[_Plan]) -> list[_Plan]:
+    """The plans taken in turn across feeds (each feed's own order kept), so the workers serve
+    every feed from the start and a feed of slow items cannot make the others wait out their budgets."""
+    queues: dict[str | None, list[_Plan]] = {}
+    for plan in plans:
+        queues.setdefault(plan.feed, []).append(plan)
+    ordered: list[_Plan] = []
+    for round_ in range(max((len(q) for q in queues.values()), default=0)):
+        ordered += [queue[round_] for queue in queues.values() if round_ < len(queue)]
+    return ordered
 
 
 def _clean_link(url: str) -> str:

@@ -143,13 +143,19 @@ def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def parse_robots(text: str, name: str, origin: str) -> tuple[urllib.robotparser.RobotFileParser, list[str]]:
-    """A robots.txt's rules and the first five sitemaps it names. Runs in the loader's worker."""
-    from trafilatura.sitemaps import extract_robots_sitemaps
-
+    """A robots.txt's rules and the first five http(s) sitemaps it names. Runs in the loader's worker."""
     rules = urllib.robotparser.RobotFileParser()
     rules.parse(text.splitlines())
     rules.crawl_delay(name)  # reads every entry once here, not in the app
-    return rules, extract_robots_sitemaps(text, origin)[:5]
+    sitemaps = []
+    for named in rules.site_maps() or []:
+        try:
+            url = urljoin(origin + "/", named.strip())
+        except ValueError:
+            continue
+        if urlsplit(url).scheme in ("http", "https") and url not in sitemaps:
+            sitemaps.append(url)
+    return rules, sitemaps[:5]
 
 
 def media_type(header: str | None) -> tuple[str, str | None]:
@@ -226,10 +232,18 @@ class Fetcher:
         if self._own_worker:
             self._worker.close()
 
-    def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None,
+            until: float | None = None) -> Fetched:
         """GET `url` (a "feed", "page" or "robots" request: what Content-Type it accepts),
-        following redirects; with `etag`/`last_modified`, a conditional request. Raises FetchError."""
+        following redirects; with `etag`/`last_modified`, a conditional request; stopped at
+        `until` (a `time.monotonic()` time: a feed's time budget) if that comes before the
+        response's own deadline. Raises FetchError."""
         deadline = time.monotonic() + self.settings.deadline
+        over = f"took longer than {self.settings.deadline:g} s (RAG_FETCH_DEADLINE)"
+        if until is not None and until < deadline:
+            deadline, over = until, "stopped when the feed's time budget ran out (RAG_FEED_BUDGET)"
+            if time.monotonic() >= until:
+                raise FetchError(f"{over}: not fetched")
         current, seen = url, set()
         for _ in range(self.settings.max_redirects + 1):
             parts = self._checked_url(current)
@@ -238,13 +252,13 @@ class Fetcher:
             seen.add(current)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = self._address(parts.hostname, port)
-            if kind != "robots" and not self.allowed_by_robots(current):
+            if kind != "robots" and not self.allowed_by_robots(current, until):
                 problem = self._robots[f"{parts.scheme}://{parts.netloc}"][3]
                 if problem:
                     raise FetchError(f"robots.txt of {parts.hostname} could not be read ({problem}), so nothing there is fetched")
                 raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
             with self._hosts.turn(parts.hostname, deadline):
-                status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline)
+                status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline, over)
             if status in (301, 302, 303, 307, 308):
                 location = headers.get("location")
                 if not location:
@@ -263,7 +277,7 @@ class Fetcher:
                            headers.get("etag"), headers.get("last-modified"))
         raise FetchError(f"more than {self.settings.max_redirects} redirects (RAG_FETCH_MAX_REDIRECTS) from {_short(url)}")
 
-    def allowed_by_robots(self, url: str) -> bool:
+    def allowed_by_robots(self, url: str, until: float | None = None) -> bool:
         """Whether the site's robots.txt lets our User-Agent fetch `url` (read once an hour per
         site; a missing robots.txt allows everything, an unreachable one nothing, per RFC 9309)."""
         parts = urlsplit(url)
@@ -273,7 +287,7 @@ class Fetcher:
         with lock:
             cached = self._robots.get(origin)
             if cached is None or time.monotonic() - cached[0] > ROBOTS_TTL:
-                cached = (time.monotonic(), *self._read_robots(origin))
+                cached = (time.monotonic(), *self._read_robots(origin, until))
                 self._robots[origin] = cached
         rules = cached[1]
         return rules is None or rules.can_fetch(self.robots_name, url)
@@ -284,10 +298,12 @@ class Fetcher:
         self.allowed_by_robots(url)
         return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, [], ""))[2]
 
-    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, list[str], str]:
+    def _read_robots(self, origin: str, until: float | None) -> tuple[urllib.robotparser.RobotFileParser | None, list[str], str]:
         try:
-            fetched = self.get(origin + "/robots.txt", kind="robots")
+            fetched = self.get(origin + "/robots.txt", kind="robots", until=until)
         except FetchError as exc:
+            if until is not None and time.monotonic() >= until:
+                raise  # cut by a feed's budget, not the site's answer: not remembered
             message = str(exc)
             if message.startswith("HTTP 4"):
                 return None, [], ""  # no robots.txt: everything is allowed
@@ -376,7 +392,7 @@ class Fetcher:
         return pool
 
     def _request(self, parts, port: int, address: str, kind: str, etag: str | None, last_modified: str | None,
-                 deadline: float):
+                 deadline: float, over: str):
         """One request to one checked address: (status, headers, body)."""
         pool = self._pool(parts.scheme, address, port, parts.hostname)
         default_port = port == (443 if parts.scheme == "https" else 80)
@@ -410,7 +426,7 @@ class Fetcher:
             body = bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise FetchError(f"took longer than {self.settings.deadline:g} s (RAG_FETCH_DEADLINE) at {where}")
+                    raise FetchError(f"{over} at {where}")
                 piece = response.read1(READ_STEP)
                 if not piece:
                     break
