@@ -126,7 +126,13 @@ class Feeds:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
         `poll`). Raises FeedError when nothing there can be followed."""
         with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
-            fetched, listing = self._find_listing(url.strip(), fetcher, worker)
+            try:
+                fetched, listing = self._find_listing(url.strip(), fetcher, worker)
+            except FeedError:
+                raise
+            except Exception as exc:  # a bug on hostile input: a one-line refusal, not a traceback
+                log.exception("adding %s failed", url)
+                raise FeedError(f"Cannot add {url.strip()}: unexpected {exc.__class__.__name__} while reading it") from None
         found_url = fetched.final_url
         state = self.state
         try:
@@ -388,7 +394,14 @@ class Feeds:
                             report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while fetching"))
                             self._failed(plan, state)
                             continue
-                        if self._take(plan, fetched, worker, staging, state, report):
+                        try:
+                            taken = self._take(plan, fetched, worker, staging, state, report)
+                        except Exception as exc:  # a bug on a hostile page: this item, not the poll
+                            log.exception("taking %s failed", plan.url)
+                            report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while reading it"))
+                            self._failed(plan, state)
+                            continue
+                        if taken:
                             new[plan.feed] += 1
                     submit()
         finally:

@@ -129,3 +129,35 @@ def test_hostile_feeds_are_their_own_errors_and_the_poll_goes_on(service, site):
         assert "\n" not in feeds[path].last_error
     assert feeds["/feed.xml"].last_error is None and feeds["/feed.xml"].new_articles == 3
     assert len(report.added) == 3 and report.index.added
+
+
+def test_an_unexpected_error_in_one_feed_or_item_is_its_own(service, site, monkeypatch):
+    """Whatever a bug on hostile input raises: that feed's error, that item's reason; the poll goes on."""
+    from rag.ingest.feeds import Feeds
+
+    read, take = Feeds._read_listing, Feeds._take
+
+    def read_or_fail(self, url, *args, **kwargs):
+        if url.endswith("/atom.xml"):
+            raise ValueError("a parser bug")
+        return read(self, url, *args, **kwargs)
+
+    def take_or_fail(self, plan, *args, **kwargs):
+        if "museum-reopens" in plan.url:
+            raise KeyError("another bug")
+        return take(self, plan, *args, **kwargs)
+
+    monkeypatch.setattr(Feeds, "_read_listing", read_or_fail)
+    monkeypatch.setattr(Feeds, "_take", take_or_fail)
+    state = WebState(service.config)
+    try:
+        state.add_feed(site.url("/atom.xml"), "atom", None, "2025-01-01T00:00:00+00:00")
+        state.add_feed(site.url("/feed.xml"), "rss", None, "2025-01-02T00:00:00+00:00")
+    finally:
+        state.close()
+    report = service.feeds.poll()
+    feeds = {f.url.replace(site.base, ""): f for f in service.feeds.list()}
+    assert feeds["/atom.xml"].last_error == "unexpected ValueError while reading it"
+    assert feeds["/feed.xml"].last_error is None and feeds["/feed.xml"].new_articles == 2
+    reasons = {s.source.replace(site.base, ""): s.reason for s in report.skipped}
+    assert reasons["/articles/museum-reopens"] == "unexpected KeyError while reading it"
