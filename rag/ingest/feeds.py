@@ -258,9 +258,10 @@ class Feeds:
 
     # Listings ---------------------------------------------------------------------------------
 
-    def _parse(self, fetched: Fetched, worker: LoaderWorker) -> Listing:
-        """`parse_listing` in the worker. Raises ListingError."""
-        return worker.call(parse_listing, fetched, self.settings.max_bytes, size=len(fetched.body), error=ListingError)
+    def _parse(self, fetched: Fetched, worker: LoaderWorker, until: float | None = None) -> Listing:
+        """`parse_listing` in the worker (stopped at `until`, a feed's budget). Raises ListingError."""
+        return worker.call(parse_listing, fetched, self.settings.max_bytes, size=len(fetched.body), error=ListingError,
+                           until=until)
 
     def _find_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker) -> tuple[Fetched, Listing]:
         """The feed at `url`, or the first feed (then sitemap from robots.txt) a home page names."""
@@ -325,7 +326,7 @@ class Feeds:
         if body_hash == old_hash:
             state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, state.children(url) or None)
             return None
-        listing = self._parse(fetched, worker)
+        listing = self._parse(fetched, worker, until)
         # Saved once read: a listing that fails to parse is read again next time.
         state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, listing.children or None)
         return listing

@@ -238,12 +238,10 @@ class Fetcher:
         following redirects; with `etag`/`last_modified`, a conditional request; stopped at
         `until` (a `time.monotonic()` time: a feed's time budget) if that comes before the
         response's own deadline. Raises FetchError."""
-        deadline = time.monotonic() + self.settings.deadline
-        over = f"took longer than {self.settings.deadline:g} s (RAG_FETCH_DEADLINE)"
-        if until is not None and until < deadline:
-            deadline, over = until, "stopped when the feed's time budget ran out (RAG_FEED_BUDGET)"
-            if time.monotonic() >= until:
-                raise FetchError(f"{over}: not fetched")
+        if until is not None and time.monotonic() >= until:
+            raise FetchError("stopped when the feed's time budget ran out (RAG_FEED_BUDGET): not fetched")
+        own = time.monotonic() + self.settings.deadline
+        deadline, over = _deadline(own, until, self.settings.deadline)
         current, seen = url, set()
         for _ in range(self.settings.max_redirects + 1):
             parts = self._checked_url(current)
@@ -252,11 +250,15 @@ class Fetcher:
             seen.add(current)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = self._address(parts.hostname, port)
+            asked = time.monotonic()
             if kind != "robots" and not self.allowed_by_robots(current, until):
                 problem = self._robots[f"{parts.scheme}://{parts.netloc}"][3]
                 if problem:
                     raise FetchError(f"robots.txt of {parts.hostname} could not be read ({problem}), so nothing there is fetched")
                 raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
+            # Reading robots.txt (a response with its own deadline) is not this response's time.
+            own += time.monotonic() - asked
+            deadline, over = _deadline(own, until, self.settings.deadline)
             with self._hosts.turn(parts.hostname, deadline):
                 status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline, over)
             if status in (301, 302, 303, 307, 308):
@@ -454,6 +456,14 @@ class Fetcher:
                 if not complete:
                     response.close()  # never reused half-read: the next request opens a fresh connection
                 response.release_conn()
+
+
+def _deadline(own: float, until: float | None, seconds: float) -> tuple[float, str]:
+    """The time a response must end by, and what to say when it does not: its own deadline, or a
+    feed's budget (`until`) when that comes first."""
+    if until is not None and until < own:
+        return until, "stopped when the feed's time budget ran out (RAG_FEED_BUDGET)"
+    return own, f"took longer than {seconds:g} s (RAG_FETCH_DEADLINE)"
 
 
 _NOTHING_ALLOWED = urllib.robotparser.RobotFileParser()

@@ -92,17 +92,23 @@ class LoaderWorker:
         with self._turn:
             return self._load(path, folder, meta, max_bytes)
 
-    def call(self, function: Callable[..., T], *args, size: int = 0, error: type[Exception] = RagError) -> T:
+    def call(self, function: Callable[..., T], *args, size: int = 0, error: type[Exception] = RagError,
+             until: float | None = None) -> T:
         """`function(*args)` in the worker (a module-level function: it goes by name). Its
         RagError comes back as itself; anything else that goes wrong (another exception, too much
-        memory, more than `RAG_LOAD_TIMEOUT` per started MB of `size`, the worker dying) is
-        raised as `error` with a one-line reason, and a worker that overran is replaced."""
+        memory, more than `RAG_LOAD_TIMEOUT` per started MB of `size` or past `until`, a
+        `time.monotonic()` time such as a feed's budget, the worker dying) is raised as `error`
+        with a one-line reason, and a worker that overran is replaced."""
         with self._turn:
             self._send(("call", function, args))
             limit = self.config.ingest.load_timeout * max(1, math.ceil(size / MB))
+            reason = f"took longer than {limit:g} s to read (RAG_LOAD_TIMEOUT); stopped"
+            if until is not None and until - time.monotonic() < limit:
+                limit = max(0.0, until - time.monotonic())
+                reason = "stopped when the feed's time budget ran out (RAG_FEED_BUDGET) while reading it"
             if not self._conn.poll(limit):
                 self._stop()
-                raise error(f"took longer than {limit:g} s to read (RAG_LOAD_TIMEOUT); stopped")
+                raise error(reason)
             try:
                 kind, value = self._conn.recv()
             except (EOFError, OSError):
