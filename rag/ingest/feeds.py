@@ -68,6 +68,7 @@ log = logging.getLogger("rag.feeds")
 WEB_FOLDER = "web"  # inside the corpus folder
 STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
+INDEXING_ELSEWHERE = "Another process is indexing"  # rag/ingest/locks.py's index_lock refusal
 SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
 
 
@@ -173,7 +174,9 @@ class Feeds:
     def _index_after_removal(self) -> IndexSummary | None:
         try:
             return self._index()
-        except IndexProblem:
+        except IndexProblem as exc:
+            if not str(exc).startswith(INDEXING_ELSEWHERE):
+                raise
             self._removed_unindexed = True  # a poll is indexing: it indexes once more when it ends
             return None
 
@@ -540,9 +543,15 @@ class Feeds:
         os.replace(temporary, target)
 
     def _index_if_changed(self, report: FetchReport) -> None:
-        if report.added or report.updated or self._removed_unindexed:
+        if report.added or report.updated:
             self._removed_unindexed = False
             report.index = self._index()
+        elif self._removed_unindexed:  # only for a removal made during this poll
+            self._removed_unindexed = False
+            try:
+                report.index = self._index()
+            except IndexProblem as exc:
+                log.warning("index update after a feed's removal failed: %s", exc)
 
 
 def _in_turn(plans: list[_Plan]) -> list[_Plan]:
