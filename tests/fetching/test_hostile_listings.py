@@ -161,3 +161,30 @@ def test_an_unexpected_error_in_one_feed_or_item_is_its_own(service, site, monke
     assert feeds["/feed.xml"].last_error is None and feeds["/feed.xml"].new_articles == 2
     reasons = {s.source.replace(site.base, ""): s.reason for s in report.skipped}
     assert reasons["/articles/museum-reopens"] == "unexpected KeyError while reading it"
+
+
+def test_no_fetched_byte_is_parsed_in_this_process(make_service, site, monkeypatch):
+    """Every parser that reads fetched bytes fails if called here: adding a site by its home page
+    (feed discovery, robots.txt), a sitemap index (child sitemaps) and their articles still works,
+    because all of that runs in the loader's worker."""
+    import urllib.robotparser
+
+    import defusedxml.ElementTree
+    import feedparser
+    import feedparser.encodings
+    import trafilatura
+    import trafilatura.feeds
+
+    def parsed_here(*args, **kwargs):
+        raise AssertionError("fetched bytes parsed in the app's process")
+
+    for owner, name in [(feedparser, "parse"), (feedparser.encodings, "convert_to_utf8"),
+                        (defusedxml.ElementTree, "fromstring"), (trafilatura.feeds, "determine_feed"),
+                        (trafilatura, "bare_extraction"), (urllib.robotparser.RobotFileParser, "parse")]:
+        monkeypatch.setattr(owner, name, parsed_here)
+    service = make_service()
+    info, report = service.feeds.add(site.url("/"))  # a home page: its feed is discovered
+    assert info.url == site.url("/feed.xml") and len(report.added) == 3 and report.skipped == []
+    info, report = service.feeds.add(site.url("/sitemap-index.xml"))
+    assert info.kind == "sitemap-index" and info.last_error is None and report.skipped == []
+    assert site.hits["/robots.txt"] >= 1 and site.hits["/news-sitemap.xml"] >= 1
