@@ -54,7 +54,7 @@ import yaml
 
 from rag.config import Config
 from rag.errors import IndexProblem, RagError
-from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
+from rag.ingest.fetching import Fetched, FetchError, Fetcher, OutOfTime, Refusal, Resolver
 from rag.ingest.isolation import LoaderWorker
 from rag.ingest.links import canonical_url, host_folder, same_site, slug
 from rag.ingest.listings import (Item, Listing, ListingError, discover_feeds, looks_like_html, meta_charset,
@@ -389,6 +389,9 @@ class Feeds:
                         plan = running.pop(future)
                         try:
                             fetched = future.result()
+                        except OutOfTime:
+                            unfetched[plan.feed] += 1  # never sent: waits for the next poll, no failure
+                            continue
                         except FetchError as exc:
                             report.skipped.append(Skipped(plan.url, str(exc)))
                             self._failed(plan, state)

@@ -79,6 +79,10 @@ class FetchError(RagError):
     """A URL that could not (or may not) be fetched; the message is one line saying why."""
 
 
+class OutOfTime(FetchError):
+    """A request never sent because the feed's time budget (`until`) ran out first."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     """One response body. `url` is the URL asked for, `final_url` where it was found after
@@ -183,11 +187,11 @@ class _Hosts:
             self._delays[host] = max(self.delay, min(delay, MAX_CRAWL_DELAY))
 
     @contextmanager
-    def turn(self, host: str, deadline: float):
+    def turn(self, host: str, deadline: float, late: type[FetchError] = FetchError):
         with self._lock:
             slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.concurrency))
         if not slot.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise FetchError(f"{host} was busy with other requests until the deadline")
+            raise late(f"{host} was busy with other requests until the deadline")
         try:
             with self._lock:
                 now = time.monotonic()
@@ -239,7 +243,7 @@ class Fetcher:
         `until` (a `time.monotonic()` time: a feed's time budget) if that comes before the
         response's own deadline. Raises FetchError."""
         if until is not None and time.monotonic() >= until:
-            raise FetchError("stopped when the feed's time budget ran out (RAG_FEED_BUDGET): not fetched")
+            raise OutOfTime("stopped when the feed's time budget ran out (RAG_FEED_BUDGET): not fetched")
         own = time.monotonic() + self.settings.deadline
         deadline, over = _deadline(own, until, self.settings.deadline)
         current, seen = url, set()
@@ -259,7 +263,7 @@ class Fetcher:
             # Reading robots.txt (a response with its own deadline) is not this response's time.
             own += time.monotonic() - asked
             deadline, over = _deadline(own, until, self.settings.deadline)
-            with self._hosts.turn(parts.hostname, deadline):
+            with self._hosts.turn(parts.hostname, deadline, OutOfTime if deadline == until else FetchError):
                 status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline, over)
             if status in (301, 302, 303, 307, 308):
                 location = headers.get("location")
