@@ -208,6 +208,10 @@ class Fetch:
 
     feed_interval: int = setting(30, "RAG_FEED_INTERVAL", "minutes between the app's polls of its feeds (0: off)", 0, 10080)
     feed_max_items: int = setting(500, "RAG_FEED_MAX_ITEMS", "newest items of one feed or sitemap fetched per poll", 1, 50000)
+    # A hostile or broken feed (slow-drip pages, heavy items) costs its own poll a bounded time; what
+    # is left waits for the next poll, and items that keep failing are tried less and less often.
+    feed_budget: float = setting(300.0, "RAG_FEED_BUDGET", "seconds one feed may take in a poll (listing, sitemaps, items); the rest waits for the next poll", 1.0, 86400.0)
+    poll_budget: float = setting(1800.0, "RAG_POLL_BUDGET", "seconds one poll of all feeds may take; feeds not reached wait for the next poll", 1.0, 86400.0)
     user_agent: str = setting("newsrag/1.0 (+news question answering; polite fetcher)", "RAG_FETCH_USER_AGENT", "User-Agent sent with every request; its first word is the name robots.txt rules are read for")
     timeout: float = setting(10.0, "RAG_FETCH_TIMEOUT", "seconds for a DNS answer, to connect, and the longest wait for the next bytes", 0.1, 600.0)
     deadline: float = setting(30.0, "RAG_FETCH_DEADLINE", "seconds one response may take in all (a slow drip is cut off)", 0.1, 3600.0)

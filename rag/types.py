@@ -187,10 +187,12 @@ class FetchReport:
     skipped: list[Skipped] = field(default_factory=list)
     feeds: list[str] = field(default_factory=list)  # the feeds polled
     index: IndexSummary | None = None
+    backed_off: int = 0  # items that failed lately, left for a later poll (rag/ingest/webstate.py)
 
     def lines(self) -> list[str]:
         out = [f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-               f"{len(self.skipped)} skipped" + (f" from {len(self.feeds)} feeds" if self.feeds else "")]
+               f"{len(self.skipped)} skipped" + (f", {self.backed_off} failed lately and left for later" if self.backed_off else "")
+               + (f" from {len(self.feeds)} feeds" if self.feeds else "")]
         out += [f"  added: {path}" for path in self.added]
         out += [f"  updated: {path}" for path in self.updated]
         out += [f"  skipped: {item.source}: {item.reason}" for item in self.skipped]

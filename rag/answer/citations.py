@@ -80,7 +80,7 @@ def check_markers(text: str, n_sources: int) -> CheckedText:
     renumber = {old: new for new, old in enumerate(used, 1)}
     out = re.sub(r"\x00(\d+)\x00", lambda m: f"[{renumber[int(m.group(1))]}]", marked)
     out = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", out)  # "[1] [1]" -> "[1]"
-    out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
+    out = re.sub(r"(?<![ \t])[ \t]+([.,;:])", r"\1", out)  # from a run's start only: linear, not quadratic
     out = re.sub(r"[ \t]{2,}", " ", out).strip()
     return CheckedText(out, used, removed)
 

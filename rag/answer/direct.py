@@ -100,7 +100,7 @@ DATE_EXPR = re.compile(
 # A run of capitalised words, with "of", "for", "on", "de" ... between them ("Institute for Human
 # Sciences", "Bank of England"); spaces only, so a run never crosses a line.
 NAME_RUN = re.compile(
-    r"(?:[A-Z][\w’'.&-]*|\d+[A-Z][\w-]*)(?:[ ](?:(?:of|for|on|de|del|da|von|van|al|bin|the|&)[ ])?(?:[A-Z][\w’'&.-]*))*"
+    r"(?:[A-Z][\w’'.&-]*|(?<!\d)\d+[A-Z][\w-]*)(?:[ ](?:(?:of|for|on|de|del|da|von|van|al|bin|the|&)[ ])?(?:[A-Z][\w’'&.-]*))*"
 )
 QUOTED_TITLE = re.compile(r"[“\"‘]((?:[A-Z0-9][\w’'&:!?.,-]*)(?:[ ][\w’'&:!?.,-]+){0,6})[”\"’]")
 TITLES = re.compile(

@@ -10,8 +10,20 @@ A poll, for each feed: fetch the listing with its ETag/Last-Modified (304, or th
 last time: done); read its items, newest first, at most `RAG_FEED_MAX_ITEMS`; an item whose link
 leads to an article we hold and whose feed entry has not changed is not fetched. The others are
 fetched concurrently (rag/ingest/fetching.py's manners and limits), each page's article text and
-metadata extracted in the loader's worker process (rag/ingest/isolation.py: trafilatura on a
-hostile page cannot hang or crash the poll), then written, and the corpus indexed once.
+metadata extracted, then written, and the corpus indexed once.
+
+Every fetched byte is parsed in the loader's worker process (rag/ingest/isolation.py), under its
+time and memory limits: listings, feed discovery on a home page, robots.txt, child sitemaps and
+article pages. This process holds the bytes and the plain results, so a body that makes a parser
+loop or allocate costs its own feed, never the app. Any failure while reading one feed becomes
+that feed's recorded error; the poll goes on with the others.
+
+A hostile feed costs a bounded time: each feed has `RAG_FEED_BUDGET` seconds of a poll (its
+listing, child sitemaps and items; requests are cut when it runs out, and items not started wait
+for the next poll), the poll `RAG_POLL_BUDGET` in all, and items are fetched in turn across feeds,
+so one feed's items cannot hold the workers while another's budget runs. A link whose fetch or
+extraction fails is tried again later and later (rag/ingest/webstate.py's failures). Removing a
+feed never waits for a poll: the poll notices and writes nothing more for it.
 
 Identity, so that one story is one document and no fetch takes over another's:
 - an article's key is its canonical URL (rag/ingest/links.py); its page's `rel=canonical` counts
@@ -29,8 +41,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -42,11 +54,12 @@ import yaml
 
 from rag import metrics
 from rag.config import Config
-from rag.errors import RagError
-from rag.ingest.fetching import Fetched, FetchError, Fetcher, Refusal, Resolver
+from rag.errors import IndexProblem, RagError
+from rag.ingest.fetching import Fetched, FetchError, Fetcher, OutOfTime, Refusal, Resolver
 from rag.ingest.isolation import LoaderWorker
 from rag.ingest.links import canonical_url, host_folder, same_site, slug
-from rag.ingest.listings import Item, Listing, ListingError, discover_feeds, looks_like_html, parse_listing, robots_sitemaps
+from rag.ingest.listings import (Item, Listing, ListingError, discover_feeds, looks_like_html, meta_charset,
+                                 parse_listing)
 from rag.ingest.locks import poll_lock
 from rag.ingest.webstate import Article, WebState
 from rag.text import jaccard, shingles
@@ -56,8 +69,8 @@ log = logging.getLogger("rag.feeds")
 WEB_FOLDER = "web"  # inside the corpus folder
 STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
+INDEXING_ELSEWHERE = "Another process is indexing"  # rag/ingest/locks.py's index_lock refusal
 SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
-_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", re.I)
 
 
 class FeedError(RagError):
@@ -95,6 +108,7 @@ class Feeds:
         self.settings = config.fetch
         self._index = index
         self._resolver, self._refuse = resolver, refuse
+        self._removed_unindexed = False  # a removal's index update found a poll indexing: the poll redoes it
 
     @property
     def state(self) -> WebState:
@@ -113,8 +127,14 @@ class Feeds:
     def add(self, url: str, poll: bool = True) -> tuple[FeedInfo, FetchReport | None]:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
         `poll`). Raises FeedError when nothing there can be followed."""
-        with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-            fetched, listing = self._find_listing(url.strip(), fetcher)
+        with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
+            try:
+                fetched, listing = self._find_listing(url.strip(), fetcher, worker)
+            except FeedError:
+                raise
+            except Exception as exc:  # a bug on hostile input: a one-line refusal, not a traceback
+                log.exception("adding %s failed", url)
+                raise FeedError(f"Cannot add {url.strip()}: unexpected {exc.__class__.__name__} while reading it") from None
         found_url = fetched.final_url
         state = self.state
         try:
@@ -130,9 +150,9 @@ class Feeds:
 
     def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
         """Stop following a feed; with `delete_articles`, delete the articles only it brought
-        (articles also listed by another feed, or added by link, stay) and update the index."""
-        with poll_lock(self.config):
-            return self._remove(url, delete_articles)
+        (articles also listed by another feed, or added by link, stay) and update the index.
+        Never waits for a poll under way: that poll notices the feed is gone and stops writing for it."""
+        return self._remove(url, delete_articles)
 
     def _remove(self, url: str, delete_articles: bool) -> FetchReport:
         state = self.state
@@ -147,14 +167,23 @@ class Feeds:
                     (corpus / path).unlink(missing_ok=True)
                 state.forget_articles(paths)
                 report.skipped = [Skipped(path, "deleted with its feed") for path in paths]
-                report.index = self._index()
+                report.index = self._index_after_removal()
             return report
         finally:
             state.close()
 
+    def _index_after_removal(self) -> IndexSummary | None:
+        try:
+            return self._index()
+        except IndexProblem as exc:
+            if not str(exc).startswith(INDEXING_ELSEWHERE):
+                raise
+            self._removed_unindexed = True  # a poll is indexing: it indexes once more when it ends
+            return None
+
     def poll(self, url: str | None = None) -> FetchReport:
         """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
-        `add_urls`, `remove`) at a time per index folder: IndexProblem when another is under way."""
+        `add_urls`) at a time per index folder: IndexProblem when another is under way."""
         with poll_lock(self.config):
             return self._poll(url)
 
@@ -166,25 +195,43 @@ class Feeds:
             if url is not None and not feeds:
                 raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
             report = FetchReport(feeds=[f.url for f in feeds])
-            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
+            poll_end = time.monotonic() + self.settings.poll_budget
+            with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
                 plans: list[_Plan] = []
                 errors: dict[str, str | None] = {}
                 titles: dict[str, str | None] = {}
+                budget_left: dict[str, float] = {}  # seconds of each feed's budget left for its items
                 for feed in feeds:
+                    started = time.monotonic()
+                    if started >= poll_end:
+                        errors[feed.url] = "not polled: the poll's time budget ran out (RAG_POLL_BUDGET); next poll"
+                        continue
+                    until = min(started + self.settings.feed_budget, poll_end)
                     try:
-                        listing = self._read_listing(feed.url, fetcher, state, first)
+                        listing = self._read_listing(feed.url, fetcher, worker, state, first, until)
                     except (FetchError, ListingError) as exc:
                         errors[feed.url] = str(exc)
                         report.skipped.append(Skipped(feed.url, str(exc)))
                         continue
+                    except Exception as exc:  # a bug on hostile input: this feed's error, not the poll's
+                        log.exception("reading the feed %s failed", feed.url)
+                        errors[feed.url] = f"unexpected {exc.__class__.__name__} while reading it"
+                        report.skipped.append(Skipped(feed.url, errors[feed.url]))
+                        continue
                     errors[feed.url] = None
+                    budget_left[feed.url] = until - time.monotonic()
                     if listing is not None:
                         titles[feed.url] = listing.title
                         plans += self._plans(feed.url, listing, state, report)
-                new = self._fetch_all(plans, fetcher, state, report)
+                deadlines = {feed: min(time.monotonic() + left, poll_end) for feed, left in budget_left.items()}
+                new, unfetched = self._fetch_all(_in_turn(plans), fetcher, worker, state, report, deadlines)
             for feed in feeds:
-                state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
-                metrics.feed_polled(errors.get(feed.url) is None)
+                error = errors.get(feed.url)
+                if error is None and unfetched[feed.url]:
+                    error = f"its time budget ran out (RAG_FEED_BUDGET): {unfetched[feed.url]} items left for the next poll"
+                    report.skipped.append(Skipped(feed.url, error))
+                state.record_poll(feed.url, _now(), error, new[feed.url], titles.get(feed.url))
+                metrics.feed_polled(error is None)
             self._index_if_changed(report)
             return report
         finally:
@@ -204,39 +251,51 @@ class Feeds:
             for url in urls:
                 url = str(url).strip()
                 plans.append(_Plan(url, Item(url), None, state.article_for(canonical_url(url))))
-            with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
-                self._fetch_all(plans, fetcher, state, report)
+            with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
+                self._fetch_all(plans, fetcher, worker, state, report, {})
             self._index_if_changed(report)
             return report
         finally:
             state.close()
 
+    def _fetcher(self, worker: LoaderWorker) -> Fetcher:
+        return Fetcher(self.settings, self._resolver, self._refuse, worker)
+
     # Listings ---------------------------------------------------------------------------------
 
-    def _find_listing(self, url: str, fetcher: Fetcher) -> tuple[Fetched, Listing]:
+    def _parse(self, fetched: Fetched, worker: LoaderWorker, until: float | None = None) -> Listing:
+        """`parse_listing` in the worker (stopped at `until`, a feed's budget). Raises ListingError."""
+        return worker.call(parse_listing, fetched, self.settings.max_bytes, size=len(fetched.body), error=ListingError,
+                           until=until)
+
+    def _find_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker) -> tuple[Fetched, Listing]:
         """The feed at `url`, or the first feed (then sitemap from robots.txt) a home page names."""
         try:
             fetched = fetcher.get(url, kind="feed")
         except FetchError as exc:
             raise FeedError(f"Cannot add {url}: {exc}") from None
         try:
-            return fetched, parse_listing(fetched, self.settings.max_bytes)
+            return fetched, self._parse(fetched, worker)
         except ListingError as exc:
             if not looks_like_html(fetched):
                 raise FeedError(f"Cannot add {url}: {exc}") from None
-        candidates = discover_feeds(fetched) or robots_sitemaps(fetcher.robots_text(fetched.final_url), fetched.final_url)
+        try:
+            candidates = worker.call(discover_feeds, fetched, size=len(fetched.body), error=ListingError)
+        except ListingError:
+            candidates = []
+        candidates = candidates or fetcher.robots_sitemaps(fetched.final_url)
         problems = []
         for candidate in candidates:
             try:
                 found = fetcher.get(candidate, kind="feed")
-                return found, parse_listing(found, self.settings.max_bytes)
+                return found, self._parse(found, worker)
             except (FetchError, ListingError) as exc:
                 problems.append(f"{candidate}: {exc}")
         detail = f" ({'; '.join(problems[:2])})" if problems else ""
         raise FeedError(f"Cannot add {url}: a web page that names no readable feed or sitemap{detail}")
 
-    def _read_listing(self, url: str, fetcher: Fetcher, state: WebState,
-                      first: tuple[Fetched, Listing] | None = None) -> Listing | None:
+    def _read_listing(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState,
+                      first: tuple[Fetched, Listing] | None = None, until: float | None = None) -> Listing | None:
         """The listing at `url`, or None when it has not changed since the last poll (`first`:
         it as just fetched and read). A sitemap index is read with its newest child sitemaps,
         each also conditionally, whether the index itself changed or not (sites update the
@@ -245,14 +304,16 @@ class Feeds:
             fetched, listing = first
             state.save_validators(url, fetched.etag, fetched.last_modified, _hash(fetched.body), listing.children or None)
         else:
-            listing = self._conditional(url, fetcher, state)
+            listing = self._conditional(url, fetcher, worker, state, until)
         children = listing.children if listing is not None else state.children(url)
         if listing is not None and listing.kind != "sitemap-index" or listing is None and not children:
             return listing
         merged = Listing("sitemap-index")
         for child, _ in children[:MAX_CHILD_SITEMAPS]:
+            if until is not None and time.monotonic() >= until:
+                break  # the feed's budget is spent: the other sitemaps wait for the next poll
             try:
-                part = self._conditional(child, fetcher, state)
+                part = self._conditional(child, fetcher, worker, state, until)
             except (FetchError, ListingError):
                 continue
             if part is not None:
@@ -260,53 +321,68 @@ class Feeds:
         merged.items.sort(key=lambda item: item.published or "", reverse=True)
         return merged if merged.items or listing is not None else None
 
-    def _conditional(self, url: str, fetcher: Fetcher, state: WebState) -> Listing | None:
+    def _conditional(self, url: str, fetcher: Fetcher, worker: LoaderWorker, state: WebState,
+                     until: float | None = None) -> Listing | None:
         etag, modified, old_hash = state.validators(url)
-        fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified)
+        fetched = fetcher.get(url, kind="feed", etag=etag, last_modified=modified, until=until)
         if fetched.not_modified:
             return None
         body_hash = _hash(fetched.body)
         if body_hash == old_hash:
             state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, state.children(url) or None)
             return None
-        listing = parse_listing(fetched, self.settings.max_bytes)
+        listing = self._parse(fetched, worker, until)
         # Saved once read: a listing that fails to parse is read again next time.
         state.save_validators(url, fetched.etag, fetched.last_modified, body_hash, listing.children or None)
         return listing
 
     def _plans(self, feed: str, listing: Listing, state: WebState, report: FetchReport) -> list[_Plan]:
         plans = []
+        now = time.time()
         for item in listing.items[: self.settings.feed_max_items]:
             link = canonical_url(item.url)
             known = state.article_for(link)
             if known is not None and state.item_stamp(feed, link) == item.stamp:
                 report.unchanged += 1
                 continue
+            if state.backed_off(link, now):
+                report.backed_off += 1
+                continue
             plans.append(_Plan(item.url, item, feed, known))
         return plans
 
     # Articles ---------------------------------------------------------------------------------
 
-    def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, state: WebState, report: FetchReport) -> Counter:
+    def _fetch_all(self, plans: list[_Plan], fetcher: Fetcher, worker: LoaderWorker, state: WebState,
+                   report: FetchReport, deadlines: dict[str, float]) -> tuple[Counter, Counter]:
         """Fetch the plans' pages concurrently (at most twice `RAG_FETCH_WORKERS` bodies in memory)
-        and take each as it arrives. Returns the number of new articles per feed."""
+        and take each as it arrives; a feed's requests stop at its deadline (`deadlines`, in
+        `time.monotonic()` time). Returns the number of new articles per feed, and of items left
+        unfetched because their feed's time ran out."""
         new: Counter = Counter()
+        unfetched: Counter = Counter()
         if not plans:
-            return new
+            return new, unfetched
         staging = self.config.paths.corpus_dir / STAGING / f"web-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
         pending = iter(plans)
         running: dict[Future, _Plan] = {}
         try:
-            with LoaderWorker(self.config) as worker, ThreadPoolExecutor(self.settings.workers) as pool:
+            with ThreadPoolExecutor(self.settings.workers) as pool:
                 def submit() -> None:
                     while len(running) < 2 * self.settings.workers:
                         plan = next(pending, None)
                         if plan is None:
                             return
+                        until = deadlines.get(plan.feed)
+                        if until is not None and time.monotonic() >= until:
+                            unfetched[plan.feed] += 1
+                            continue
+                        if plan.feed is not None and not state.following(plan.feed):
+                            continue  # removed while this poll runs
                         known = plan.known if plan.known and canonical_url(plan.known.fetch_url) == canonical_url(plan.url) else None
-                        running[pool.submit(fetcher.get, plan.url, "page",
-                                            known.etag if known else None, known.last_modified if known else None)] = plan
+                        running[pool.submit(fetcher.get, plan.url, "page", known.etag if known else None,
+                                            known.last_modified if known else None, until)] = plan
 
                 submit()
                 while running:
@@ -315,15 +391,26 @@ class Feeds:
                         plan = running.pop(future)
                         try:
                             fetched = future.result()
+                        except OutOfTime:
+                            unfetched[plan.feed] += 1  # never sent: waits for the next poll, no failure
+                            continue
                         except FetchError as exc:
                             report.skipped.append(Skipped(plan.url, str(exc)))
-                            self._seen(plan, state, None)
+                            self._failed(plan, state)
                             continue
                         except Exception as exc:  # a bug in the HTTP stack: this item, not the poll
                             log.exception("fetching %s failed", plan.url)
                             report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while fetching"))
+                            self._failed(plan, state)
                             continue
-                        if self._take(plan, fetched, worker, staging, state, report):
+                        try:
+                            taken = self._take(plan, fetched, worker, staging, state, report)
+                        except Exception as exc:  # a bug on a hostile page: this item, not the poll
+                            log.exception("taking %s failed", plan.url)
+                            report.skipped.append(Skipped(plan.url, f"unexpected {exc.__class__.__name__} while reading it"))
+                            self._failed(plan, state)
+                            continue
+                        if taken:
                             new[plan.feed] += 1
                     submit()
         finally:
@@ -332,7 +419,13 @@ class Feeds:
                 staging.parent.rmdir()  # only when no upload is being staged
             except OSError:
                 pass
-        return new
+        return new, unfetched
+
+    def _failed(self, plan: _Plan, state: WebState) -> None:
+        """A polled item that could not be fetched or read: remembered, and tried again later and later."""
+        self._seen(plan, state, None)
+        if plan.feed is not None and state.following(plan.feed):
+            state.item_failed(canonical_url(plan.url), time.time())
 
     def _seen(self, plan: _Plan, state: WebState, key: str | None) -> None:
         if plan.feed is not None:
@@ -342,12 +435,19 @@ class Feeds:
               report: FetchReport) -> bool:
         """One fetched page: extract it (in the worker), decide whose article it is, write it.
         True when it is a new article."""
+        if plan.feed is not None and not state.following(plan.feed):
+            return False  # its feed was removed while this poll ran
         if fetched.not_modified:
             report.unchanged += 1
             self._seen(plan, state, plan.known.key if plan.known else None)
             return False
         page = staging / f"{uuid.uuid4().hex}.html"
-        page.write_bytes(_utf8(fetched))
+        try:
+            page.write_bytes(worker.call(_utf8, fetched, size=len(fetched.body), error=ListingError))
+        except ListingError as exc:
+            report.skipped.append(Skipped(plan.url, str(exc)))
+            self._failed(plan, state)
+            return False
         try:
             docs, problems = worker.load(page, staging, {}, self.settings.max_bytes)
         finally:
@@ -355,7 +455,7 @@ class Feeds:
         if problems or not docs:
             reason = "; ".join(p.reason for p in problems) or "no article text found"
             report.skipped.append(Skipped(plan.url, reason))
-            self._seen(plan, state, None)
+            self._failed(plan, state)
             return False
         doc = docs[0]
         requested, fetched_key = canonical_url(plan.url), canonical_url(fetched.final_url)
@@ -392,21 +492,31 @@ class Feeds:
         meta = {k: v for k, v in meta.items() if v}
         version = _hash(json.dumps([meta, doc.text], sort_keys=True).encode())
         feed = existing.feed if existing else plan.feed
+        written = None
         if existing is not None and existing.version == version and (self.config.paths.corpus_dir / existing.path).is_file():
-            report.unchanged += 1
             path = existing.path
         else:
             path = existing.path if existing else self._new_path(key, state)
             front = {**meta, "feed": feed or "added by link", "fetched": now}
             self._write(path, front, doc.text)
-            (report.updated if existing else report.added).append(path)
-        state.save_article(Article(
+            written = path
+        saved = state.save_article(Article(
             key=key, path=path, fetch_url=fetched.final_url, feed=feed,
             first_fetched=existing.first_fetched if existing else now,
             fetched=now if (existing is None or existing.version != version) else existing.fetched,
             etag=fetched.etag, last_modified=fetched.last_modified, version=version,
             claims=existing.claims if existing else claimed,
-        ), links)
+        ), links, feed=plan.feed)
+        if not saved:  # its feed was removed while this was fetched: a file it no longer holds goes again
+            if written and (existing is None or state.article(key) is None):
+                (self.config.paths.corpus_dir / written).unlink(missing_ok=True)
+            return False
+        if written is None:
+            report.unchanged += 1
+        else:
+            (report.updated if existing else report.added).append(written)
+        if plan.feed is not None:
+            state.item_worked(canonical_url(plan.url))
         self._seen(plan, state, key)
         return existing is None
 
@@ -439,7 +549,26 @@ class Feeds:
 
     def _index_if_changed(self, report: FetchReport) -> None:
         if report.added or report.updated:
+            self._removed_unindexed = False
             report.index = self._index()
+        elif self._removed_unindexed:  # only for a removal made during this poll
+            self._removed_unindexed = False
+            try:
+                report.index = self._index()
+            except IndexProblem as exc:
+                log.warning("index update after a feed's removal failed: %s", exc)
+
+
+def _in_turn(plans: list[_Plan]) -> list[_Plan]:
+    """The plans taken in turn across feeds (each feed's own order kept), so the workers serve
+    every feed from the start and a feed of slow items cannot make the others wait out their budgets."""
+    queues: dict[str | None, list[_Plan]] = {}
+    for plan in plans:
+        queues.setdefault(plan.feed, []).append(plan)
+    ordered: list[_Plan] = []
+    for round_ in range(max((len(q) for q in queues.values()), default=0)):
+        ordered += [queue[round_] for queue in queues.values() if round_ < len(queue)]
+    return ordered
 
 
 def _clean_link(url: str) -> str:
@@ -454,11 +583,8 @@ def _clean_link(url: str) -> str:
 
 def _utf8(fetched: Fetched) -> bytes:
     """The page as UTF-8 (the loader reads UTF-8, else Windows-1252), decoded by the charset the
-    server or the page declares."""
-    charset = fetched.charset
-    if not charset:
-        match = _CHARSET.search(fetched.body[:4096])
-        charset = match.group(1).decode("ascii").lower() if match else None
+    server or the page declares. Runs in the loader's worker."""
+    charset = fetched.charset or meta_charset(fetched.body[:4096])
     if not charset or charset.replace("-", "") in ("utf8", "usascii", "ascii"):
         return fetched.body
     try:

@@ -4,7 +4,10 @@ Feed and article URLs come from users and from feeds, i.e. from anyone. What thi
 
 - **Where it goes.** http(s) only. Every host name is resolved here and every address it resolves
   to is checked; loopback, private, link-local (cloud metadata at 169.254.169.254), shared,
-  reserved and multicast addresses are refused unless `RAG_FETCH_ALLOW_PRIVATE=1`. The connection
+  reserved, multicast and site-local addresses are refused unless `RAG_FETCH_ALLOW_PRIVATE=1`; an
+  IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, 6to4, NAT64) is judged by the
+  IPv4 address it carries, and Teredo and local-use NAT64 addresses are refused. A refusal names
+  the host, never what it resolved to (no oracle for the server's own DNS view). The connection
   then goes to the checked address itself (the TLS name and the Host header stay the host name),
   so a DNS answer that changes between the check and the connection (DNS rebinding) cannot move
   it. Each redirect hop is checked the same way, at most `RAG_FETCH_MAX_REDIRECTS` of them, and a
@@ -18,6 +21,9 @@ Feed and article URLs come from users and from feeds, i.e. from anyone. What thi
   between them, and the `RAG_FETCH_USER_AGENT` header.
 
 Every failure is a `FetchError` whose message is one line that says why.
+
+robots.txt is parsed in the loader's worker (rag/ingest/isolation.py), like everything else fetched:
+`Fetcher` is handed the feeds' worker, or starts its own.
 
 Written on urllib3 rather than with trafilatura's `fetch_url` or `requests`, because neither lets
 the caller choose the address a connection goes to, which the address rules need.
@@ -38,8 +44,9 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from rag.config import Fetch
+from rag.config import Config, Fetch
 from rag.errors import RagError
+from rag.ingest.isolation import LoaderWorker
 
 READ_STEP = 64 * 1024
 ROBOTS_BYTES = 512 * 1024  # RFC 9309: crawlers must read at least 500 KiB of robots.txt
@@ -47,6 +54,9 @@ ROBOTS_TTL = 3600.0
 MAX_CRAWL_DELAY = 60.0
 # Addresses of cloud providers' metadata services, named as such in the refusal.
 METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")}
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 # What each kind of request accepts as its Content-Type (a missing header is let through: what
 # the body is gets checked by its parser).
@@ -67,6 +77,10 @@ Refusal = Callable[[str], "str | None"]
 
 class FetchError(RagError):
     """A URL that could not (or may not) be fetched; the message is one line saying why."""
+
+
+class OutOfTime(FetchError):
+    """A request never sent because the feed's time budget (`until`) ran out first."""
 
 
 @dataclass(frozen=True)
@@ -100,16 +114,52 @@ def system_resolver(host: str, port: int) -> list[str]:
 def refusal(address: str) -> str | None:
     """Why an address may not be fetched from (by default), or None when it is a public one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return "a site-local address"
+        if ip.teredo is not None:
+            return "a Teredo tunnel address"
+        if ip in LOCAL_NAT64:
+            return "a local-use NAT64 address"
+        carried = _carried_ipv4(ip)
+        if carried is not None:
+            why = refusal(str(carried))
+            return f"{why} inside an IPv6 address" if why and ip.ipv4_mapped is None else why
     if ip in METADATA:
         return "a cloud metadata address"
     for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
         if getattr(ip, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address"
-    if not ip.is_global:  # shared (100.64/10), documentation, 6to4 of a private address, ...
+    if not ip.is_global:  # shared (100.64/10), documentation, ...
         return "not a public address"
     return None
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64, IPv4-compatible), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or ip in IPV4_COMPATIBLE and int(ip) > 1:  # not :: and ::1, which are IPv6's own
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def parse_robots(text: str, name: str, origin: str) -> tuple[urllib.robotparser.RobotFileParser, list[str]]:
+    """A robots.txt's rules and the first five http(s) sitemaps it names. Runs in the loader's worker."""
+    rules = urllib.robotparser.RobotFileParser()
+    rules.parse(text.splitlines())
+    rules.crawl_delay(name)  # reads every entry once here, not in the app
+    sitemaps = []
+    for named in rules.site_maps() or []:
+        try:
+            url = urljoin(origin + "/", named.strip())
+        except ValueError:
+            continue
+        if urlsplit(url).scheme in ("http", "https") and url not in sitemaps:
+            sitemaps.append(url)
+    return rules, sitemaps[:5]
 
 
 def media_type(header: str | None) -> tuple[str, str | None]:
@@ -137,11 +187,11 @@ class _Hosts:
             self._delays[host] = max(self.delay, min(delay, MAX_CRAWL_DELAY))
 
     @contextmanager
-    def turn(self, host: str, deadline: float):
+    def turn(self, host: str, deadline: float, late: type[FetchError] = FetchError):
         with self._lock:
             slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.concurrency))
         if not slot.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise FetchError(f"{host} was busy with other requests until the deadline")
+            raise late(f"{host} was busy with other requests until the deadline")
         try:
             with self._lock:
                 now = time.monotonic()
@@ -157,15 +207,18 @@ class _Hosts:
 class Fetcher:
     """Fetches URLs under the rules in the module docstring. Thread-safe; `close()` when done."""
 
-    def __init__(self, settings: Fetch, resolver: Resolver | None = None, refuse: Refusal | None = None):
+    def __init__(self, settings: Fetch, resolver: Resolver | None = None, refuse: Refusal | None = None,
+                 worker: LoaderWorker | None = None):
         self.settings = settings
+        # Parses robots.txt; one of its own (default limits) when not handed the caller's.
+        self._worker, self._own_worker = (worker, False) if worker is not None else (LoaderWorker(Config()), True)
         self.resolver = resolver or system_resolver
         self.refuse = refuse or refusal  # tests pass a rule that counts their loopback server as public
         self.robots_name = settings.user_agent.split("/", 1)[0].split()[0] if settings.user_agent.strip() else "*"
         self._hosts = _Hosts(settings.host_concurrency, settings.host_delay)
         self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
-        # origin -> (when read, rules or None for "everything allowed", text, why it could not be read)
-        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, str, str]] = {}
+        # origin -> (when read, rules or None for "everything allowed", its sitemaps, why it could not be read)
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None, list[str], str]] = {}
         self._lock = threading.Lock()
         self._robots_locks: dict[str, threading.Lock] = {}
 
@@ -180,11 +233,19 @@ class Fetcher:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        if self._own_worker:
+            self._worker.close()
 
-    def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    def get(self, url: str, kind: str = "page", etag: str | None = None, last_modified: str | None = None,
+            until: float | None = None) -> Fetched:
         """GET `url` (a "feed", "page" or "robots" request: what Content-Type it accepts),
-        following redirects; with `etag`/`last_modified`, a conditional request. Raises FetchError."""
-        deadline = time.monotonic() + self.settings.deadline
+        following redirects; with `etag`/`last_modified`, a conditional request; stopped at
+        `until` (a `time.monotonic()` time: a feed's time budget) if that comes before the
+        response's own deadline. Raises FetchError."""
+        if until is not None and time.monotonic() >= until:
+            raise OutOfTime("stopped when the feed's time budget ran out (RAG_FEED_BUDGET): not fetched")
+        own = time.monotonic() + self.settings.deadline
+        deadline, over = _deadline(own, until, self.settings.deadline)
         current, seen = url, set()
         for _ in range(self.settings.max_redirects + 1):
             parts = self._checked_url(current)
@@ -193,18 +254,25 @@ class Fetcher:
             seen.add(current)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = self._address(parts.hostname, port)
-            if kind != "robots" and not self.allowed_by_robots(current):
+            asked = time.monotonic()
+            if kind != "robots" and not self.allowed_by_robots(current, until):
                 problem = self._robots[f"{parts.scheme}://{parts.netloc}"][3]
                 if problem:
                     raise FetchError(f"robots.txt of {parts.hostname} could not be read ({problem}), so nothing there is fetched")
                 raise FetchError(f"robots.txt of {parts.hostname} does not allow {_short(current)}")
-            with self._hosts.turn(parts.hostname, deadline):
-                status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline)
+            # Reading robots.txt (a response with its own deadline) is not this response's time.
+            own += time.monotonic() - asked
+            deadline, over = _deadline(own, until, self.settings.deadline)
+            with self._hosts.turn(parts.hostname, deadline, OutOfTime if deadline == until else FetchError):
+                status, headers, body = self._request(parts, port, address, kind, etag, last_modified, deadline, over)
             if status in (301, 302, 303, 307, 308):
                 location = headers.get("location")
                 if not location:
                     raise FetchError(f"HTTP {status} without a Location at {_short(current)}")
-                current = urljoin(current, location.strip())
+                try:
+                    current = urljoin(current, location.strip())
+                except ValueError:  # e.g. "http://[::1": urljoin itself raises
+                    raise FetchError(f"HTTP {status} to an invalid URL from {_short(current)}") from None
                 continue
             content_type, charset = media_type(headers.get("content-type"))
             if status == 304 and (etag or last_modified):
@@ -215,7 +283,7 @@ class Fetcher:
                            headers.get("etag"), headers.get("last-modified"))
         raise FetchError(f"more than {self.settings.max_redirects} redirects (RAG_FETCH_MAX_REDIRECTS) from {_short(url)}")
 
-    def allowed_by_robots(self, url: str) -> bool:
+    def allowed_by_robots(self, url: str, until: float | None = None) -> bool:
         """Whether the site's robots.txt lets our User-Agent fetch `url` (read once an hour per
         site; a missing robots.txt allows everything, an unreachable one nothing, per RFC 9309)."""
         parts = urlsplit(url)
@@ -225,34 +293,37 @@ class Fetcher:
         with lock:
             cached = self._robots.get(origin)
             if cached is None or time.monotonic() - cached[0] > ROBOTS_TTL:
-                cached = (time.monotonic(), *self._read_robots(origin))
+                cached = (time.monotonic(), *self._read_robots(origin, until))
                 self._robots[origin] = cached
         rules = cached[1]
         return rules is None or rules.can_fetch(self.robots_name, url)
 
-    def robots_text(self, url: str) -> str:
-        """The robots.txt of `url`'s site as last read ("" when there is none)."""
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The sitemaps the robots.txt of `url`'s site names (at most five)."""
         parts = urlsplit(url)
         self.allowed_by_robots(url)
-        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, "", ""))[2]
+        return self._robots.get(f"{parts.scheme}://{parts.netloc}", (0, None, [], ""))[2]
 
-    def _read_robots(self, origin: str) -> tuple[urllib.robotparser.RobotFileParser | None, str, str]:
+    def _read_robots(self, origin: str, until: float | None) -> tuple[urllib.robotparser.RobotFileParser | None, list[str], str]:
         try:
-            fetched = self.get(origin + "/robots.txt", kind="robots")
+            fetched = self.get(origin + "/robots.txt", kind="robots", until=until)
         except FetchError as exc:
+            if until is not None and time.monotonic() >= until:
+                raise  # cut by a feed's budget, not the site's answer: not remembered
             message = str(exc)
             if message.startswith("HTTP 4"):
-                return None, "", ""  # no robots.txt: everything is allowed
-            rules = urllib.robotparser.RobotFileParser()
-            rules.parse(["User-agent: *", "Disallow: /"])  # unreachable: nothing is
-            return rules, "", message
+                return None, [], ""  # no robots.txt: everything is allowed
+            return _NOTHING_ALLOWED, [], message  # unreachable: nothing is
         text = fetched.body[:ROBOTS_BYTES].decode(fetched.charset or "utf-8", errors="replace")
-        rules = urllib.robotparser.RobotFileParser()
-        rules.parse(text.splitlines())
+        try:
+            rules, sitemaps = self._worker.call(parse_robots, text, self.robots_name, origin, size=len(text),
+                                                error=FetchError)
+        except FetchError as exc:
+            return _NOTHING_ALLOWED, [], str(exc)
         delay = rules.crawl_delay(self.robots_name)
         if delay:
             self._hosts.slow_down(urlsplit(origin).hostname, float(delay))
-        return rules, text, ""
+        return rules, sitemaps, ""
 
     def _checked_url(self, url: str):
         if not isinstance(url, str) or len(url) > 4096:
@@ -273,17 +344,18 @@ class Fetcher:
     def _address(self, host: str, port: int) -> str:
         """The address to connect to: `host` resolved, every address it has checked."""
         try:
-            addresses = [str(ipaddress.ip_address(host))]
+            addresses, verb = [str(ipaddress.ip_address(host))], "is"
         except ValueError:
-            addresses = self._resolve(host, port)
+            addresses, verb = self._resolve(host, port), "resolves to"
         if not addresses:
             raise FetchError(f"cannot resolve {host}")
         if not self.settings.allow_private:
             for address in addresses:
                 why = self.refuse(address)
                 if why:
-                    shown = host if host == address else f"{host} ({address})"
-                    raise FetchError(f"refused: {shown} is {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
+                    # The address a name resolved to is not shown: it would tell a user what the
+                    # server's own DNS says about internal names.
+                    raise FetchError(f"refused: {host} {verb} {why} (RAG_FETCH_ALLOW_PRIVATE=1 allows it)")
         return addresses[0]
 
     def _resolve(self, host: str, port: int) -> list[str]:
@@ -326,7 +398,7 @@ class Fetcher:
         return pool
 
     def _request(self, parts, port: int, address: str, kind: str, etag: str | None, last_modified: str | None,
-                 deadline: float):
+                 deadline: float, over: str):
         """One request to one checked address: (status, headers, body)."""
         pool = self._pool(parts.scheme, address, port, parts.hostname)
         default_port = port == (443 if parts.scheme == "https" else 80)
@@ -360,7 +432,7 @@ class Fetcher:
             body = bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise FetchError(f"took longer than {self.settings.deadline:g} s (RAG_FETCH_DEADLINE) at {where}")
+                    raise FetchError(f"{over} at {where}")
                 piece = response.read1(READ_STEP)
                 if not piece:
                     break
@@ -388,6 +460,18 @@ class Fetcher:
                 if not complete:
                     response.close()  # never reused half-read: the next request opens a fresh connection
                 response.release_conn()
+
+
+def _deadline(own: float, until: float | None, seconds: float) -> tuple[float, str]:
+    """The time a response must end by, and what to say when it does not: its own deadline, or a
+    feed's budget (`until`) when that comes first."""
+    if until is not None and until < own:
+        return until, "stopped when the feed's time budget ran out (RAG_FEED_BUDGET)"
+    return own, f"took longer than {seconds:g} s (RAG_FETCH_DEADLINE)"
+
+
+_NOTHING_ALLOWED = urllib.robotparser.RobotFileParser()
+_NOTHING_ALLOWED.parse(["User-agent: *", "Disallow: /"])
 
 
 def _short(url: str, limit: int = 120) -> str:

@@ -18,7 +18,12 @@ instead of a twentieth, for every run. Instead rag/ingest/chunking.py keeps the 
 pathological text and rag/ingest/loading.py caps a document at 2,000,000 characters, so the indexer's
 own chunking stays bounded (about 10 s for the largest document).
 
-One worker serves a whole run, files going to it one at a time. A worker is a fresh interpreter,
+The feeds use the same worker for everything they parse (`call`): feeds and sitemaps, feed discovery
+on a home page, robots.txt, and the article pages, so the app process only ever holds fetched bytes
+and the plain results parsed from them, and a body that makes a parser loop or allocate costs its
+own feed. A call gets `RAG_LOAD_TIMEOUT` per started megabyte of its input.
+
+One worker serves a whole run, files (and calls) going to it one at a time. A worker is a fresh interpreter,
 never a fork: the parent may hold onnxruntime and Chroma threads, which a fork would copy in
 whatever state they are in. It is started with `subprocess` rather than multiprocessing's "spawn"
 or "forkserver", because both of those import the caller's `__main__` module in the worker: that
@@ -37,13 +42,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TypeVar
 
 from rag.ingest.chunking import Chunker
 from rag.config import Config
-from rag.errors import IndexProblem
+from rag.errors import IndexProblem, RagError
 from rag.ingest.loading import iter_file
 from rag.types import Document, Skipped
 
@@ -54,17 +62,19 @@ WORKER = (
 )
 STARTUP_SECONDS = 120.0  # a slow, busy machine
 MB = 1024 * 1024
+T = TypeVar("T")
 
 
 class LoaderWorker:
     """A worker process that loads files one at a time (and chunks their documents when `chunk`);
-    use it as a context manager."""
+    use it as a context manager. Thread-safe: requests from several threads take turns."""
 
     def __init__(self, config: Config, chunk: bool = False):
         self.config = config
         self.chunk = chunk
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
+        self._turn = threading.RLock()
         # Whether the last `load` ran to its end: what it skipped then follows from the file, the
         # loaders and the limits alone; a file stopped for time or lost with the worker may load
         # another time.
@@ -79,21 +89,54 @@ class LoaderWorker:
     def load(self, path: Path, folder: Path, meta: dict, max_bytes: int) -> tuple[list[Document], list[Skipped]]:
         """`rag.ingest.loading.load_file` in the worker: (documents, skipped). A file that overruns the
         limits or kills the worker is skipped with the reason; documents it gave before are kept."""
+        with self._turn:
+            return self._load(path, folder, meta, max_bytes)
+
+    def call(self, function: Callable[..., T], *args, size: int = 0, error: type[Exception] = RagError,
+             until: float | None = None) -> T:
+        """`function(*args)` in the worker (a module-level function: it goes by name). Its
+        RagError comes back as itself; anything else that goes wrong (another exception, too much
+        memory, more than `RAG_LOAD_TIMEOUT` per started MB of `size` or past `until`, a
+        `time.monotonic()` time such as a feed's budget, the worker dying) is raised as `error`
+        with a one-line reason, and a worker that overran is replaced."""
+        with self._turn:
+            self._send(("call", function, args))
+            limit = self.config.ingest.load_timeout * max(1, math.ceil(size / MB))
+            reason = f"took longer than {limit:g} s to read (RAG_LOAD_TIMEOUT); stopped"
+            if until is not None and until - time.monotonic() < limit:
+                limit = max(0.0, until - time.monotonic())
+                reason = "stopped when the feed's time budget ran out (RAG_FEED_BUDGET) while reading it"
+            if not self._conn.poll(limit):
+                self._stop()
+                raise error(reason)
+            try:
+                kind, value = self._conn.recv()
+            except (EOFError, OSError):
+                raise error(self._died()) from None
+            if kind == "result":
+                return value
+            if kind == "raise":
+                raise value
+            raise error(value)
+
+    def _send(self, request: tuple) -> None:
+        if self._process is None:
+            self._start()
+        try:
+            self._conn.send(request)
+        except OSError:  # the worker died between requests (the kernel's OOM killer, say)
+            self._stop()
+            self._start()
+            self._conn.send(request)
+
+    def _load(self, path: Path, folder: Path, meta: dict, max_bytes: int) -> tuple[list[Document], list[Skipped]]:
         source = path.relative_to(folder).as_posix()
         self.settled = False
         try:
             size = os.stat(path).st_size
         except OSError:
             size = 0  # the worker reports why it cannot read it
-        request = (str(path), str(folder), meta, max_bytes)
-        if self._process is None:
-            self._start()
-        try:
-            self._conn.send(request)
-        except OSError:  # the worker died between files (the kernel's OOM killer, say)
-            self._stop()
-            self._start()
-            self._conn.send(request)
+        self._send(("load", str(path), str(folder), meta, max_bytes))
         documents: list[Document] = []
         skipped: list[Skipped] = []
         timeout = self.config.ingest.load_timeout
@@ -124,8 +167,9 @@ class LoaderWorker:
                 return documents, skipped
 
     def close(self) -> None:
-        if self._process is not None:
-            self._stop()
+        with self._turn:
+            if self._process is not None:
+                self._stop()
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -200,9 +244,25 @@ def _serve(fd: int) -> None:
     conn.send(("ready", None))
     try:
         while True:
-            _load(conn, chunker, config, *conn.recv())
+            kind, *request = conn.recv()
+            if kind == "call":
+                _call(conn, config, *request)
+            else:
+                _load(conn, chunker, config, *request)
     except (EOFError, OSError):
         pass  # the parent is done, or gone
+
+
+def _call(conn, config: Config, function: Callable, args: tuple) -> None:
+    try:
+        reply = ("result", function(*args))
+    except MemoryError:
+        reply = ("error", f"needs more than {config.ingest.load_memory_mb} MB of memory to read (RAG_LOAD_MEMORY_MB)")
+    except RagError as exc:
+        reply = ("raise", exc)
+    except Exception as exc:  # a parser's own bug on hostile input: this call fails, not the worker
+        reply = ("error", f"could not be read ({exc.__class__.__name__})")
+    conn.send(reply)
 
 
 def _load(conn, chunker: Chunker | None, config: Config, path: str, folder: str, meta: dict, max_bytes: int) -> None:

@@ -1,10 +1,19 @@
 """What a feed URL lists: RSS/Atom (feedparser), JSON Feed, sitemaps and news sitemaps, or, for a
 site's home page, the feeds it links to (trafilatura's feed discovery).
 
-Everything here parses bytes the caller fetched (rag/ingest/fetching.py); nothing here touches
-the network. feedparser is handed a byte stream, never a string: a string that looks like a URL
-or a file name makes it fetch or open it. Sitemaps are read with lxml without entity expansion,
-DTDs or network access, and XML that declares entities is refused. Malformed input is a `ListingError` with a one-line reason.
+Everything here parses bytes the caller fetched (rag/ingest/fetching.py), and it runs in the
+loader's worker process (rag/ingest/isolation.py, `LoaderWorker.call`) under its time and memory
+limits: a body that makes a parser loop or allocate costs its own feed, never the app. Nothing here
+touches the network. feedparser is handed a byte stream, never a string: a string that looks like
+a URL or a file name makes it fetch or open it.
+
+XML is first converted to UTF-8 (as feedparser would), so the checks below see the characters the
+XML parser will see, whatever the declared encoding (UTF-16 hides `<!ENTITY` from a byte search).
+Then XML that declares entities anywhere, or has a DOCTYPE with an internal subset, is refused:
+feeds and sitemaps never need them, and nested ones expand to gigabytes ("billion laughs"). The
+prolog is read by plain code that skips comments whole, so `<!-- ]><rss> -->` inside a DOCTYPE
+cannot end it early, and no regex backtracks on it. Sitemaps are parsed with defusedxml, which
+refuses entity declarations itself. Malformed input is a `ListingError` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -12,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -21,10 +29,10 @@ from rag.errors import RagError
 from rag.ingest.fetching import Fetched
 
 MAX_ITEMS_READ = 50_000  # a sitemap holds at most 50,000 URLs
-_XML_START = re.compile(
-    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<\?[^>]*>\s*)*(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?(?:<!--.*?-->\s*)*"
-    rb"<([A-Za-z_][\w.:-]*)", re.S | re.I,
-)
+DECLARATIONS = "XML with entity declarations or a DOCTYPE internal subset is not read"
+_SPACE = b" \t\r\n"
+_NAME_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME = _NAME_START | frozenset(b"0123456789.:-")
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
@@ -62,28 +70,80 @@ def looks_like_html(fetched: Fetched) -> bool:
 
 
 def parse_listing(fetched: Fetched, max_bytes: int) -> Listing:
-    """The items of a fetched feed or sitemap (newest first when dated). Raises ListingError."""
+    """The items of a fetched feed or sitemap (newest first when dated). Raises ListingError.
+    Runs in the loader's worker (`LoaderWorker.call`), never in the app process."""
     body = _gunzipped(fetched.body, max_bytes)
     if not body.strip():
         raise ListingError("empty response")
     if body.lstrip()[:1] == b"{":
         return _json_feed(body, fetched.final_url)
-    if b"<!ENTITY" in body[:65536].upper():
-        # Feeds and sitemaps never need them; nested ones expand to gigabytes ("billion laughs").
-        raise ListingError("XML with entity declarations is not read")
-    match = _XML_START.match(body[:4096])
-    root = match.group(1).decode("ascii", "replace").split(":")[-1].lower() if match else ""
+    body = _utf8_xml(body, fetched)
+    root = _root_element(body)
+    if b"<!entity" in body.lower():
+        raise ListingError(DECLARATIONS)
     if root in ("urlset", "sitemapindex"):
         return _sitemap(body, fetched.final_url)
     if root in ("rss", "feed", "rdf", "channel"):
         return _feed(body, fetched)
     if looks_like_html(fetched):
         raise ListingError("a web page, not a feed")
-    raise ListingError(f"not a feed or sitemap (starts with {body.lstrip()[:20]!r})")
+    raise ListingError(f"not a feed or sitemap (starts with {fetched.body.lstrip()[:20]!r})")
+
+
+def _utf8_xml(body: bytes, fetched: Fetched) -> bytes:
+    """The body as UTF-8 with a matching XML declaration, decoded as feedparser decodes it."""
+    from feedparser.encodings import convert_to_utf8
+
+    header = fetched.content_type + (f"; charset={fetched.charset}" if fetched.charset else "")
+    try:
+        return convert_to_utf8({"content-type": header or "application/xml"}, body, {})
+    except Exception:  # an encoding no codec reads: the body as it came
+        return body
+
+
+def _root_element(body: bytes) -> str:
+    """The root element's local name, lower case ("" when the prolog ends in anything else).
+    Plain code, linear in the prolog: comments and processing instructions are skipped whole, and
+    a DOCTYPE's quoted literals too. A DOCTYPE with an internal subset is refused."""
+    i, n = 0, len(body)
+    while True:
+        while i < n and body[i] in _SPACE:
+            i += 1
+        if body.startswith(b"<?", i):
+            end = body.find(b"?>", i + 2)
+            i = end + 2
+        elif body.startswith(b"<!--", i):
+            end = body.find(b"-->", i + 4)
+            i = end + 3
+        elif body[i:i + 9].upper() == b"<!DOCTYPE":
+            end, j = -1, i + 9
+            while j < n:
+                c = body[j]
+                if c in b"\"'":
+                    j = body.find(bytes([c]), j + 1)
+                    if j < 0:
+                        break
+                elif c == ord("["):
+                    raise ListingError(DECLARATIONS)
+                elif c == ord(">"):
+                    end = j
+                    break
+                j += 1
+            i = end + 1
+        elif body.startswith(b"<", i) and i + 1 < n and body[i + 1] in _NAME_START:
+            j = i + 1
+            while j < n and body[j] in _NAME:
+                j += 1
+            return body[i + 1:j].decode("ascii").split(":")[-1].lower()
+        else:
+            return ""
+        if end < 0:
+            return ""  # an unclosed comment or declaration: nothing after it is read
 
 
 def discover_feeds(fetched: Fetched) -> list[str]:
-    """Feed URLs a home page links to (`<link rel="alternate">`, else likely `<a>` links)."""
+    """Feed URLs a home page links to (`<link rel="alternate">`, else likely `<a>` links). Runs in
+    the loader's worker (trafilatura and lxml on a hostile page)."""
     from trafilatura.feeds import FeedParameters, determine_feed
 
     html = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
@@ -96,11 +156,22 @@ def discover_feeds(fetched: Fetched) -> list[str]:
     return [url for url in found if urlsplit(url).scheme in ("http", "https")][:5]
 
 
-def robots_sitemaps(robots_text: str, base: str) -> list[str]:
-    """Sitemap URLs named in a robots.txt."""
-    from trafilatura.sitemaps import extract_robots_sitemaps
-
-    return extract_robots_sitemaps(robots_text, base)[:5] if robots_text else []
+def meta_charset(head: bytes) -> str | None:
+    """The charset a page's `<meta ... charset=...>` declares, lower case (plain code: no regex
+    backtracks over a hostile page)."""
+    lower = head.lower()
+    start = lower.find(b"charset=")
+    while start >= 0:
+        tag = lower.rfind(b"<", 0, start)
+        if tag >= 0 and lower.startswith(b"<meta", tag) and b">" not in lower[tag:start]:
+            value = lower[start + 8:start + 48].lstrip(b"\"'")
+            end = 0
+            while end < len(value) and (value[end:end + 1].isalnum() or value[end:end + 1] in (b"-", b"_")):
+                end += 1
+            if end:
+                return value[:end].decode("ascii")
+        start = lower.find(b"charset=", start + 8)
+    return None
 
 
 def _gunzipped(body: bytes, max_bytes: int) -> bytes:
@@ -126,8 +197,13 @@ def _iso_day(value) -> str | None:
             return dt.date(value.tm_year, value.tm_mon, value.tm_mday).isoformat()
         except ValueError:
             return None
-    match = re.match(r"\s*(\d{4}-\d{2}-\d{2})", str(value))
-    return match.group(1) if match else None
+    day = str(value).strip()[:10]
+    if len(day) != 10 or day[4] != "-" or day[7] != "-":
+        return None
+    try:
+        return dt.date.fromisoformat(day).isoformat()
+    except ValueError:
+        return None
 
 
 def _text(value, limit: int = 500) -> str | None:
@@ -140,7 +216,9 @@ def _text(value, limit: int = 500) -> str | None:
 def _feed(body: bytes, fetched: Fetched) -> Listing:
     import feedparser
 
-    headers = {"content-location": fetched.final_url, "content-type": fetched.content_type or "application/xml"}
+    # The body is UTF-8 by now (`_utf8_xml`), and its declaration says so.
+    headers = {"content-location": fetched.final_url,
+               "content-type": f"{fetched.content_type or 'application/xml'}; charset=utf-8"}
     try:
         parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
     except Exception as exc:  # feedparser's own bugs on hostile input
@@ -184,15 +262,17 @@ def _json_feed(body: bytes, base: str) -> Listing:
 
 
 def _sitemap(body: bytes, base: str) -> Listing:
-    from lxml import etree
+    from xml.etree.ElementTree import ParseError
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
     try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as exc:
+        root = fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except ParseError as exc:
         raise ListingError(f"malformed XML ({str(exc).splitlines()[0][:100]})") from None
-    if root is None:
-        raise ListingError("malformed XML (nothing readable)")
+    except DefusedXmlException:
+        raise ListingError(DECLARATIONS) from None
 
     def child_text(node, name: str) -> str | None:
         found = node.find(name)
@@ -200,17 +280,17 @@ def _sitemap(body: bytes, base: str) -> Listing:
             found = node.find(name.replace(SITEMAP_NS, ""))
         return found.text.strip() if found is not None and isinstance(found.text, str) else None
 
-    tag = etree.QName(root).localname
+    tag = root.tag.rsplit("}", 1)[-1]
     if tag == "sitemapindex":
         children = []
-        for node in root.iter(f"{SITEMAP_NS}sitemap", "sitemap"):
+        for node in _iter(root, "sitemap"):
             loc = child_text(node, f"{SITEMAP_NS}loc")
             if loc and loc.startswith(("http://", "https://")):
                 children.append((urljoin(base, loc), child_text(node, f"{SITEMAP_NS}lastmod") or ""))
         children.sort(key=lambda c: c[1], reverse=True)
         return Listing("sitemap-index", None, [], children[:MAX_ITEMS_READ])
     items = []
-    for node in root.iter(f"{SITEMAP_NS}url", "url"):
+    for node in _iter(root, "url"):
         loc = child_text(node, f"{SITEMAP_NS}loc")
         if not loc or not loc.startswith(("http://", "https://")):
             continue
@@ -227,6 +307,11 @@ def _sitemap(body: bytes, base: str) -> Listing:
     if not items and len(root) == 0:
         raise ListingError("a sitemap with no URLs")
     return Listing("sitemap", None, _newest_first(items))
+
+
+def _iter(root, name: str):
+    """Elements named `name`, in the sitemap namespace or in none (some sites leave it out)."""
+    return (node for node in root.iter() if node.tag in (f"{SITEMAP_NS}{name}", name))
 
 
 def _newest_first(items: list[Item]) -> list[Item]:

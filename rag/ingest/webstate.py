@@ -10,7 +10,10 @@
 - aliases: every link seen for an article (tracking parameters, AMP, redirects), so a known link
   is not fetched again;
 - items: what each feed last said about each of its items (its `stamp`), so an item is fetched
-  again only when the feed says it changed.
+  again only when the feed says it changed;
+- failures: links whose fetch or extraction keeps failing, and when a poll may try each again
+  (after 15 minutes, then twice as long after each further failure, at most a week): a feed of
+  slow or broken items costs each poll little, not its whole budget every time.
 
 The articles themselves are files in the corpus folder (rag/ingest/feeds.py): this file holds no
 text, and losing it costs a re-download, never an article.
@@ -31,7 +34,9 @@ from rag.errors import IndexProblem
 from rag.types import FeedInfo
 
 SCHEMA_VERSION = 1
-TABLES = ("feeds", "listings", "articles", "aliases", "items")
+TABLES = ("feeds", "listings", "articles", "aliases", "items", "failures")
+RETRY_FIRST = 15 * 60  # seconds after an item's first failure
+RETRY_LONGEST = 7 * 24 * 3600
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, added TEXT NOT NULL,
@@ -46,6 +51,7 @@ CREATE TABLE IF NOT EXISTS aliases (url TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (feed TEXT NOT NULL, url TEXT NOT NULL, stamp TEXT NOT NULL, key TEXT,
     PRIMARY KEY (feed, url));
 CREATE INDEX IF NOT EXISTS items_by_key ON items (key);
+CREATE TABLE IF NOT EXISTS failures (url TEXT PRIMARY KEY, count INTEGER NOT NULL, retry_after REAL NOT NULL);
 """
 
 
@@ -120,6 +126,11 @@ class WebState:
         )
         return [FeedInfo(*row) for row in rows]
 
+    def following(self, url: str) -> bool:
+        """Whether `url` is still a followed feed (a poll checks before it writes for one: a feed
+        removed while it runs is left alone, never waited for)."""
+        return bool(self._rows("SELECT 1 FROM feeds WHERE url = ?", url))
+
     def feed(self, url: str) -> FeedInfo | None:
         return next((f for f in self.feeds() if f.url == url), None)
 
@@ -178,8 +189,27 @@ class WebState:
         return rows[0][0] if rows else None
 
     def remember_item(self, feed: str, url: str, stamp: str, key: str | None) -> None:
+        """Remember what `feed` said about an item (nothing, when the feed was removed meanwhile)."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", (feed, url, stamp, key))
+            db.execute("INSERT OR REPLACE INTO items SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM feeds WHERE url = ?)",
+                       (feed, url, stamp, key, feed))
+
+    def backed_off(self, url: str, now: float) -> bool:
+        """Whether a link failed lately and its next try is not due before `now` (a Unix time)."""
+        rows = self._rows("SELECT retry_after FROM failures WHERE url = ?", url)
+        return bool(rows) and rows[0][0] > now
+
+    def item_failed(self, url: str, now: float) -> None:
+        """One more failure of a link: its next try waits twice as long as the last time."""
+        with self._tx() as db:
+            row = db.execute("SELECT count FROM failures WHERE url = ?", (url,)).fetchone()
+            count = (row[0] if row else 0) + 1
+            wait = min(RETRY_FIRST * 2 ** min(count - 1, 30), RETRY_LONGEST)
+            db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?)", (url, count, now + wait))
+
+    def item_worked(self, url: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM failures WHERE url = ?", (url,))
 
     def article(self, key: str) -> Article | None:
         rows = self._rows("SELECT * FROM articles WHERE key = ?", key)
@@ -197,14 +227,19 @@ class WebState:
     def path_taken(self, path: str) -> bool:
         return bool(self._rows("SELECT 1 FROM articles WHERE path = ?", path))
 
-    def save_article(self, article: Article, aliases: list[str]) -> None:
+    def save_article(self, article: Article, aliases: list[str], feed: str | None = None) -> bool:
+        """Record an article (False, and nothing recorded, when `feed` is given and no longer
+        followed: it was removed while the poll fetched this)."""
         with self._tx() as db:
+            if feed is not None and not db.execute("SELECT 1 FROM feeds WHERE url = ?", (feed,)).fetchone():
+                return False
             db.execute("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 article.key, article.path, article.fetch_url, article.feed, article.first_fetched, article.fetched,
                 article.etag, article.last_modified, article.version, article.claims,
             ))
             for url in {article.key, *aliases}:
                 db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (url, article.key))
+        return True
 
     def add_aliases(self, key: str, aliases: list[str]) -> None:
         with self._tx() as db:

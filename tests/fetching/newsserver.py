@@ -20,7 +20,12 @@ It serves (all generated here from the stories below, so the tests read them in 
   many redirects), `malformed.xml`, `image` (an article link that is a PNG), `missing` (404),
   `error` (500), `huge` (10 MB of text), `claims` (a page claiming another article's canonical URL
   with a different text), `to-metadata` (a redirect to 169.254.169.254), and `feed.xml` (a feed
-  listing all of them beside two good articles).
+  listing all of them beside two good articles);
+- hostile listings (each one the feed itself, not an item): `comments.xml` (40 empty XML comments
+  and no root: exponential for a backtracking prolog regex), `doctype.xml` (a billion laughs whose
+  DOCTYPE subset opens with `<!-- ]><rss> -->`, padded past 64 KB), `laughs-utf16.xml` (a billion
+  laughs in UTF-16), `bad-redirect` (a redirect to `http://[::1`, which urljoin cannot read),
+  `slow-feed.xml` (a feed of `slow_items` items that each drip for 1.5 s).
 """
 
 from __future__ import annotations
@@ -93,6 +98,21 @@ def bomb() -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     block = b"\0" * (1 << 20)
     return b"".join(packer.compress(block) for _ in range(64)) + packer.flush()
+
+
+def laughs(root: str = "<rss><channel><title>&i;</title></channel></rss>") -> bytes:
+    """A billion laughs: nine levels of ten entity references, a gigabyte once expanded."""
+    entities = "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    return f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">{entities}]>{root}'.encode()
+
+
+def hidden_laughs() -> bytes:
+    """The laughs behind a comment that looks like the end of the DOCTYPE and a root element,
+    padded past the first 64 KB (what a prefix check or a non-greedy regex reads)."""
+    entities = "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    return (f'<?xml version="1.0"?><!DOCTYPE rss [<!-- ]><rss> -->{" " * 70_000}<!ENTITY a "aaaaaaaaaa">'
+            f'{entities}]><rss version="2.0"><channel><title>&i;</title><item><link>https://x.org/1</link></item>'
+            f'</channel></rss>').encode()
 
 
 def article_html(story: Story, canonical: str, amp: bool = False) -> str:
@@ -320,6 +340,32 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, article_html(fake, f"{base}/articles/riverton-bridge-closure").encode(), "text/html")
         if name == "to-metadata":
             return self._redirect("http://169.254.169.254/latest/meta-data/")
+        if name == "comments.xml":
+            return self._send(200, b"<!---->" * 40, "application/xml")
+        if name == "doctype.xml":
+            return self._send(200, hidden_laughs(), "application/rss+xml")
+        if name == "laughs-utf16.xml":
+            return self._send(200, laughs().decode().replace('"1.0"?>', '"1.0" encoding="utf-16"?>', 1).encode("utf-16"),
+                              "application/xml")
+        if name == "bad-redirect":
+            return self._redirect("http://[::1")
+        if name == "slow-feed.xml":
+            items = "".join(f"<item><title>Slow {i}</title><link>{base}/hostile/slow/{i}</link></item>"
+                            for i in range(site.slow_items))
+            body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>{items}</channel></rss>'
+            return self._send(200, body.encode(), "application/rss+xml")
+        if name.startswith("slow/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for _ in range(15):  # under the fetch deadline of the slowest test settings, not under a feed budget
+                if site.stopping.is_set():
+                    break
+                self.wfile.write(b"<p>slow ")
+                self.wfile.flush()
+                time.sleep(0.1)
+            return None
         return self._send(404, b"not found", "text/plain")
 
 
@@ -386,6 +432,7 @@ class NewsServer:
         self.stories = dict(STORIES)
         self.feed_slugs = list(FEED_SLUGS)
         self.broken: set[str] = set()  # paths that answer 503
+        self.slow_items = 20  # items of /hostile/slow-feed.xml
         self.query_params = ""  # e.g. "?utm_source=rss": tracking parameters on every feed link
         self.hits: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()  # 304 answers per path

@@ -56,6 +56,11 @@ def test_same_site_and_slugs():
     ("172.16.5.5", False), ("192.168.0.1", False), ("169.254.169.254", False), ("100.100.100.200", False),
     ("::1", False), ("fe80::1%eth0", False), ("fc00::1", False), ("::ffff:10.0.0.1", False), ("224.0.0.1", False),
     ("192.0.2.1", False),
+    # IPv6 carrying an IPv4 address: judged by what it carries (issue 28).
+    ("2002:7f00:1::", False), ("2002:a9fe:a9fe::", False), ("2002:5db8:d70e::1", True),  # 6to4
+    ("64:ff9b::a00:1", False), ("64:ff9b::5db8:d70e", True), ("64:ff9b:1::5db8:d70e", False),  # NAT64
+    ("::a00:1", False), ("::ffff:93.184.215.14", True), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+    ("fec0::1", False),  # site-local
 ])
 def test_the_address_rule(address, public):
     assert (refusal(address) is None) == public
@@ -171,3 +176,26 @@ def test_bad_fetch_settings_are_one_line_errors(monkeypatch, name, value, messag
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         Config.from_env()
+
+
+def test_a_doctype_subset_is_refused_however_it_is_hidden():
+    """(Bodies that could hang a parser are tested in the worker: tests/fetching/test_hostile_listings.py.)"""
+    hidden = (b'<?xml version="1.0"?><!DOCTYPE rss [<!-- ]><rss> -->' + b" " * 70_000 + b'<!ENTITY a "b">]>'
+              b"<rss><channel><title>&a;</title></channel></rss>")
+    with pytest.raises(ListingError, match="entity declarations or a DOCTYPE internal subset"):
+        parse_listing(fetched(hidden), 10**7)
+    utf16 = laughs(b"<rss><channel><title>&i;</title></channel></rss>").decode().replace(
+        '"1.0"?>', '"1.0" encoding="utf-16"?>', 1).encode("utf-16")
+    with pytest.raises(ListingError, match="entity declarations"):
+        parse_listing(fetched(utf16), 10**7)
+
+
+@pytest.mark.parametrize("head, charset", [
+    (b'<meta charset="ISO-8859-1">', "iso-8859-1"),
+    (b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">', "windows-1252"),
+    (b"<p>charset=utf-8</p>", None), (b"<meta " * 700, None),
+])
+def test_a_pages_meta_charset(head, charset):
+    from rag.ingest.listings import meta_charset
+
+    assert meta_charset(head) == charset
