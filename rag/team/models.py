@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -132,3 +132,24 @@ class LoginSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class DailyAnswers(Base):
+    """Questions answered and declined per day (UTC), counted as they are saved: the Quality
+    page's counts, which deleting a conversation does not lower (its turns go, these stay)."""
+
+    __tablename__ = "daily_answers"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    questions: Mapped[int] = mapped_column(Integer, default=0)
+    declines: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyCitations(Base):
+    """Citations per outlet per day (UTC; "" for an unknown outlet), counted like DailyAnswers."""
+
+    __tablename__ = "daily_citations"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    outlet: Mapped[str] = mapped_column(String(200), primary_key=True)
+    citations: Mapped[int] = mapped_column(Integer, default=0)
