@@ -248,7 +248,7 @@ class TeamHandlers:
         else:
             empty = "No conversations yet: ask a question to start one."
         return gr.update(choices=choices, value=selected if selected in {c for _, c in choices} else None,
-                         label=empty or None, show_label=bool(empty))
+                         label=empty or "Your conversations", show_label=bool(empty))
 
     def search(self, words, request: gr.Request):
         try:

@@ -26,7 +26,7 @@ CSS = """
 /* Narrow screens: wide tables scroll sideways instead of squeezing a column until its heading
    breaks letter by letter ("D a t e") and "10" splits over two lines. */
 @media (max-width: 640px) {
-  #corpus-table .table-wrap, #slowest .table-wrap { min-width: 600px; }
+  #corpus-table .table-wrap, #slowest .table-wrap { min-width: 720px; }
   #feeds-table .table-wrap { min-width: 760px; }
 }
 """
@@ -47,7 +47,8 @@ PAGE_JS = """
   const next = params.get("next");
   if (next !== null) {
     window.history.replaceState(null, "", window.location.pathname);
-    const target = /^\/(?![\/\\])/.test(next) ? new URL(next, window.location.origin) : null;
+    const path = next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\\\");
+    const target = path ? new URL(next, window.location.origin) : null;
     if (target && target.origin === window.location.origin && target.pathname !== "/") {
       window.location.replace(target.pathname + target.search + target.hash);
     }

@@ -90,15 +90,21 @@ def test_the_layout_fits_a_phone_and_a_desktop(browser, server, viewport):  # no
         # The sidebar starts closed on a phone (it would cover the page), open on a desktop.
         assert sidebar_open(page) is not phone
         question = page.locator("#question textarea")
-        assert question.evaluate(UNCOVERED_JS)
+        question.scroll_into_view_if_needed()
+        assert question.evaluate(UNCOVERED_JS), "something covers the question box"
         ask(page, "Who led the Russian delegation?")
         page.locator("#chat .bubble-wrap").evaluate("e => { e.scrollTop = e.scrollHeight / 3; }")
         assert not page.locator("#chat").evaluate(OVERLAP_JS), "the chat's label covers the answer"
-        if phone:  # choosing a conversation closes the sidebar again
+        if phone:  # choosing in the sidebar closes it again, to show the chat
+            closed = re.compile(r"^(?!.*\bopen\b)")
             toggle_sidebar(page)
-            assert sidebar_open(page)
+            page.get_by_role("button", name="New conversation").click()
+            expect(page.locator("#sidebar")).to_have_class(closed)
+            expect(page.locator('#chat [data-testid="bot"]')).to_have_count(0)
+            toggle_sidebar(page)
             page.locator("#conversations label").first.click()
-            expect(page.locator("#sidebar")).not_to_have_class(re.compile(r"\bopen\b"))
+            expect(page.locator("#sidebar")).to_have_class(closed)
+            expect(page.locator('#chat [data-testid="bot"]').first).to_be_visible(timeout=30_000)
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
 
         page.get_by_role("tab", name="Corpus").click()
@@ -131,6 +137,7 @@ def test_the_quality_page_is_filled_when_opened_and_keeps_counts_after_deletes(b
         before = quality_summary(boss)
         asked = int(re.search(r"(\d+) questions", before).group(1))
         assert asked >= 1
+        alice.get_by_text("This conversation").click()
         alice.get_by_role("button", name="Delete").click()
         alice.get_by_role("button", name="Yes, delete it").click()
         expect(alice.locator("#delete-report")).to_contain_text("Deleted", timeout=30_000)
