@@ -99,7 +99,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 with gr.Row():
                     rename = gr.Button("Rename", size="sm")
                     delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
-                with gr.Group(visible=False, elem_id="confirm-delete") as confirm_box:
+                with gr.Column(visible=False, elem_id="confirm-delete") as confirm_box:
                     confirm_text = gr.Markdown()
                     with gr.Row():
                         confirm = gr.Button("Yes, delete it", size="sm", variant="stop")

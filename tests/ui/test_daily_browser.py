@@ -123,8 +123,8 @@ def quality_summary(page) -> str:
     page.get_by_role("tab", name="Chat").click()
     page.get_by_role("tab", name="Quality").click()  # no Refresh: opening the tab fills it
     summary = page.locator("#quality-summary")
-    expect(summary).to_contain_text("questions", timeout=30_000)
-    return summary.inner_text()
+    expect(summary).to_have_text(re.compile(r"^\s*Last \d+ days: \d+ questions"), timeout=30_000)  # loaded
+    return summary.inner_text().strip()
 
 
 def test_the_quality_page_is_filled_when_opened_and_keeps_counts_after_deletes(browser, server):  # noqa: F811
