@@ -294,8 +294,7 @@ def test_screenshots_of_the_main_views(browser, server, viewport):  # noqa: F811
         chat_ready(page)
         if sidebar_open(page):
             toggle_sidebar(page)
-        page.get_by_role("button", name="New conversation").click()
-        ask(page, "Who led the Russian delegation?")
+        ask(page, "Who led the Russian delegation?")  # a fresh page: a new conversation
         shot(page, "chat")
         page.locator("#chat").get_by_text("Sources (").last.click()
         expect(page.locator("#chat blockquote").first).to_be_visible()
