@@ -56,9 +56,18 @@ PAGE_JS = """
   document.addEventListener("click", (event) => {
     const title = event.target.closest("#chat .thought-group > .title");
     if (!title) return;
-    // After the box has opened: bring its sources, not just its title, into view.
-    setTimeout(() => title.parentElement.scrollIntoView({block: "start", behavior: "instant"}), 150);
-  });
+    // Once the box has opened (its sources drawn, a few lines at least), bring them, not just
+    // its title, into view.
+    const boxes = () => [...document.querySelectorAll("#chat .thought-group")];
+    const index = boxes().indexOf(title.parentElement), closed = title.parentElement.offsetHeight;
+    let tries = 30;
+    const check = () => {
+      const box = boxes()[index];
+      if (box && box.offsetHeight > closed + 40) box.scrollIntoView({block: "nearest"});  // its sources are in
+      else if (box && --tries > 0) setTimeout(check, 100);
+    };
+    setTimeout(check, 100);
+  }, true);
 }
 """ % {"narrow": NARROW_PX}
 # On a narrow screen, choosing in the sidebar closes it, so that the chat shows (passes the inputs on).

@@ -219,10 +219,9 @@ def test_feedback_resets_for_each_answer_ids_are_unique_and_no_emoji_is_needed(b
 
 
 def test_opened_sources_scroll_into_view(browser, server):  # noqa: F811
-    context, page = log_in(browser, server, "alice", DESKTOP)
+    context, page = log_in(browser, server, "alice", PHONE)  # a long answer on a narrow screen
     try:
         chat_ready(page)
-        page.get_by_role("button", name="New conversation").click()
         ask(page, "Who led the Russian delegation?")
         page.locator("#chat").get_by_text("Sources (").last.click()
         expect(page.locator("#chat blockquote").first).to_be_in_viewport(timeout=5_000)
