@@ -218,6 +218,10 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                      api_visibility="private")
         cancel.click(lambda: (gr.update(visible=False), ""), outputs=[confirm_box, deleted], queue=False,
                      api_visibility="private")
+        # A question about one conversation must not stay up once another is open.
+        for switched in (new.click, clear.click, saved.input, chatbot.clear):
+            switched(lambda: (gr.update(visible=False), ""), outputs=[confirm_box, deleted], queue=False,
+                     api_visibility="private")
         confirm.click(teamwork.delete, inputs=conversation,
                       outputs=[saved, *fresh[:4], title, answer_choice, confirm_box, deleted], api_visibility="private")
         chatbot.like(teamwork.rate, inputs=turns,

@@ -170,6 +170,11 @@ def test_delete_asks_first_and_says_what_it_deleted_and_empty_lists_say_so(brows
         expect(page.locator("#confirm-delete")).to_be_hidden()
         expect(conversations.locator("label")).to_have_count(1)
         page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name="New conversation").click()  # the question goes with its conversation
+        expect(page.locator("#confirm-delete")).to_be_hidden()
+        conversations.locator("label").first.click()
+        expect(page.locator("#title textarea, #title input").first).to_have_value("Who is Germany's chancellor?")
+        page.get_by_role("button", name="Delete").click()
         page.get_by_role("button", name="Yes, delete it").click()
         expect(page.locator("#delete-report")).to_contain_text("Deleted “Who is Germany's chancellor?”", timeout=30_000)
         expect(conversations.locator("label")).to_have_count(0)
