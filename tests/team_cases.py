@@ -389,6 +389,21 @@ def test_quality_report_counts_questions_declines_thumbs_latency_and_outlets(dat
     assert later.questions == 0 and later.thumbs_down_rate is None and later.slowest == []
 
 
+def test_quality_counts_do_not_fall_when_conversations_are_deleted(database):
+    store, feedback = Conversations(database), FeedbackStore(database)
+    kept = store.save_turn(ALICE, None, answer("kept one", citations=[citation(1, "a", "Reuters")]))
+    gone = store.save_turn(BOB, None, answer("deleted one", citations=[citation(1, "b", "FT"), citation(2, "c", None)]))
+    store.save_turn(BOB, gone.conversation_id, answer("deleted too", "Not in the articles.", [], False))
+    feedback.rate(BOB, gone.turn_id, "down")
+    before = quality_report(database, days=7)
+    store.delete(BOB, gone.conversation_id)
+    after = quality_report(database, days=7)
+    assert (after.questions, after.declines, after.rated) == (before.questions, before.declines, before.rated) == (3, 1, 1)
+    assert after.outlets == before.outlets == [("unknown outlet", 1), ("FT", 1), ("Reuters", 1)]
+    assert [s.question for s in after.slowest] == ["kept one"]  # a deleted question is not shown
+    assert kept.turn_id
+
+
 # Migrations, concurrency, a killed process ----------------------------------------------------
 
 
@@ -418,6 +433,8 @@ def test_an_existing_database_is_upgraded_in_place(database_url):
         assert store.shared(token).turn.answer == "Old answer [1]."
         store.save_turn(alice, "c1", answer("New question?"))
         assert [t.position for t in store.open(alice, "c1").turns] == [0, 1]
+        counted = quality_report(upgraded, days=1, until=dt.datetime(2025, 5, 16, 23, tzinfo=dt.timezone.utc))
+        assert (counted.questions, counted.declines) == (1, 0)  # the turns saved before counted
     finally:
         upgraded.close()
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from rag.errors import RagError
 from rag.team.db import Database, aware
 from rag.team.models import Conversation, SavedCitation, Share, Turn, utcnow
+from rag.team.quality import count_answer
 from rag.types import Answer, Citation, Document
 
 TITLE_CHARS = 80
@@ -173,6 +174,7 @@ class Conversations:
                         ],
                     )
                     session.add(turn)
+                    count_answer(session, answer, now)  # the Quality page's counts, kept after a delete
                     session.flush()
                     return _turn(turn)
             except IntegrityError:

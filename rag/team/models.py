@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -160,3 +160,24 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DailyAnswers(Base):
+    """Questions answered and declined per day (UTC), counted as they are saved: the Quality
+    page's counts, which deleting a conversation does not lower (its turns go, these stay)."""
+
+    __tablename__ = "daily_answers"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    questions: Mapped[int] = mapped_column(Integer, default=0)
+    declines: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyCitations(Base):
+    """Citations per outlet per day (UTC; "" for an unknown outlet), counted like DailyAnswers."""
+
+    __tablename__ = "daily_citations"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    outlet: Mapped[str] = mapped_column(String(200), primary_key=True)
+    citations: Mapped[int] = mapped_column(Integer, default=0)

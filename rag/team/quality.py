@@ -1,17 +1,22 @@
 """The admin's Quality page in numbers: questions and declines per day, thumbs up and down, the
-slowest questions and the most cited outlets, over the last days, from the saved conversations
-and the feedback. Counted by the database (GROUP BY), so the page costs the same at any size."""
+slowest questions and the most cited outlets, over the last days. Questions, declines and
+citations come from counters kept per day as answers are saved (`count_answer`), so deleting a
+conversation does not lower them; ratings from the feedback, which outlives its conversation; the
+slowest questions from the saved conversations (a deleted question is not shown). Summed by the
+database (GROUP BY), so the page costs the same at any size."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from rag.team.db import Database, aware
 from rag.team.accounts import reserved_name
-from rag.team.models import Conversation, Feedback, SavedCitation, Turn, User, utcnow
+from rag.team.models import Conversation, DailyAnswers, DailyCitations, Feedback, Turn, User, utcnow
+from rag.types import Answer
 
 TOP = 10
 
@@ -66,6 +71,28 @@ class QualityReport:
         return self.declines / self.questions if self.questions else None
 
 
+def count_answer(session: Session, answer: Answer, when: dt.datetime) -> None:
+    """Count one saved answer (a question, maybe declined, and its citations' outlets) on its day,
+    in the saving transaction. Two processes creating a day's row at once: one gets an
+    IntegrityError, and the caller's retry counts again on the row the other created."""
+    day = when.astimezone(dt.timezone.utc).date()
+    declined = int(not answer.answerable)
+    added = session.execute(update(DailyAnswers).where(DailyAnswers.day == day).values(
+        questions=DailyAnswers.questions + 1, declines=DailyAnswers.declines + declined))
+    if not added.rowcount:
+        session.add(DailyAnswers(day=day, questions=1, declines=declined))
+    outlets: dict[str, int] = {}
+    for citation in answer.citations:
+        outlet = (citation.publisher or "")[:200]
+        outlets[outlet] = outlets.get(outlet, 0) + 1
+    for outlet, count in outlets.items():
+        added = session.execute(update(DailyCitations).where(DailyCitations.day == day, DailyCitations.outlet == outlet)
+                                .values(citations=DailyCitations.citations + count))
+        if not added.rowcount:
+            session.add(DailyCitations(day=day, outlet=outlet, citations=count))
+    session.flush()
+
+
 def quality_report(database: Database, days: int = 30, until: dt.datetime | None = None) -> QualityReport:
     """Figures for the `days` days up to `until` (default now)."""
     until = until or utcnow()
@@ -73,14 +100,14 @@ def quality_report(database: Database, days: int = 30, until: dt.datetime | None
     report = QualityReport(days, until)
     by_day = {since.date() + dt.timedelta(days=n): Day(since.date() + dt.timedelta(days=n)) for n in range(days)}
     in_range = (Turn.created_at >= since) & (Turn.created_at <= until)
-    turn_day = func.date(Turn.created_at)
+    days_in_range = (DailyAnswers.day >= since.date()) & (DailyAnswers.day <= until.date())
     feedback_day = func.date(Feedback.created_at)
     with database.reading() as session:
-        asked = select(turn_day, func.count(), func.sum(case((Turn.answerable.is_(False), 1), else_=0))).where(in_range)
-        for day, questions, declines in session.execute(asked.group_by(turn_day)).all():
+        asked = select(DailyAnswers.day, DailyAnswers.questions, DailyAnswers.declines).where(days_in_range)
+        for day, questions, declines in session.execute(asked).all():
             entry = by_day.get(_date(day))
             if entry:
-                entry.questions, entry.declines = questions, int(declines or 0)
+                entry.questions, entry.declines = questions, declines
         rated = (
             select(feedback_day, Feedback.rating, func.count())
             .where(Feedback.created_at >= since, Feedback.created_at <= until)
@@ -101,12 +128,13 @@ def quality_report(database: Database, days: int = 30, until: dt.datetime | None
             SlowQuestion(q, ms / 1000, mode, aware(at), name or reserved_name(owner))
             for q, ms, mode, at, owner, name in session.execute(slowest).all()
         ]
-        outlet = func.coalesce(SavedCitation.publisher, "unknown outlet")
+        total = func.sum(DailyCitations.citations)
         cited = (
-            select(outlet, func.count()).join(Turn, Turn.id == SavedCitation.turn_id).where(in_range)
-            .group_by(outlet).order_by(func.count().desc(), outlet).limit(TOP)
+            select(DailyCitations.outlet, total)
+            .where(DailyCitations.day >= since.date(), DailyCitations.day <= until.date())
+            .group_by(DailyCitations.outlet).order_by(total.desc(), DailyCitations.outlet).limit(TOP)
         )
-        report.outlets = [(name, count) for name, count in session.execute(cited).all()]
+        report.outlets = [(name or "unknown outlet", int(count)) for name, count in session.execute(cited).all()]
     report.per_day = list(by_day.values())
     return report
 

@@ -46,7 +46,7 @@ from rag.web import guards
 from rag.web.middleware import (
     LOOPBACK_NAMES, ForwardedHeaders, RequestLimits, ResponseHeaders, SameOrigin, call_name, client_address,
 )
-from rag.web.render import passage_csp, passage_page, shared_page
+from rag.web.render import login_path, passage_csp, passage_page, shared_page
 from rag.web.team import Team
 from rag.web.ui import CSS, THEME, build_ui
 
@@ -186,7 +186,7 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     @app.get("/passage/{doc_id:path}", response_class=HTMLResponse)
     def passage(doc_id: str, request: Request, start: int | None = None, end: int | None = None):
         if not allowed(request):
-            return RedirectResponse("/")
+            return RedirectResponse(login_path(request.url.path + (f"?{request.url.query}" if request.url.query else "")))
         doc = service.document(doc_id)
         if doc is None:
             return HTMLResponse("<!doctype html><title>Not found</title><p>No such document.</p>", status_code=404)
@@ -209,9 +209,10 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     def shared(token: str, request: Request):
         # Read-only, for the app's logged-in users only; never without a login (see TeamHandlers.share).
         if not auth or not allowed(request):
+            back = html.escape(login_path(request.url.path))  # the login brings the visitor back here
             return HTMLResponse(
-                "<!doctype html><title>Log in</title><p>Log in to the app first, then open this link again.</p>"
-                '<p><a href="/">Log in</a></p>', status_code=401,
+                "<!doctype html><title>Log in</title><p>Log in to the app first; this answer opens after.</p>"
+                f'<p><a id="login" href="{back}">Log in</a></p>', status_code=401,
             )
         try:
             answer = team.conversations.shared(token)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from rag.answer.citations import is_web_url
 from rag.text import MARKER
@@ -156,23 +156,52 @@ def passage_csp(nonce: str) -> str:
     )
 
 
+_BULLET = re.compile(r"^\s*[-*•]\s+")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _answer_html(text: str, numbers: set[int]) -> str:
+    """An answer's markdown as the chat shows it, in HTML: lines starting "- " make a list, other
+    lines paragraphs, **bold** stays bold, and each [n] links to source n below. Everything else
+    is escaped text."""
+
+    def line_html(line: str) -> str:
+        out, last = [], 0
+        for match in MARKER.finditer(line):
+            out.append(_BOLD.sub(r"<strong>\1</strong>", html.escape(line[last : match.start()])))
+            out.append("".join(f'<a href="#source-{n}">[{n}]</a>' if n in numbers else f"[{n}]"
+                               for n in (int(part) for part in match.group(1).split(","))))
+            last = match.end()
+        out.append(_BOLD.sub(r"<strong>\1</strong>", html.escape(line[last:])))
+        return "".join(out)
+
+    blocks: list[str] = []
+    items: list[str] = []
+    for line in text.splitlines():
+        bullet = _BULLET.match(line)
+        if bullet:
+            items.append(f"<li>{line_html(line[bullet.end():])}</li>")
+            continue
+        if items:
+            blocks.append(f"<ul>{''.join(items)}</ul>")
+            items = []
+        if line.strip():
+            blocks.append(f"<p>{line_html(line)}</p>")
+    if items:
+        blocks.append(f"<ul>{''.join(items)}</ul>")
+    return "".join(blocks)
+
+
+def login_path(path: str) -> str:
+    """The login page that opens `path` (a path on this site) once the user has logged in."""
+    return "/?" + urlencode({"next": path})
+
+
 def shared_page(owner: str, turn, notes: dict[int, str], nonce: str) -> str:
     """One shared answer, read-only: the question, the answer with its [n] markers linked to the
     sources below, and each source as it was cited (with a note where the article changed since).
     `turn` is a rag.team.conversations.SavedTurn."""
-    by_number = {c.number: c for c in turn.citations}
-
-    def marker(match: re.Match) -> str:
-        numbers = [int(part) for part in match.group(1).split(",")]
-        return "".join(f'<a href="#source-{n}">[{n}]</a>' if n in by_number else f"[{n}]" for n in numbers)
-
-    text = turn.answer or ""
-    answer, last = [], 0
-    for match in MARKER.finditer(text):
-        answer.append(html.escape(text[last : match.start()]))
-        answer.append(marker(match))
-        last = match.end()
-    answer.append(html.escape(text[last:]))
+    answer = _answer_html(turn.answer or "", {c.number for c in turn.citations})
     sources = []
     for c in turn.citations:
         meta = byline(c.publisher, c.author, c.published)
@@ -199,7 +228,7 @@ def shared_page(owner: str, turn, notes: dict[int, str], nonce: str) -> str:
         f'<p class="meta">Shared by {html.escape(owner)} · asked {html.escape(asked)} · answered by '
         f"{html.escape(turn.mode)} · read-only</p>"
         f'<h1 id="question">{html.escape(turn.question)}</h1>'
-        f'<article id="answer">{"".join(answer)}</article>{notice}'
+        f'<article id="answer">{answer}</article>{notice}'
         + (f'<h2>Sources</h2><ol id="sources">{"".join(sources)}</ol>' if sources else "")
         + f'<script nonce="{nonce}"></script></main></body></html>'
     )

@@ -133,20 +133,26 @@ class TeamHandlers:
         return self.user(request, Role.EDITOR)
 
     def page(self, request: gr.Request) -> tuple:
-        """On page load: the user line, the sidebar, and which parts this role sees."""
+        """On page load: the user line, the sidebar, which parts this role sees, and why the links
+        and feeds controls are missing when they are (a button that only refuses is a trap)."""
         try:
             account = self.user(request)
         except Forbidden as exc:
             hidden = gr.update(visible=False)
-            return f"⚠️ {md_text(str(exc))}", gr.update(choices=[]), hidden, hidden, hidden, hidden
+            return f"⚠️ {md_text(str(exc))}", gr.update(choices=[]), hidden, hidden, hidden, hidden, hidden, ""
         who = (
             f"**{md_text(account.username)}** ({account.role.value}) · [Log out](/logout)" if self.team.login
             else "No login: add accounts with `python -m rag users add NAME`."
         )
+        try:
+            self.fetcher(request)
+            fetch_note = ""
+        except Forbidden as exc:
+            fetch_note = md_text(str(exc))
         return (
             who, self._sidebar(account), gr.update(visible=account.role.can_upload),
             gr.update(visible=account.role.can_manage), gr.update(visible=account.role.can_manage),
-            gr.update(visible=self.team.login),
+            gr.update(visible=self.team.login), gr.update(visible=not fetch_note), fetch_note,
         )
 
     # Asking and saving ---------------------------------------------------------------------------
@@ -244,9 +250,17 @@ class TeamHandlers:
     # The sidebar ---------------------------------------------------------------------------------
 
     def _sidebar(self, account: Account, search: str = "", selected: str | None = None):
+        """The conversation list; when it is empty, its label says why (none yet, or none found)."""
         found = self.team.conversations.list(account.id, search or None)
         choices = [(c.title, c.conversation_id) for c in found]
-        return gr.update(choices=choices, value=selected if selected in {c for _, c in choices} else None)
+        if choices:
+            empty = ""
+        elif search.strip():
+            empty = f"No conversation matches “{search.strip()[:60]}”."
+        else:
+            empty = "No conversations yet: ask a question to start one."
+        return gr.update(choices=choices, value=selected if selected in {c for _, c in choices} else None,
+                         label=empty or "Your conversations", show_label=bool(empty))
 
     def search(self, words, request: gr.Request):
         try:
@@ -295,17 +309,41 @@ class TeamHandlers:
             gr.Warning(str(exc))
             return gr.update()
 
-    def delete(self, conversation, request: gr.Request) -> tuple:
-        """Delete the open conversation: (sidebar, then the fresh state of `new`)."""
+    def title_of(self, conversation, request: gr.Request):
+        """The title box's text: the open conversation's title (unchanged when there is none)."""
+        if not conversation:
+            return gr.update()
+        try:
+            return self.team.conversations.open(self.user(request).id, str(conversation)).title
+        except RagError:
+            return gr.update()
+
+    def ask_delete(self, conversation, request: gr.Request) -> tuple:
+        """The question before deleting: (confirmation box, its text, the delete report)."""
         try:
             account = self.user(request)
             if not conversation:
                 raise NotFound("Open a conversation first.")
-            self.team.conversations.delete(account.id, str(conversation))
-            return (self._sidebar(account), *self.new()[:4], "", gr.update(choices=[], value=None))
+            view = self.team.conversations.open(account.id, str(conversation))
         except RagError as exc:
-            gr.Warning(str(exc))
-            return (gr.update(),) * 7
+            return gr.update(visible=False), "", f"⚠️ {md_text(str(exc))}"
+        answers = f"{len(view.turns)} answer" + ("" if len(view.turns) == 1 else "s")
+        text = f"Delete “{md_text(view.title)}” and its {answers}? Links shared from it stop opening."
+        return gr.update(visible=True), text, ""
+
+    def delete(self, conversation, request: gr.Request) -> tuple:
+        """Delete the open conversation, once confirmed: (sidebar, the fresh state of `new`, share
+        choices, confirmation box, what was deleted)."""
+        try:
+            account = self.user(request)
+            if not conversation:
+                raise NotFound("Open a conversation first.")
+            title = self.team.conversations.open(account.id, str(conversation)).title
+            self.team.conversations.delete(account.id, str(conversation))
+        except RagError as exc:
+            return (*(gr.update(),) * 7, gr.update(visible=False), f"⚠️ {md_text(str(exc))}")
+        return (self._sidebar(account), *self.new()[:4], "", gr.update(choices=[], value=None),
+                gr.update(visible=False), f"Deleted “{md_text(title)}”.")
 
     # Sharing -------------------------------------------------------------------------------------
 
@@ -355,8 +393,8 @@ class TeamHandlers:
     def rate(self, turns, like: gr.LikeData, request: gr.Request) -> tuple:
         """A thumbs up or down on an answer (or its sources box): saved at once; then the feedback
         box opens for a comment and what the answer should have said.
-        Returns (feedback box, its heading, rated turn state, comment, correction)."""
-        keep = gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        Returns (feedback box, its heading, rated turn state, comment, correction, sent note)."""
+        keep = gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
         turns = turns if isinstance(turns, list) else []
         index = like.index if isinstance(like.index, int) and not isinstance(like.index, bool) else None
         turn_id = turns[index] if index is not None and 0 <= index < len(turns) else None
@@ -369,18 +407,19 @@ class TeamHandlers:
         except RagError as exc:
             gr.Warning(str(exc))
             return keep
-        verdict = "👍 Thumbs up" if record.rating > 0 else "👎 Thumbs down"
+        # Words, not 👍/👎: a system without an emoji font (Debian's Chromium) shows empty boxes.
+        verdict = "Thumbs up" if record.rating > 0 else "Thumbs down"
         heading = f"**{verdict} saved** for “{md_text(record.question[:120])}”. Tell us more (optional):"
-        return gr.update(visible=True), heading, turn_id, record.comment, record.correction
+        return gr.update(visible=True), heading, turn_id, record.comment, record.correction, ""
 
     def send_feedback(self, turn_id, comment, correction, request: gr.Request) -> str:
         try:
             account = self.user(request)
             if turn_id is None:
-                raise NotFound("Rate an answer with 👍 or 👎 first.")
+                raise NotFound("Rate an answer with a thumb first.")
             earlier = self.team.feedback.of_turn(account.id, _int(turn_id))
             if earlier is None:
-                raise NotFound("Rate an answer with 👍 or 👎 first.")
+                raise NotFound("Rate an answer with a thumb first.")
             self.team.feedback.rate(account.id, _int(turn_id), earlier.rating, comment, correction)
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}"

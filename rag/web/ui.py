@@ -20,7 +20,59 @@ from rag.web.tokens import TokenHandlers, token_panel
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
 # Gradio takes the style and theme when the app is mounted (rag/web/app.py), not in gr.Blocks.
-CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }"
+CSS = """
+.mode-line { font-size: 0.9em; opacity: 0.8; }
+/* The chat's label sits above the messages, not floating over the answer scrolled under it. */
+#chat .wrapper > label[data-testid="block-label"] { position: static; }
+/* Narrow screens: wide tables scroll sideways instead of squeezing a column until its heading
+   breaks letter by letter ("D a t e") and "10" splits over two lines. */
+@media (max-width: 640px) {
+  #corpus-table .table-wrap, #slowest .table-wrap { min-width: 720px; }
+  #feeds-table .table-wrap { min-width: 760px; }
+}
+"""
+# Narrow screens: beyond this width the sidebar opens on load; below it, it would cover the page.
+NARROW_PX = 768
+# Runs once the page (logged in) has loaded: the sidebar opens on wide screens only; a safe
+# `next` (a path on this site, from a share link's login) is opened; opened sources scroll into view.
+PAGE_JS = """
+() => {
+  const narrow = () => window.matchMedia("(max-width: %(narrow)dpx)").matches;
+  const sidebar = document.querySelector("#sidebar");
+  const toggle = (open) => {
+    if (sidebar && sidebar.classList.contains("open") !== open) sidebar.querySelector(".toggle-button").click();
+  };
+  window.ragCloseSidebarIfNarrow = () => { if (narrow()) toggle(false); };
+  toggle(!narrow());
+  const params = new URLSearchParams(window.location.search);
+  const next = params.get("next");
+  if (next !== null) {
+    window.history.replaceState(null, "", window.location.pathname);
+    const path = next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\\\");
+    const target = path ? new URL(next, window.location.origin) : null;
+    if (target && target.origin === window.location.origin && target.pathname !== "/") {
+      window.location.replace(target.pathname + target.search + target.hash);
+    }
+  }
+  document.addEventListener("click", (event) => {
+    const title = event.target.closest("#chat .thought-group > .title");
+    if (!title) return;
+    // Once the box has opened (its sources drawn, a few lines at least), bring them, not just
+    // its title, into view.
+    const boxes = () => [...document.querySelectorAll("#chat .thought-group")];
+    const index = boxes().indexOf(title.parentElement), closed = title.parentElement.offsetHeight;
+    let tries = 30;
+    const check = () => {
+      const box = boxes()[index];
+      if (box && box.offsetHeight > closed + 40) box.scrollIntoView({block: "nearest"});  // its sources are in
+      else if (box && --tries > 0) setTimeout(check, 100);
+    };
+    setTimeout(check, 100);
+  }, true);
+}
+""" % {"narrow": NARROW_PX}
+# On a narrow screen, choosing in the sidebar closes it, so that the chat shows (passes the inputs on).
+CLOSE_SIDEBAR_JS = "(...inputs) => { window.ragCloseSidebarIfNarrow && window.ragCloseSidebarIfNarrow(); return inputs; }"
 # System fonts: the default theme fetches Google Fonts, which an offline or private install can't reach.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
@@ -46,7 +98,8 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
         conversation = gr.State(None)  # the saved conversation's id (None: not saved yet)
         turns = gr.State([])  # the saved turn behind each of the session's messages, for the thumbs
         rated = gr.State(None)  # the turn the feedback box is about
-        with gr.Sidebar(label="Conversations", elem_id="sidebar"):
+        # Closed until the page's script opens it on a wide screen (PAGE_JS): on a phone it would cover the page.
+        with gr.Sidebar(label="Conversations", open=False, elem_id="sidebar"):
             who = gr.Markdown(elem_id="who")
             new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             search = gr.Textbox(placeholder="Search your conversations", show_label=False, elem_id="search")
@@ -56,6 +109,12 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 with gr.Row():
                     rename = gr.Button("Rename", size="sm")
                     delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
+                with gr.Column(visible=False, elem_id="confirm-delete") as confirm_box:
+                    confirm_text = gr.Markdown()
+                    with gr.Row():
+                        confirm = gr.Button("Yes, delete it", size="sm", variant="stop")
+                        cancel = gr.Button("Keep it", size="sm")
+                deleted = gr.Markdown(elem_id="delete-report")
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
                 label="Conversation", height=520, sanitize_html=True, allow_tags=False,
@@ -67,7 +126,8 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             with gr.Row():
                 example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
                 clear = gr.Button("Clear conversation", size="sm", variant="stop")
-            with gr.Group(visible=False, elem_id="feedback") as feedback_box:
+            # A Column: Gradio's Group writes its elem_id on two nested elements (two id="feedback").
+            with gr.Column(visible=False, variant="panel", elem_id="feedback") as feedback_box:
                 feedback_head = gr.Markdown()
                 comment = gr.Textbox(label="Comment", lines=2, elem_id="feedback-comment")
                 correction = gr.Textbox(label="What the answer should have said", lines=3, elem_id="feedback-correction")
@@ -93,7 +153,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
         with gr.Tab("Corpus"):
             table = gr.Dataframe(
                 handlers.corpus_rows(), headers=["Title", "Outlet", "Author", "Date", "Chunks"],
-                interactive=False, wrap=True, column_widths=["46%", "18%", "18%", "10%", "8%"],
+                interactive=False, wrap=True, column_widths=["40%", "17%", "17%", "15%", "11%"],
                 elem_id="corpus-table",
             )
             limit = service.config.web.max_upload_bytes
@@ -106,11 +166,12 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 add = gr.Button("Add to corpus", variant="primary")
             report = gr.Markdown(elem_id="upload-report")
             with gr.Accordion("Add a link or feed", open=False, elem_id="add-link"):
-                web_url = gr.Textbox(placeholder="https://...", label="Address", elem_id="web-url")
-                web_kind = gr.Radio([ARTICLE, FEED], value=ARTICLE, label="It is", elem_id="web-kind")
-                with gr.Row():
-                    add_web = gr.Button("Add link or feed", variant="primary")
-                    poll_web = gr.Button("Poll feeds now")
+                with gr.Column(visible=False) as web_controls:  # editors and admins (checked again on a click)
+                    web_url = gr.Textbox(placeholder="https://...", label="Address", elem_id="web-url")
+                    web_kind = gr.Radio([ARTICLE, FEED], value=ARTICLE, label="It is", elem_id="web-kind")
+                    with gr.Row():
+                        add_web = gr.Button("Add link or feed", variant="primary")
+                        poll_web = gr.Button("Poll feeds now")
                 web_report = gr.Markdown(elem_id="web-report")
                 feed_table = gr.Dataframe(
                     fetching.feed_rows(), headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
@@ -146,19 +207,28 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             fn=respond_to, inputs=[question, session, top_k, outlet, as_of, conversation, turns],
             outputs=[chatbot, question, session, conversation, turns, saved, answer_choice],
             trigger_mode="once", api_visibility="private",
-        )
+        ).then(teamwork.title_of, inputs=conversation, outputs=title, api_visibility="private")
         fresh = [chatbot, session, conversation, turns, saved, title]
-        for button in (clear, new):
-            button.click(teamwork.new, outputs=fresh, queue=False, api_visibility="private")
+        clear.click(teamwork.new, outputs=fresh, queue=False, api_visibility="private")
+        new.click(teamwork.new, outputs=fresh, queue=False, js=CLOSE_SIDEBAR_JS, api_visibility="private")
         chatbot.clear(teamwork.new, outputs=fresh, queue=False, api_visibility="private")
         search.change(teamwork.search, inputs=search, outputs=saved, api_visibility="private")
         saved.input(teamwork.open, inputs=saved, outputs=[chatbot, session, conversation, turns, title, answer_choice],
-                    api_visibility="private")
+                    js=CLOSE_SIDEBAR_JS, api_visibility="private")
         rename.click(teamwork.rename, inputs=[title, conversation], outputs=saved, api_visibility="private")
-        delete.click(teamwork.delete, inputs=conversation, outputs=[saved, *fresh[:4], title, answer_choice],
+        # Deleting asks first, in the page (a browser dialog can be blocked), then says what went.
+        delete.click(teamwork.ask_delete, inputs=conversation, outputs=[confirm_box, confirm_text, deleted],
                      api_visibility="private")
-        chatbot.like(teamwork.rate, inputs=turns, outputs=[feedback_box, feedback_head, rated, comment, correction],
+        cancel.click(lambda: (gr.update(visible=False), ""), outputs=[confirm_box, deleted], queue=False,
                      api_visibility="private")
+        # A question about one conversation must not stay up once another is open.
+        for switched in (new.click, clear.click, saved.input, chatbot.clear):
+            switched(lambda: (gr.update(visible=False), ""), outputs=[confirm_box, deleted], queue=False,
+                     api_visibility="private")
+        confirm.click(teamwork.delete, inputs=conversation,
+                      outputs=[saved, *fresh[:4], title, answer_choice, confirm_box, deleted], api_visibility="private")
+        chatbot.like(teamwork.rate, inputs=turns,
+                     outputs=[feedback_box, feedback_head, rated, comment, correction, sent], api_visibility="private")
         send.click(teamwork.send_feedback, inputs=[rated, comment, correction], outputs=sent, api_visibility="private")
         make_link.click(teamwork.share, inputs=answer_choice, outputs=[link, my_links], api_visibility="private")
         revoke.click(teamwork.revoke, inputs=my_links, outputs=[link, my_links], api_visibility="private")
@@ -177,9 +247,11 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 _manage(teamwork, action), inputs=[name, password, role], outputs=[managed, users, password],
                 api_visibility="private",
             )
-        for trigger in (refresh.click, days.change):
+        # Filled each time the tab opens, so the figures are there without a Refresh.
+        for trigger in (refresh.click, days.change, quality_tab.select):
             trigger(teamwork.quality, inputs=days, outputs=[summary, plots, slowest, outlets], api_visibility="private")
-        demo.load(teamwork.page, outputs=[who, saved, upload_box, users_tab, quality_tab, share_box],
+        demo.load(None, js=PAGE_JS)
+        demo.load(teamwork.page, outputs=[who, saved, upload_box, users_tab, quality_tab, share_box, web_controls, web_report],
                   api_visibility="private")
         demo.load(teamwork.user_rows, outputs=users, api_visibility="private")
         demo.load(teamwork.links, outputs=my_links, api_visibility="private")

@@ -95,6 +95,7 @@ def test_two_users_at_once_each_see_only_their_own_conversations(browser, server
         alice.get_by_role("button", name="Rename").click()
         expect(sidebar(alice)).to_have_text(["Istanbul delegation"], timeout=30_000)
         alice.get_by_role("button", name="Delete").click()
+        alice.get_by_role("button", name="Yes, delete it").click()
         expect(sidebar(alice)).to_have_count(0, timeout=30_000)
         bob.reload(wait_until="load")
         expect(sidebar(bob)).to_have_text(["What did Rubio say about Istanbul?"], timeout=30_000)
