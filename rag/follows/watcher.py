@@ -1,0 +1,128 @@
+"""Re-answer followed questions when the news changes.
+
+The service calls `FollowWatcher.changed(summary)` after every indexing run that added, changed
+or removed articles (a feed poll, a link fetch, an upload, `rag index`). The watcher picks the
+follows those articles could affect (rag/follows/matching.py), asks each again as of today with
+its filters, compares the answer with the one last seen (rag/follows/changes.py) and records
+an update, new sources, or nothing.
+
+In the app this runs in one background thread at the lowest CPU priority, one question at a time,
+each only when no user's question is being answered (rag/follows/pacing.py), with a short pause
+between them; the command line runs it in place before it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.errors import RagError
+from rag.follows.changes import SOURCE, UPDATE, compare, snapshot
+from rag.follows.matching import affected
+from rag.follows.store import FollowStore
+from rag.team.models import utcnow
+from rag.types import IndexSummary
+
+log = logging.getLogger("rag.follows")
+USER_WAIT_SECONDS = 5.0  # longest a re-answer waits for users' questions to finish
+
+
+@dataclass
+class Refresh:
+    """What one round of re-answers did: follows matched and asked, updates and new sources recorded."""
+
+    asked: int = 0
+    updates: int = 0
+    sources: int = 0
+    seconds: float = 0.0
+
+
+class FollowWatcher:
+    """Keeps the follows in `store()` current with `service`'s index. `background`: in a thread
+    (the app), else in the thread that indexed (the command line)."""
+
+    def __init__(self, service, store: Callable[[], FollowStore], background: bool = True):
+        self.service, self._store, self.background = service, store, background
+        settings = service.config.team
+        self.share, self.pause = settings.follow_match, settings.follow_pause_ms / 1000
+        self._queue: queue.Queue[tuple[list[str], list[str]]] = queue.Queue()
+        self._pending = 0  # runs queued or under way
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.last = Refresh()
+
+    def changed(self, summary: IndexSummary) -> None:
+        """The service's index listener."""
+        work = ([*summary.added, *summary.updated], list(summary.removed))
+        if not self.background:
+            self.last = self.refresh(*work)
+            return
+        with self._lock:
+            self._pending += 1
+            self._queue.put(work)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="follows", daemon=True)
+                self._thread.start()
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until the queued re-answers are done; returns whether they are."""
+        deadline = time.monotonic() + timeout
+        while self._pending:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def refresh(self, changed: list[str], removed: list[str]) -> Refresh:
+        """Re-ask the follows that the `changed` and `removed` articles could affect, now."""
+        started = time.perf_counter()
+        report = Refresh()
+        store = self._store()
+        docs = {doc_id: doc for doc_id in changed if (doc := self.service.document(doc_id)) is not None}
+        idf = self.service.search_index.stats.idf
+        chosen = affected(store.candidates(), docs, removed, idf, self.share)
+        gate = self.service.foreground
+        for follow in store.load(chosen):
+            gate.wait_idle(USER_WAIT_SECONDS)
+            try:
+                with gate.background():
+                    answer = self.service.ask(follow.question, **follow.filters)
+            except RagError as exc:
+                log.warning("re-asking follow %s failed: %s", follow.follow_id, exc)
+                continue
+            new = snapshot(answer, utcnow())
+            known = {s.get("doc_id") for s in follow.sources}
+            change = compare(follow.answer, new, known, edited=set(changed))
+            store.record(follow.follow_id, change, new)
+            report.asked += 1
+            report.updates += change.kind == UPDATE
+            report.sources += len(change.sources) if change.kind == SOURCE else 0
+            if self.pause:
+                time.sleep(self.pause)  # let waiting requests have the interpreter
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _run(self) -> None:
+        try:  # Linux sets a nice value per thread: this one yields the CPU to answering users
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        while True:
+            changed, removed = self._queue.get()
+            taken = 1
+            while not self._queue.empty():  # several runs queued: one round for all of them
+                more = self._queue.get()
+                changed, removed, taken = changed + more[0], removed + more[1], taken + 1
+            try:
+                self.last = self.refresh(changed, removed)
+                log.info("follows: %d re-asked, %d updates in %.1f s", self.last.asked, self.last.updates, self.last.seconds)
+            except Exception:
+                log.exception("re-answering followed questions failed")
+            finally:
+                with self._lock:
+                    self._pending -= taken

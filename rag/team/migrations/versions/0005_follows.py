@@ -1,0 +1,51 @@
+"""Followed questions, their updates, and each user's private feed of them (rag/follows).
+
+Revision ID: 0005
+Revises: 0003 (0004, accounts by id, is on another branch: re-point down_revision to it when merging)
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "follows",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("owner_id", sa.String(64), nullable=False, index=True),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("filters", sa.JSON, nullable=False),
+        sa.Column("answer", sa.JSON, nullable=False),
+        sa.Column("sources", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "follow_updates",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("follow_id", sa.Integer, sa.ForeignKey("follows.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("owner_id", sa.String(64), nullable=False, index=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("old", sa.JSON, nullable=False),
+        sa.Column("new", sa.JSON, nullable=False),
+        sa.Column("article", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_table(
+        "follow_feeds",
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("owner_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("follow_feeds")
+    op.drop_table("follow_updates")
+    op.drop_table("follows")
