@@ -51,7 +51,13 @@ def run_users(args, config: Config) -> int:
             accounts.set_role(args.name, args.role)
             print(f"{args.name} is now {args.role}.")
         elif args.action == "remove":
+            from rag.follows.owners import owner_id
+            from rag.follows.store import FollowStore
+
+            removed = accounts.get(args.name)
             accounts.remove(args.name)
+            if removed is not None:  # their followed questions and feed go with the account
+                FollowStore(database).remove_owner(owner_id(removed))
             print(f"Removed {args.name}.")
     finally:
         database.close()

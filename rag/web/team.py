@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from rag.errors import RagError
+from rag.follows.owners import owner_id
+from rag.follows.store import FollowStore
 from rag.ingest.locks import generation
 from rag.service import Service
 from rag.team.accounts import Account, AccountError, Accounts, Role
@@ -406,7 +408,10 @@ class TeamHandlers:
             elif action == "remove":
                 if name == admin.username:
                     raise AccountError("You cannot remove your own account.")
+                removed = accounts.get(name)
                 accounts.remove(name)
+                if removed is not None:  # their followed questions and feed go with the account
+                    FollowStore(self.team.database).remove_owner(owner_id(removed))
                 done = f"Removed {name}; their sessions end at their next click."
             else:
                 raise guards.BadRequest("Unknown action.")

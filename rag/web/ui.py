@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from rag.follows.api import Follows
 from rag.ingest.loading import SUPPORTED
 from rag.service import Service
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
+from rag.web.follows import CSS as FOLLOW_CSS
+from rag.web.follows import FollowPanel
 from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
@@ -19,7 +22,7 @@ from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
 # Gradio takes the style and theme when the app is mounted (rag/web/app.py), not in gr.Blocks.
-CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }"
+CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }" + FOLLOW_CSS
 # System fonts: the default theme fetches Google Fonts, which an offline or private install can't reach.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
@@ -31,6 +34,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
     handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
     teamwork = TeamHandlers(service, handlers, team)
     fetching = LinkHandlers(service, handlers.corpus_rows, permit=teamwork.fetcher)
+    following = FollowPanel(teamwork, Follows(service, team.database))
 
     def respond_to(question, session, top_k, outlet, as_of, conversation, turns, event: gr.EventData,
                    request: gr.Request):
@@ -55,6 +59,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                 with gr.Row():
                     rename = gr.Button("Rename", size="sm")
                     delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
+            following.sidebar()
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
                 label="Conversation", height=520, sanitize_html=True, allow_tags=False,
@@ -66,6 +71,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             with gr.Row():
                 example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
                 clear = gr.Button("Clear conversation", size="sm", variant="stop")
+            following.chat()
             with gr.Group(visible=False, elem_id="feedback") as feedback_box:
                 feedback_head = gr.Markdown()
                 comment = gr.Textbox(label="Comment", lines=2, elem_id="feedback-comment")
@@ -144,6 +150,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             outputs=[chatbot, question, session, conversation, turns, saved, answer_choice],
             trigger_mode="once", api_visibility="private",
         )
+        following.wire(demo, session, outlet)
         fresh = [chatbot, session, conversation, turns, saved, title]
         for button in (clear, new):
             button.click(teamwork.new, outputs=fresh, queue=False, api_visibility="private")
