@@ -27,7 +27,7 @@ _MONTHS_DAYS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _BOLD = re.compile(r"\*\*|__")
-CITATION_FIELDS = ("number", "doc_id", "title", "publisher", "published", "url", "quote")
+CITATION_FIELDS = ("number", "doc_id", "title", "publisher", "author", "published", "url", "quote")
 ARTICLE_FIELDS = ("doc_id", "title", "publisher", "published", "url")
 
 
@@ -86,6 +86,16 @@ def statements(text: str, number: int) -> str:
     return " ".join(cited)
 
 
+def _without_byline(stated: str, citation: dict) -> str:
+    """A statement without its article's headline and byline, which the cleaned text may run into
+    its first sentence ("Bridge timetable confirmed By Tom Berg Engineers confirmed ..."): who
+    wrote an article is not something it states."""
+    for part in (citation.get("title"), f"By {citation.get('author')}" if citation.get("author") else None):
+        if part:
+            stated = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", " ", stated, flags=re.I)
+    return stated.strip()
+
+
 def _short(value: str | None) -> str:
     return " ".join(normalize_word(w) for w in words(value or ""))
 
@@ -111,7 +121,7 @@ def compare(old: dict, new: dict, known: Collection[str], edited: Collection[str
         if doc_id in known and doc_id not in edited:
             continue
         stated = statements(new.get("text", ""), citation.get("number", 0)) or citation.get("quote", "")
-        novel = sorted(facts(stated) - said)
+        novel = sorted(facts(_without_byline(stated, citation)) - said)
         if novel:
             what = "An edited article" if doc_id in known else "A new article"
             return Change(UPDATE, f"{what} states {', '.join(novel[:5])}.", article_of(citation), novel)

@@ -50,6 +50,12 @@ def test_a_new_article_repeating_the_answer_is_a_source_not_an_update():
     assert [s["doc_id"] for s in change.sources] == ["again"]
 
 
+def test_a_headline_and_byline_run_into_the_first_sentence_state_nothing():
+    again = dict(cite("again", 2, ""), title="Engineers confirm the bridge timetable", author="Tom Berg")
+    text = OLD["text"] + "\n- Engineers confirm the bridge timetable By Tom Berg Engineers confirmed that the bridge will reopen in May. [2]"
+    assert compare(OLD, answer(text, MAY, again), {"may"}).kind == SOURCE
+
+
 def test_a_new_number_or_name_is_an_update():
     cost = cite("cost", 2, "Repairs will cost 48 million dollars.")
     assert compare(OLD, answer(OLD["text"] + " Repairs will cost 48 million dollars. [2]", MAY, cost), {"may"}).kind == UPDATE
