@@ -96,6 +96,12 @@ def _without_byline(stated: str, citation: dict) -> str:
     return stated.strip()
 
 
+def _as_written(fact: str, text: str) -> str:
+    """A normalised fact as the text writes it ("september" -> "September")."""
+    found = re.search(rf"(?<!\w){re.escape(fact)}(?!\w)", text, re.I)
+    return found.group() if found else fact
+
+
 def _short(value: str | None) -> str:
     return " ".join(normalize_word(w) for w in words(value or ""))
 
@@ -121,7 +127,8 @@ def compare(old: dict, new: dict, known: Collection[str], edited: Collection[str
         if doc_id in known and doc_id not in edited:
             continue
         stated = statements(new.get("text", ""), citation.get("number", 0)) or citation.get("quote", "")
-        novel = sorted(facts(_without_byline(stated, citation)) - said)
+        stated = _without_byline(stated, citation)
+        novel = [_as_written(fact, stated) for fact in sorted(facts(stated) - said)]
         if novel:
             what = "An edited article" if doc_id in known else "A new article"
             return Change(UPDATE, f"{what} states {', '.join(novel[:5])}.", article_of(citation), novel)

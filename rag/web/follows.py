@@ -28,7 +28,7 @@ CSS = """
 #follow-view .follow-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0.8em; }
 #follow-view .follow-answer { white-space: pre-wrap; border: 1px solid #8884; border-radius: 6px; padding: 0.5em; }
 #follow-view .follow-update { margin: 0.8em 0; padding-top: 0.5em; border-top: 1px solid #8884; }
-#follow-view .unread { font-weight: bold; }
+#follow-view .unread > p:first-child { font-weight: bold; }
 """
 
 

@@ -39,7 +39,7 @@ def test_a_new_article_with_a_new_date_is_an_update_naming_it():
     change = compare(OLD, new, known={"may"})
     assert change.kind == UPDATE
     assert change.article["doc_id"] == "sept" and change.article["published"] == "2025-06-02"
-    assert "september" in change.facts
+    assert "September" in change.facts and "September" in change.reason
 
 
 def test_a_new_article_repeating_the_answer_is_a_source_not_an_update():

@@ -1,0 +1,144 @@
+"""Followed questions benchmark: a poll of 50 new articles with 1,000 followed questions of 20 users.
+
+    .venv/bin/python benchmarks/follows.py [--base 200] [--new 50] [--follows 1000] [--users 20] [--out benchmarks/follows.json]
+
+Default settings and the real models (MiniLM embedder, spaCy for short answers), in a temporary
+folder. The corpus holds `--base` generated news articles (tests/fetching/newsserver.py's
+`bulk_story`: about 320 words, a committee's plan in one of eight towns); `--follows` questions
+spread over `--users` users ask about plans 0..2*(base+new) (costs, chairs, hearings, survey
+shares), so some are about articles already there, some about the new ones, some about none yet.
+Each follow starts from a declined answer (asking 1,000 questions first would only lengthen the
+set-up), so every re-asked follow that finds an answer records an update: the most writing a
+round can do. Steps:
+1. a user asks 30 questions one after another, nothing else running: latencies "idle";
+2. `--new` articles are written to the corpus and indexed; the app's watcher (a background thread)
+   picks the follows they could affect and re-asks them, while the user keeps asking a question
+   every 0.5 s: latencies "during", the round's seconds, how many follows it re-asked;
+3. for scale, the seconds one re-answer takes times the number of follows: re-asking them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fetching.newsserver import bulk_story  # noqa: E402
+
+PLACES = ["Riverton", "Eastfield", "Marlow", "Kingsbridge", "Ashford", "Northam", "Westcliff", "Oakham"]
+TOPICS = ["harbour", "council", "budget", "school", "railway", "hospital", "election", "festival", "museum", "market"]
+
+
+def write_story(corpus: Path, n: int) -> None:
+    story = bulk_story(n)
+    front = (f"---\ntitle: \"{story.title}\"\npublisher: {story.outlet}\nauthor: {story.author}\n"
+             f"published: {story.published}\n---\n")
+    (corpus / f"bulk-{n}.md").write_text(front + "\n\n".join(story.paragraphs) + "\n", encoding="utf-8")
+
+
+def question(i: int, top: int) -> str:
+    n = (i * 7919) % top
+    topic, place = TOPICS[n % len(TOPICS)], PLACES[n % len(PLACES)]
+    forms = [
+        f"How much would plan {n} of the {place} {topic} committee cost?",
+        f"Who chairs the {topic} committee of {place}?",
+        f"What percentage of residents supported plan {n}?",
+        f"When will the {place} {topic} committee vote on plan {n}?",
+    ]
+    return forms[i % len(forms)]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=int, default=200)
+    parser.add_argument("--new", type=int, default=50)
+    parser.add_argument("--follows", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "follows.json"))
+    args = parser.parse_args()
+
+    from rag.config import Config
+    from rag.follows.api import watch
+    from rag.follows.store import FollowStore
+    from rag.service import Service
+    from rag.team.db import open_url
+
+    with tempfile.TemporaryDirectory(prefix="follows-bench-") as tmp:
+        work = Path(tmp)
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for n in range(args.base):
+            write_story(corpus, n)
+        service = Service(Config.from_env().with_(corpus_dir=corpus, index_dir=work / "index"))
+        service.index()
+        database = open_url(f"sqlite:///{work / 'team.sqlite3'}")
+        store = FollowStore(database)
+        declined = {"short_answer": None, "text": "", "answerable": False, "citations": [], "seen_at": ""}
+        top = 2 * (args.base + args.new)
+        for i in range(args.follows):
+            store.add(f"user{i % args.users:02d}", question(i, top), {}, declined)
+
+        asked = [question(i, args.base) for i in range(1000, 1030)]  # the user's own questions, about indexed plans
+        service.ask(asked[0])  # warm up: models load on first use
+        idle = []
+        for q in asked:
+            started = time.perf_counter()
+            service.ask(q)
+            idle.append((time.perf_counter() - started) * 1000)
+
+        watcher = watch(service, database)
+        for n in range(args.base, args.base + args.new):
+            write_story(corpus, n)
+        started = time.perf_counter()
+        summary = service.index()
+        indexed = time.perf_counter() - started
+        during: list[float] = []
+        stop = threading.Event()
+
+        def user() -> None:
+            i = 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                service.ask(asked[i % len(asked)])
+                during.append((time.perf_counter() - t0) * 1000)
+                i += 1
+                stop.wait(0.5)
+
+        asker = threading.Thread(target=user)
+        asker.start()
+        drained = watcher.drain(timeout=600)
+        stop.set()
+        asker.join()
+        round_ = watcher.last
+        per_answer = round_.seconds / max(1, round_.asked)
+        figures = {
+            "articles_before": args.base, "new_articles": len(summary.added), "follows": args.follows, "users": args.users,
+            "index_seconds": round(indexed, 1), "drained": drained,
+            "reasked": round_.asked, "updates": round_.updates, "reanswer_seconds": round(round_.seconds, 1),
+            "seconds_per_reanswer": round(per_answer, 3),
+            "all_follows_estimate_seconds": round(per_answer * args.follows, 1),
+            "user_ms_idle": {"p50": round(statistics.median(idle)), "p95": round(percentile(idle, 0.95)), "n": len(idle)},
+            "user_ms_during": {"p50": round(statistics.median(during)), "p95": round(percentile(during, 0.95)),
+                               "n": len(during)},
+        }
+        figures["p95_delay_ms"] = figures["user_ms_during"]["p95"] - figures["user_ms_idle"]["p95"]
+        database.close()
+    Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
