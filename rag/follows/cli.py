@@ -86,8 +86,9 @@ def keep_follows_current(service) -> None:
             watcher = watch(service, database, background=False)
             service.index_listeners.remove(watcher.changed)  # this run only: it is called here
             watcher.changed(summary)
-            if watcher.last.asked:
-                print(f"Followed questions: {watcher.last.asked} re-asked, {watcher.last.updates} updated.")
+            if watcher.last.checked:
+                print(f"Followed questions: {watcher.last.checked} checked ({watcher.last.asked} asked again), "
+                      f"{watcher.last.updates} updated.")
         finally:
             database.close()
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rag.errors import RagError
 from rag.follows.changes import SOURCE, UPDATE, compare, snapshot
 from rag.follows.matching import affected
-from rag.follows.store import FollowStore
+from rag.follows.store import Followed, FollowStore
 from rag.team.models import utcnow
 from rag.types import IndexSummary
 
@@ -34,9 +34,11 @@ USER_WAIT_SECONDS = 5.0  # longest a re-answer waits for users' questions to fin
 
 @dataclass
 class Refresh:
-    """What one round of re-answers did: follows matched and asked, updates and new sources recorded."""
+    """What one round of re-answers did: questions asked, follows checked (several users may follow
+    one question), updates and new sources recorded."""
 
     asked: int = 0
+    checked: int = 0
     updates: int = 0
     sources: int = 0
     seconds: float = 0.0
@@ -87,21 +89,27 @@ class FollowWatcher:
         idf = self.service.search_index.stats.idf
         chosen = affected(store.candidates(), docs, removed, idf, self.share)
         gate = self.service.foreground
+        # Users of one newsroom follow the same stories: each question (with its filters) is asked once.
+        same: dict[tuple, list[Followed]] = {}
         for follow in store.load(chosen):
+            same.setdefault((" ".join(follow.question.lower().split()), sorted(follow.filters.items())), []).append(follow)
+        for group in same.values():
             gate.wait_idle(USER_WAIT_SECONDS)
             try:
                 with gate.background():
-                    answer = self.service.ask(follow.question, **follow.filters)
+                    answer = self.service.ask(group[0].question, **group[0].filters)
             except RagError as exc:
-                log.warning("re-asking follow %s failed: %s", follow.follow_id, exc)
+                log.warning("re-asking follow %s failed: %s", group[0].follow_id, exc)
                 continue
             new = snapshot(answer, utcnow())
-            known = {s.get("doc_id") for s in follow.sources}
-            change = compare(follow.answer, new, known, edited=set(changed))
-            store.record(follow.follow_id, change, new)
             report.asked += 1
-            report.updates += change.kind == UPDATE
-            report.sources += len(change.sources) if change.kind == SOURCE else 0
+            for follow in group:
+                known = {s.get("doc_id") for s in follow.sources}
+                change = compare(follow.answer, new, known, edited=set(changed))
+                store.record(follow.follow_id, change, new)
+                report.checked += 1
+                report.updates += change.kind == UPDATE
+                report.sources += len(change.sources) if change.kind == SOURCE else 0
             if self.pause:
                 time.sleep(self.pause)  # let waiting requests have the interpreter
         report.seconds = time.perf_counter() - started
@@ -120,7 +128,8 @@ class FollowWatcher:
                 changed, removed, taken = changed + more[0], removed + more[1], taken + 1
             try:
                 self.last = self.refresh(changed, removed)
-                log.info("follows: %d re-asked, %d updates in %.1f s", self.last.asked, self.last.updates, self.last.seconds)
+                log.info("follows: %d checked, %d questions asked, %d updates in %.1f s",
+                         self.last.checked, self.last.asked, self.last.updates, self.last.seconds)
             except Exception:
                 log.exception("re-answering followed questions failed")
             finally:
