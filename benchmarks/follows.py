@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -139,11 +140,12 @@ def main() -> None:
             "articles_before": args.base, "new_articles": args.new, "follows": args.follows, "users": args.users,
             "index_seconds": round(indexed, 1), "drained": drained,
             "round_quiet": {"follows_checked": quiet.checked, "questions_asked": quiet.asked, "updates": quiet.updates,
-                            "seconds": round(quiet.seconds, 1)},
+                            "seconds": round(quiet.seconds, 1), "cpu_seconds": round(quiet.cpu_seconds, 1)},
             "round_with_user": {"follows_checked": busy.checked, "questions_asked": busy.asked, "updates": busy.updates,
-                                "seconds": round(busy.seconds, 1)},
+                                "seconds": round(busy.seconds, 1), "cpu_seconds": round(busy.cpu_seconds, 1)},
             "seconds_per_question": round(per_answer, 3),
             "all_follows_estimate_seconds": round(per_answer * args.follows, 1),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
             "user_ms_idle": {"p50": round(statistics.median(idle)), "p95": round(percentile(idle, 0.95)), "n": len(idle)},
             "user_ms_during": {"p50": round(statistics.median(during)), "p95": round(percentile(during, 0.95)),
                                "n": len(during)},
