@@ -1,4 +1,4 @@
-"""`python -m rag follow add | list | remove | feed`, and the command line's re-answering of
+"""`python -m rag follow add | list | remove | feed | counts`, and the command line's re-answering of
 follows after the commands that index."""
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ def run_follow(args, service) -> int:
     database = open_database(service.config)
     try:
         follows = Follows(service, database)
+        if args.action == "counts":  # what an admin sees: how many each user follows, never the questions
+            for owner, count in sorted(follows.store.counts().items()):
+                print(f"{owner:32} {count}")
+            return 0
         owner = named_owner(database, service.config, args.user)
         if args.action == "add":
             follow = follows.add(owner, args.question, args.publisher, args.since, args.until)
@@ -110,6 +114,9 @@ def add_parser(sub) -> None:
     a.add_argument("id", type=int)
     a = actions.add_parser("feed", help="a new private Atom feed address of your updates (the old one stops)")
     a.add_argument("--revoke", action="store_true", help="stop the feed address, make none")
-    for a in actions.choices.values():
-        a.add_argument("--user", help="whose follows (an account name; default: the local user of an app without accounts)")
-        a.add_argument("--index", help="index folder, where the default SQLite database lives")
+    a = actions.add_parser("counts", help="how many questions each user follows (not which)")
+    a.add_argument("--index", help="index folder, where the default SQLite database lives")
+    for name, a in actions.choices.items():
+        if name != "counts":
+            a.add_argument("--user", help="whose follows (an account name; default: the local user of an app without accounts)")
+            a.add_argument("--index", help="index folder, where the default SQLite database lives")

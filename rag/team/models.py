@@ -140,6 +140,7 @@ class Follow(Base):
     account identity the caller passes (rag.follows.owner_of)."""
 
     __tablename__ = "follows"
+    __table_args__ = {"sqlite_autoincrement": True}  # a removed follow's id is never reused
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -158,6 +159,7 @@ class FollowUpdate(Base):
     """A change in substance of a followed question's answer: both answers and the article that changed it."""
 
     __tablename__ = "follow_updates"
+    __table_args__ = {"sqlite_autoincrement": True}  # feed entries keep unique ids
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     follow_id: Mapped[int] = mapped_column(ForeignKey("follows.id", ondelete="CASCADE"), index=True)

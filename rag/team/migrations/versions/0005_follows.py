@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("sources", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,  # a removed follow's id is never reused
     )
     op.create_table(
         "follow_updates",
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("article", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sqlite_autoincrement=True,  # feed entries keep unique ids
     )
     op.create_table(
         "follow_feeds",
