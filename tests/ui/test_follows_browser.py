@@ -1,9 +1,11 @@
 """Following a question in a real browser (Chromium) against `python app.py`, with the news site on
 127.0.0.1 (tests/fetching/newsserver.py) as its feed: the site publishes "the bridge will reopen in
-May"; alice follows "When will the bridge reopen?"; the site publishes "reopening delayed to
-September"; the app's scheduled poll fetches it; alice sees one unread update with both answers
-and the new article's date, her private Atom feed holds the entry, and stops working when she
-revokes it; bob sees none of it."""
+May"; alice follows "When will the bridge reopen?" (`rag follow add`, before the app starts, so that
+the app's first scheduled poll, 10 s after it starts, is the one that matters); the site publishes
+"reopening delayed to September"; the poll fetches it; alice sees one unread update with both
+answers and the new article's date, her private Atom feed holds the entry, and stops working when
+she revokes it; she follows another question with the chat's Follow button; bob sees none of it.
+(tests/fetching/test_follows.py covers unchanged polls, unrelated and repeating articles.)"""
 
 from __future__ import annotations
 
@@ -46,22 +48,21 @@ def test_a_followed_question_shows_its_update_in_the_sidebar_and_the_feed(browse
         site.feed_slugs = []
         publish(site, MAY)
         env = {**os.environ, **ENV, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1"}
-        added = subprocess.run([sys.executable, "-m", "rag", "feeds", "add", site.url("/feed.xml")], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=300)
-        assert added.returncode == 0, added.stderr
-        with app_server(env=ENV, corpus_dir=corpus, index_dir=index) as server:
-            alice = log_in(browser, server, "alice")
-            ask(alice, QUESTION)
-            expect(last_answer(alice)).to_contain_text("reopen in May")
-            alice.locator("#follow").click()
-            expect(alice.locator("#follow-status")).to_contain_text("Following", timeout=ANSWER_TIMEOUT_MS)
-            followed = alice.locator("#followed label")
-            expect(followed).to_have_text([QUESTION])
 
-            publish(site, SEPTEMBER)  # the next scheduled poll (within about 70 s of the start) fetches it
-            deadline = time.monotonic() + 150
+        def rag(*argv: str) -> None:
+            done = subprocess.run([sys.executable, "-m", "rag", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=300)
+            assert done.returncode == 0, done.stderr
+
+        rag("feeds", "add", site.url("/feed.xml"))
+        rag("follow", "add", QUESTION, "--user", "alice")  # the command line's follow; the button's is below
+        with app_server(env=ENV, corpus_dir=corpus, index_dir=index) as server:
+            publish(site, SEPTEMBER)  # the app's first scheduled poll, 10 s after it started, fetches it
+            alice = log_in(browser, server, "alice")
+            followed = alice.locator("#followed label")
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline and "1 new" not in (followed.first.text_content() or ""):
-                time.sleep(3)
+                time.sleep(2)
                 alice.reload(wait_until="load")
                 expect(alice.locator("#question textarea")).to_be_visible(timeout=30_000)
             expect(followed).to_have_text([f"{QUESTION} · 1 new"])
@@ -87,6 +88,11 @@ def test_a_followed_question_shows_its_update_in_the_sidebar_and_the_feed(browse
             alice.locator("#revoke-feed").click()
             expect(link).to_contain_text("no longer works", timeout=30_000)
             assert httpx.get(url, timeout=30).status_code == 404
+
+            ask(alice, "What will commuters use over the summer?")  # following from the chat
+            alice.locator("#follow").click()
+            expect(alice.locator("#follow-status")).to_contain_text("Following", timeout=ANSWER_TIMEOUT_MS)
+            expect(followed).to_have_count(2)
 
             bob = log_in(browser, server, "bob")
             expect(bob.locator("#who")).to_contain_text("bob")
