@@ -86,9 +86,11 @@ class FollowWatcher:
         started, cpu = time.perf_counter(), time.thread_time()
         report = Refresh()
         store = self._store()
+        candidates = store.candidates()
+        if not candidates:  # nobody follows anything: a first index of 20,000 articles reads none of them
+            return report
         docs = {doc_id: doc for doc_id in changed if (doc := self.service.document(doc_id)) is not None}
-        idf = self.service.search_index.stats.idf
-        chosen = affected(store.candidates(), docs, removed, idf, self.share)
+        chosen = affected(candidates, docs, removed, self.service.search_index.stats.idf, self.share)
         gate = self.service.foreground
         # Users of one newsroom follow the same stories: each question (with its filters) is asked once.
         same: dict[tuple, list[Followed]] = {}
