@@ -193,24 +193,26 @@ class FollowStore:
             follows = session.scalars(select(Follow).where(Follow.id.in_(follow_ids))).all()
             return [self._view(f, []) for f in follows]
 
-    def record(self, follow_id: int, change: Change, new: dict) -> None:
-        """Write what a re-answer found: an update (the new answer becomes the one last seen), new
-        sources, or only the time it was checked. A follow removed meanwhile is skipped."""
+    def record(self, found: list[tuple[int, Change]], new: dict) -> None:
+        """Write what a re-answer (`new`, a snapshot) meant for each follow that asked it: an update
+        (the new answer becomes the one last seen), new sources, or only the time it was checked.
+        A follow removed meanwhile is skipped."""
         with self.database.writing() as session:
-            follow = session.get(Follow, follow_id)
-            if follow is None:
-                return
             now = utcnow()
-            follow.checked_at = now
-            known = {s.get("doc_id") for s in follow.sources or []}
-            added = [article_of(c) for c in new.get("citations") or []] if change.kind == UPDATE else change.sources
-            fresh = [s for s in added if s.get("doc_id") not in known]
-            if fresh:
-                follow.sources = [*(follow.sources or []), *fresh]
-            if change.kind == UPDATE:
-                session.add(FollowUpdate(follow_id=follow.id, owner_id=follow.owner_id, reason=change.reason,
-                                         old=follow.answer, new=new, article=change.article, created_at=now))
-                follow.answer = new
+            for follow_id, change in found:
+                follow = session.get(Follow, follow_id)
+                if follow is None:
+                    continue
+                follow.checked_at = now
+                known = {s.get("doc_id") for s in follow.sources or []}
+                added = [article_of(c) for c in new.get("citations") or []] if change.kind == UPDATE else change.sources
+                fresh = [s for s in added if s.get("doc_id") not in known]
+                if fresh:
+                    follow.sources = [*(follow.sources or []), *fresh]
+                if change.kind == UPDATE:
+                    session.add(FollowUpdate(follow_id=follow.id, owner_id=follow.owner_id, reason=change.reason,
+                                             old=follow.answer, new=new, article=change.article, created_at=now))
+                    follow.answer = new
 
     # ----------------------------------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class FollowWatcher:
             return report
         docs = {doc_id: doc for doc_id in changed if (doc := self.service.document(doc_id)) is not None}
         chosen = affected(candidates, docs, removed, self.service.search_index.stats.idf, self.share)
-        gate = self.service.foreground
+        gate, edited = self.service.foreground, set(changed)
         # Users of one newsroom follow the same stories: each question (with its filters) is asked once.
         same: dict[tuple, list[Followed]] = {}
         for follow in store.load(chosen):
@@ -106,13 +106,11 @@ class FollowWatcher:
                 continue
             new = snapshot(answer, utcnow())
             report.asked += 1
-            for follow in group:
-                known = {s.get("doc_id") for s in follow.sources}
-                change = compare(follow.answer, new, known, edited=set(changed))
-                store.record(follow.follow_id, change, new)
-                report.checked += 1
-                report.updates += change.kind == UPDATE
-                report.sources += len(change.sources) if change.kind == SOURCE else 0
+            found = [(f.follow_id, compare(f.answer, new, {s.get("doc_id") for s in f.sources}, edited)) for f in group]
+            store.record(found, new)  # one transaction for the group
+            report.checked += len(found)
+            report.updates += sum(change.kind == UPDATE for _, change in found)
+            report.sources += sum(len(change.sources) for _, change in found if change.kind == SOURCE)
             if self.pause:
                 time.sleep(self.pause)  # let waiting requests have the interpreter
         report.seconds, report.cpu_seconds = time.perf_counter() - started, time.thread_time() - cpu

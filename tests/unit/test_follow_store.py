@@ -31,7 +31,7 @@ def test_follows_are_private_and_updates_are_counted_until_seen(database):
     assert mine.filters == {"publisher": "Coastal Times"} and mine.sources[0]["published"] == "2025-04-02"
     assert store.add("alice", "when will the bridge reopen? ", {"publisher": "Coastal Times"}, SEEN).follow_id == mine.follow_id
     new = dict(SEEN, text="Delayed to September. [1]")
-    store.record(mine.follow_id, Change(UPDATE, "A new article states September.", {"doc_id": "sept"}), new)
+    store.record([(mine.follow_id, Change(UPDATE, "A new article states September.", {"doc_id": "sept"}))], new)
     assert store.list("alice")[0].unread == 1
     assert store.list("bob") == []
     for verb in (store.get, store.remove, store.mark_read):
@@ -62,7 +62,7 @@ def test_removing_an_account_removes_its_follows_updates_and_feed(database, tmp_
     accounts.add("alice", "alice-password-1", "reader")
     store = FollowStore(database)
     follow = store.add("alice", "When will the bridge reopen?", {}, SEEN)
-    store.record(follow.follow_id, Change(UPDATE, "changed", {}), SEEN)
+    store.record([(follow.follow_id, Change(UPDATE, "changed", {}))], SEEN)
     store.add("bob", "Who chairs the council?", {}, SEEN)
     token = store.new_feed_token("alice")
 
