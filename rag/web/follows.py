@@ -9,6 +9,7 @@ that user's follows (rag/follows/owners.py says under which id). Everything show
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import logging
 
@@ -34,6 +35,13 @@ CSS = """
 
 def _e(value) -> str:
     return html.escape(str(value if value is not None else ""), quote=True)
+
+
+def _when(iso: str | None) -> str:
+    try:
+        return dt.datetime.fromisoformat(iso or "").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return "unknown"
 
 
 def _answer_html(snapshot: dict) -> str:
@@ -77,7 +85,7 @@ def follow_html(follow: Followed, gone: list[dict]) -> str:
     if gone:
         parts.append(f'<p class="follow-gone">⚠️ {len(gone)} of the articles this answer cites have left the corpus: '
                      + "; ".join(_e(c.get("title")) for c in gone[:5]) + ".</p>")
-    parts.append(f'<p>Answer as last seen ({_e(follow.answer.get("seen_at", ""))} UTC):</p>'
+    parts.append(f'<p>Answer as last seen ({_e(_when(follow.answer.get("seen_at")))}):</p>'
                  f'<div class="follow-answer current">{_answer_html(follow.answer)}</div>')
     if dated:
         parts.append(f"<p><small>Sources: {dated}</small></p>")

@@ -121,3 +121,18 @@ def test_the_atom_feed_escapes_everything():
     entry = root.find("{http://www.w3.org/2005/Atom}entry")
     assert evil.replace("\x00", "") in entry.find("{http://www.w3.org/2005/Atom}title").text
     assert entry.find("{http://www.w3.org/2005/Atom}link").get("href") == "https://e.org/?a=1&b=<2>"
+
+
+def test_the_follow_view_escapes_everything_and_says_when_sources_left():
+    from rag.follows.store import Followed
+    from rag.web.follows import follow_html
+
+    now = dt.datetime(2025, 6, 2, tzinfo=dt.timezone.utc)
+    evil = '<img src=x onerror="alert(1)">'
+    old, new = answer(evil + " [1]", dict(MAY, title=evil)), answer("Now " + evil + " [1]", MAY)
+    update = Update(7, 1, evil, evil, old, new, {"title": evil, "publisher": evil, "published": "2025-06-02"}, now, None)
+    followed = Followed(1, "alice", evil, {"publisher": evil}, new, [], now, now, [update])
+    page = follow_html(followed, gone=[dict(MAY, title=evil)])
+    assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "have left the corpus" in page and "2025-06-02" in page
+    assert 'class="follow-answer old"' in page and 'class="follow-answer new"' in page
