@@ -115,9 +115,8 @@ def cmd_sources(args) -> int:
 
 def _writing_service(args):
     """The service for a command that indexes (not while the app serves an embedded index)."""
-    from rag.ingest.locks import check_not_served
-
     from rag.follows.cli import keep_follows_current
+    from rag.ingest.locks import check_not_served
 
     service = _service(args)
     check_not_served(service.config)
