@@ -27,6 +27,7 @@ from rag.backends.registry import make_embedder, make_llm, make_ner
 from rag.backends.store import Store, StoredIndex
 from rag.config import Config
 from rag.errors import IndexProblem, QuestionError, RagError, checked_text
+from rag.follows.pacing import Foreground
 from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
@@ -52,6 +53,7 @@ class Service:
         # Called with the summary of every indexing run that added, changed or removed documents
         # (the followed questions' watcher, rag/follows/watcher.py).
         self.index_listeners: list[Callable[[IndexSummary], None]] = []
+        self.foreground = Foreground()  # users' questions under way; background work waits for them
 
     @cached_property
     def embedder(self):
@@ -185,6 +187,11 @@ class Service:
         `top_k` is how many sources the answer may cite (and an LLM reads); `as_of` (a date or
         YYYY-MM-DD, default today) is the day the question is asked: later articles are left out,
         recent ones preferred, and "this week" in the question means the week before it."""
+        with self.foreground.question():
+            yield from self._stream(question, history, top_k, as_of, filters)
+
+    def _stream(self, question: str, history: History | None, top_k: int | None, as_of: dt.date | str | None,
+                filters: dict) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = self._question(question)
         top_k = self._top_k(top_k)

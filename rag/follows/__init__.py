@@ -9,7 +9,7 @@
 After every indexing run of this process's service that adds or changes articles, the follows
 those articles could affect are asked again and an update is recorded when the answer changed
 in substance (rag/follows/changes.py). The modules: `store` (the team database), `changes`,
-`matching`, `watcher` (re-answering, in a low-priority worker process in the app), `owners` (whose follows), `atom` (the
+`matching`, `watcher` (re-answering, paced by `pacing`), `owners` (whose follows), `atom` (the
 private feed), `api` (`Follows`, `watch`).
 """
 

@@ -46,9 +46,8 @@ class Follows:
 
 def watch(service, database: Database, background: bool = True) -> FollowWatcher:
     """Re-answer the followed questions in `database` after each of `service`'s indexing runs that
-    changed articles: in a worker process (the app) or in place (the command line)."""
-    worker = database.engine.url.render_as_string(hide_password=False) if background else None
-    watcher = FollowWatcher(service, lambda: FollowStore(database), worker=worker)
+    changed articles: in a background thread (the app) or in place (the command line)."""
+    watcher = FollowWatcher(service, lambda: FollowStore(database), background=background)
     service.index_listeners.append(watcher.changed)
     return watcher
 

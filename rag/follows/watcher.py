@@ -6,16 +6,14 @@ follows those articles could affect (rag/follows/matching.py), asks each again a
 its filters, compares the answer with the one last seen (rag/follows/changes.py) and records
 an update, new sources, or nothing.
 
-In the app this runs in a child process at the lowest CPU priority (`os.nice(19)`), one question
-at a time with a short pause between them: the operating system gives the app's own answers the
-CPU first, and, unlike a thread, the process never holds the app's interpreter lock. The command
-line runs it in place before it exits.
+In the app this runs in one background thread at the lowest CPU priority, one question at a time,
+each only when no user's question is being answered (rag/follows/pacing.py), with a short pause
+between them; the command line runs it in place before it exits.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import threading
@@ -31,6 +29,7 @@ from rag.team.models import utcnow
 from rag.types import IndexSummary
 
 log = logging.getLogger("rag.follows")
+USER_WAIT_SECONDS = 5.0  # longest a re-answer waits for users' questions to finish
 
 
 @dataclass
@@ -47,33 +46,34 @@ class Refresh:
 
 
 class FollowWatcher:
-    """Keeps the follows in `store()` current with `service`'s index: in place, in the thread that
-    indexed (the command line), or, given the team database's URL as `worker`, in a child process
-    at the lowest CPU priority (the app)."""
+    """Keeps the follows in `store()` current with `service`'s index. `background`: in a thread
+    (the app), else in the thread that indexed (the command line)."""
 
-    def __init__(self, service, store: Callable[[], FollowStore], worker: str | None = None):
-        self.service, self._store, self._url = service, store, worker
+    def __init__(self, service, store: Callable[[], FollowStore], background: bool = True):
+        self.service, self._store, self.background = service, store, background
         settings = service.config.team
         self.share, self.pause = settings.follow_match, settings.follow_pause_ms / 1000
-        self._pending = 0  # runs sent to the worker and not yet done
+        self._queue: queue.Queue[tuple[list[str], list[str]]] = queue.Queue()
+        self._pending = 0  # runs queued or under way
         self._lock = threading.Lock()
-        self._work = self._done = self._process = None
+        self._thread: threading.Thread | None = None
         self.last = Refresh()
 
     def changed(self, summary: IndexSummary) -> None:
         """The service's index listener."""
         work = ([*summary.added, *summary.updated], list(summary.removed))
-        if self._url is None:
+        if not self.background:
             self.last = self.refresh(*work)
             return
         with self._lock:
-            if self._process is None or not self._process.is_alive():
-                self._start()
             self._pending += 1
-            self._work.put(work)
+            self._queue.put(work)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="follows", daemon=True)
+                self._thread.start()
 
     def drain(self, timeout: float = 60.0) -> bool:
-        """Wait until the re-answers sent to the worker are done; returns whether they are."""
+        """Wait until the queued re-answers are done; returns whether they are."""
         deadline = time.monotonic() + timeout
         while self._pending:
             if time.monotonic() > deadline:
@@ -91,14 +91,16 @@ class FollowWatcher:
             return report
         docs = {doc_id: doc for doc_id in changed if (doc := self.service.document(doc_id)) is not None}
         chosen = affected(candidates, docs, removed, self.service.search_index.stats.idf, self.share)
-        edited = set(changed)
+        gate, edited = self.service.foreground, set(changed)
         # Users of one newsroom follow the same stories: each question (with its filters) is asked once.
         same: dict[tuple, list[Followed]] = {}
         for follow in store.load(chosen):
             same.setdefault((" ".join(follow.question.lower().split()), tuple(sorted(follow.filters.items()))), []).append(follow)
         for group in same.values():
+            gate.wait_idle(USER_WAIT_SECONDS)
             try:
-                answer = self.service.ask(group[0].question, **group[0].filters)
+                with gate.background():
+                    answer = self.service.ask(group[0].question, **group[0].filters)
             except RagError as exc:
                 log.warning("re-asking follow %s failed: %s", group[0].follow_id, exc)
                 continue
@@ -110,54 +112,27 @@ class FollowWatcher:
             report.updates += sum(change.kind == UPDATE for _, change in found)
             report.sources += sum(len(change.sources) for _, change in found if change.kind == SOURCE)
             if self.pause:
-                time.sleep(self.pause)
+                time.sleep(self.pause)  # let waiting requests have the interpreter
         report.seconds, report.cpu_seconds = time.perf_counter() - started, time.thread_time() - cpu
         return report
 
-    def _start(self) -> None:
-        """The worker process, started on the first change (it loads the models once)."""
-        context = multiprocessing.get_context("spawn")  # no copy of the app's threads and locks
-        self._work, self._done = context.Queue(), context.Queue()
-        self._process = context.Process(target=_worker, args=(self.service.config, self._url, self._work, self._done),
-                                        name="follows", daemon=True)
-        self._process.start()
-        threading.Thread(target=self._results, args=(self._done,), name="follows-results", daemon=True).start()
-
-    def _results(self, done) -> None:
+    def _run(self) -> None:
+        try:  # Linux sets a nice value per thread: this one yields the CPU to answering users
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
         while True:
-            report = done.get()
-            self.last = report
-            log.info("follows: %d checked, %d questions asked, %d updates in %.1f s",
-                     report.checked, report.asked, report.updates, report.seconds)
-            with self._lock:
-                self._pending -= 1
-
-
-def _worker(config, url: str, work, done) -> None:
-    """The app's re-answering process: the lowest CPU priority, so that the operating system runs
-    the app's answers first (a thread would share the app's interpreter lock with them); several
-    runs queued meanwhile make one round. Ends with its parent."""
-    from rag.service import Service
-    from rag.team.db import open_url
-
-    os.nice(19)
-    parent = os.getppid()
-    service, database = Service(config), open_url(url)
-    watcher = FollowWatcher(service, lambda: FollowStore(database))
-    while os.getppid() == parent:
-        try:
-            batch = [work.get(timeout=5.0)]
-        except queue.Empty:
-            continue
-        while not work.empty():
-            batch.append(work.get())
-        changed = [doc_id for item in batch for doc_id in item[0]]
-        removed = [doc_id for item in batch for doc_id in item[1]]
-        try:
-            report = watcher.refresh(changed, removed)
-        except Exception:
-            log.exception("re-answering followed questions failed")
-            report = Refresh()
-        for _ in batch[1:]:
-            done.put(Refresh())  # each run sent is answered once
-        done.put(report)
+            changed, removed = self._queue.get()
+            taken = 1
+            while not self._queue.empty():  # several runs queued: one round for all of them
+                more = self._queue.get()
+                changed, removed, taken = changed + more[0], removed + more[1], taken + 1
+            try:
+                self.last = self.refresh(changed, removed)
+                log.info("follows: %d checked, %d questions asked, %d updates in %.1f s",
+                         self.last.checked, self.last.asked, self.last.updates, self.last.seconds)
+            except Exception:
+                log.exception("re-answering followed questions failed")
+            finally:
+                with self._lock:
+                    self._pending -= taken

@@ -39,7 +39,7 @@ def test_a_followed_question_gets_one_update_when_the_news_changes(service, site
     publish(site, MAY)
     service.feeds.add(site.url("/feed.xml"))
     follows = Follows(service, database)
-    watcher = watch(service, database, background=False)  # the app's worker process: tests/ui/test_follows_browser.py
+    watcher = watch(service, database)
     mine = follows.add("alice", QUESTION)
     assert "May" in mine.answer["text"] and mine.answer["citations"][0]["published"] == MAY.published
     follows.add("bob", "What did the maritime museum show?")
