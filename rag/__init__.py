@@ -6,8 +6,9 @@
     for c in a.citations:
         print(c.number, c.title, c.quote)
 
-`ask`, `stream`, `index`, `sources`, `document`, `add_files`, `add_urls` and `feeds` (add,
-list, remove and poll feeds: `rag.feeds.add("https://example.org/rss")`) use one shared `Service` per
+`ask`, `stream`, `index`, `sources`, `document`, `add_files`, `add_urls`, `feeds` (add,
+list, remove and poll feeds: `rag.feeds.add("https://example.org/rss")`) and `follows` (followed
+questions: `rag.follows.add("When will the bridge reopen?")`, rag/follows) use one shared `Service` per
 process, configured from the environment (see `rag.config`). Heavy libraries load on first use,
 so `import rag` stays cheap.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "ask",
     "document",
     "feeds",
+    "follows",
     "get_service",
     "index",
     "sources",
@@ -101,8 +103,12 @@ def add_urls(urls: Sequence[str]) -> FetchReport:
     return get_service().add_urls(urls)
 
 
-def __getattr__(name: str) -> "Feeds":
+def __getattr__(name: str):
     # `rag.feeds` is the process-wide service's feeds: .add(url), .list(), .remove(url), .poll()
     if name == "feeds":
         return get_service().feeds
+    if name == "follows":  # followed questions: .add(question), .list(), .remove(id) (rag/follows)
+        import importlib
+
+        return importlib.import_module("rag.follows")
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | ask | sources | add | feeds | settings | eval | bench | bench-scale | users | tokens | mcp`."""
+"""Command line: `python -m rag index | ask | sources | add | feeds | follow | settings | eval | bench | bench-scale | users | tokens | mcp`."""
 
 from __future__ import annotations
 
@@ -56,10 +56,7 @@ def progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], 
 
 
 def cmd_index(args) -> int:
-    from rag.ingest.locks import check_not_served
-
-    service = _service(args)
-    check_not_served(service.config)
+    service = _writing_service(args)
     update, close = progress_bar()
     try:
         summary = service.index(rebuild=args.rebuild, progress=update)
@@ -118,10 +115,12 @@ def cmd_sources(args) -> int:
 
 def _writing_service(args):
     """The service for a command that indexes (not while the app serves an embedded index)."""
+    from rag.follows.cli import keep_follows_current
     from rag.ingest.locks import check_not_served
 
     service = _service(args)
     check_not_served(service.config)
+    keep_follows_current(service)
     return service
 
 
@@ -156,6 +155,12 @@ def cmd_feeds(args) -> int:
         print(f"No longer following {args.url}")
         return _print_report(report) if args.delete_articles else 0
     return _print_report(feeds.poll(args.url))
+
+
+def cmd_follow(args) -> int:
+    from rag.follows.cli import run_follow
+
+    return run_follow(args, _service(args))
 
 
 def cmd_settings(args) -> int:
@@ -273,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("--corpus")
         a.add_argument("--index")
     p.set_defaults(func=cmd_feeds)
+
+    from rag.follows.cli import add_parser as add_follow_parser
+
+    add_follow_parser(sub)
+    sub.choices["follow"].set_defaults(func=cmd_follow)
 
     p = sub.add_parser("settings", help="print the settings in effect (secrets hidden)")
     p.set_defaults(func=cmd_settings)

@@ -196,6 +196,13 @@ class Team:
         repr=False,
     )
     session_days: float = setting(14.0, "RAG_SESSION_DAYS", "days a login lasts before the user logs in again", 0.01, 3650.0)
+    follow_match: float = setting(
+        0.5, "RAG_FOLLOW_MATCH",
+        "share of a followed question's terms (weighed by rarity) a new article must hold for the question to be re-asked", 0.0, 1.0,
+    )
+    follow_pause_ms: float = setting(
+        20.0, "RAG_FOLLOW_PAUSE_MS", "pause between two background re-answers of followed questions, for users' requests", 0.0, 10000.0,
+    )
 
     def url(self, index_dir: Path) -> str:
         """The database in use: RAG_DATABASE_URL, else `team.sqlite3` in the index folder."""

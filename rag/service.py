@@ -8,9 +8,10 @@ check its citations. `rag.ask`, the CLI and the web app all call this one object
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from rag.backends.registry import make_embedder, make_llm, make_ner
 from rag.backends.store import Store, StoredIndex
 from rag.config import Config
 from rag.errors import IndexProblem, QuestionError, RagError, checked_text
+from rag.follows.pacing import Foreground
 from rag.ingest.indexer import Progress, update_index
 from rag.ingest.locks import generation, index_lock
 from rag.ingest.isolation import check_file
@@ -38,6 +40,7 @@ from rag.retrieval.search import Filters, SearchIndex
 from rag.types import Answer, Document, FetchReport, IndexSummary, Passage, SourceInfo
 
 History = Sequence[tuple[str, str]]
+log = logging.getLogger("rag.service")
 
 
 class Service:
@@ -48,6 +51,10 @@ class Service:
         self._search: SearchIndex | None = None
         self._loaded_generation = 0.0
         self._load_lock = threading.Lock()
+        # Called with the summary of every indexing run that added, changed or removed documents
+        # (the followed questions' watcher, rag/follows/watcher.py).
+        self.index_listeners: list[Callable[[IndexSummary], None]] = []
+        self.foreground = Foreground()  # users' questions under way; background work waits for them
 
     @cached_property
     def embedder(self):
@@ -107,6 +114,12 @@ class Service:
         summary = IndexSummary(skipped=skipped, duplicates=duplicates)
         update_index(self.config, self.store, self.embedder, documents, rebuild=rebuild, progress=progress, summary=summary)
         self._search = None  # reload on next use
+        if summary.added or summary.updated or summary.removed:
+            for listener in self.index_listeners:
+                try:
+                    listener(summary)
+                except Exception:  # the run's work is done and committed whatever a listener does
+                    log.exception("an index listener failed")
         return summary
 
     def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> IndexSummary:
@@ -185,6 +198,11 @@ class Service:
         `top_k` is how many sources the answer may cite (and an LLM reads); `as_of` (a date or
         YYYY-MM-DD, default today) is the day the question is asked: later articles are left out,
         recent ones preferred, and "this week" in the question means the week before it."""
+        with self.foreground.question():
+            yield from self._stream(question, history, top_k, as_of, filters)
+
+    def _stream(self, question: str, history: History | None, top_k: int | None, as_of: dt.date | str | None,
+                filters: dict) -> Iterator[str | Answer]:
         started = time.perf_counter()
         try:
             question = self._question(question)

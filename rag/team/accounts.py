@@ -90,6 +90,9 @@ class Owned:
 OWNED: list[Owned] = [
     Owned("sessions", "account_id"),
     Owned("api_tokens", "owner_id"),
+    Owned("follow_updates", "owner_id"),
+    Owned("follows", "owner_id"),
+    Owned("follow_feeds", "owner_id"),
     Owned("conversations", "owner_id"),
     Owned("feedback", "account_id", keep=True),  # ratings stay for evaluation, detached from any account
 ]

@@ -53,7 +53,7 @@ def run_users(args, config: Config) -> int:
             print(f"{args.name} is now {args.role}.")
         elif args.action == "remove":
             accounts.remove(args.name)
-            print(f"Removed {args.name}: their logins, conversations and links are deleted; their feedback stays, anonymous.")
+            print(f"Removed {args.name}: their logins, conversations, links, tokens and followed questions are deleted; their feedback stays, anonymous.")
     finally:
         database.close()
     return 0

@@ -181,3 +181,52 @@ class DailyCitations(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     outlet: Mapped[str] = mapped_column(String(200), primary_key=True)
     citations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Follow(Base):
+    """A followed question (rag/follows): its filters and the answer as last seen, kept as a
+    snapshot (short answer, text, citations with their articles' dates). `owner_id` is the
+    account id (rag.follows.owners.owner_id; listed in rag.team.accounts.OWNED)."""
+
+    __tablename__ = "follows"
+    __table_args__ = {"sqlite_autoincrement": True}  # a removed follow's id is never reused
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    question: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)  # publisher, since, until
+    answer: Mapped[dict] = mapped_column(JSON, default=dict)  # the snapshot last seen
+    sources: Mapped[list] = mapped_column(JSON, default=list)  # every article it has cited, with its date
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updates: Mapped[list[FollowUpdate]] = relationship(
+        back_populates="follow", order_by="FollowUpdate.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FollowUpdate(Base):
+    """A change in substance of a followed question's answer: both answers and the article that changed it."""
+
+    __tablename__ = "follow_updates"
+    __table_args__ = {"sqlite_autoincrement": True}  # feed entries keep unique ids
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    follow_id: Mapped[int] = mapped_column(ForeignKey("follows.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)  # the follow's, for the owner's feed
+    reason: Mapped[str] = mapped_column(Text)
+    old: Mapped[dict] = mapped_column(JSON, default=dict)
+    new: Mapped[dict] = mapped_column(JSON, default=dict)
+    article: Mapped[dict] = mapped_column(JSON, default=dict)  # doc_id, title, publisher, published, url
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    follow: Mapped[Follow] = relationship(back_populates="updates")
+
+
+class FollowFeed(Base):
+    """A user's private Atom feed of updates: the SHA-256 of the token in its URL (never the token)."""
+
+    __tablename__ = "follow_feeds"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,6 +6,7 @@ Settings come from the environment (see rag/config.py): RAG_HOST, RAG_PORT, RAG_
 Routes: /          the chat (Gradio, rag/web/ui.py)
         /passage/{doc_id}?start=S&end=E   the cleaned article with the cited span highlighted
         /shared/{token}   one shared answer, read-only, for logged-in users
+        /feeds/follows/{token}   a user's private Atom feed of their followed questions' updates (no login: the token is the key)
         /health    "ok" once the index is loaded (for scripts and tests)
         /openapi.json   the schema, behind the login when there is one
 API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_name="/ask")
@@ -13,6 +14,7 @@ API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import html
 import ipaddress
@@ -38,6 +40,11 @@ from rag.api.routes import build_api
 from rag.cli import progress_bar
 from rag.config import PROJECT_ROOT
 from rag.errors import RagError
+from rag.follows.api import watch
+from rag.follows.atom import CONTENT_TYPE as ATOM_TYPE
+from rag.follows.atom import atom_feed
+from rag.follows.store import FollowStore
+from rag.team.accounts import reserved_name
 from rag.ingest.locks import serving
 from rag.ingest.schedule import FeedSchedule
 from rag.service import Service
@@ -124,6 +131,8 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     # Gradio's login form asks the accounts (and RAG_AUTH's admin) when there is a login.
     auth = team.check_login if team.login else None
     throttle = guards.LoginThrottle()
+    follows = FollowStore(team.database)
+    watch(service, team.database)  # re-answer followed questions after each indexing run, in the background
 
     def allowed(request: Request) -> bool:
         """A logged-in user whose account still exists (or no login at all)."""
@@ -193,6 +202,19 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         nonce = secrets.token_urlsafe(16)
         page = passage_page(doc, start, end, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
+
+    @app.get("/feeds/follows/{token}")
+    def follow_feed(token: str):
+        # The token is the only key (a feed reader cannot log in): unguessable, stored hashed, revocable.
+        try:
+            owner = follows.feed_owner(token)
+        except RagError:
+            return PlainTextResponse("No such feed.", status_code=404)
+        account = team.accounts.by_id(owner)
+        name = account.username if account else reserved_name(owner)
+        body = atom_feed(name, follows.feed_updates(owner), f"{config.web.app_url}/feeds/follows/{token}",
+                         config.web.app_url, dt.datetime.now(dt.timezone.utc))
+        return Response(body, media_type=ATOM_TYPE, headers={"Cache-Control": "private, no-store"})
 
     @app.get("/logout")
     def logout(request: Request):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from rag.follows.api import Follows
 from rag.ingest.loading import SUPPORTED
 from rag.service import Service
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
+from rag.web.follows import CSS as FOLLOW_CSS
+from rag.web.follows import FollowPanel
 from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
@@ -20,7 +23,7 @@ from rag.web.tokens import TokenHandlers, token_panel
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
 # Gradio takes the style and theme when the app is mounted (rag/web/app.py), not in gr.Blocks.
-CSS = """
+CSS = FOLLOW_CSS + """
 .mode-line { font-size: 0.9em; opacity: 0.8; }
 /* The chat's label sits above the messages, not floating over the answer scrolled under it. */
 #chat .wrapper > label[data-testid="block-label"] { position: static; }
@@ -84,6 +87,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
     handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
     teamwork = TeamHandlers(service, handlers, team)
     fetching = LinkHandlers(service, handlers.corpus_rows, permit=teamwork.fetcher)
+    following = FollowPanel(teamwork, Follows(service, team.database))
 
     def respond_to(question, session, top_k, outlet, as_of, conversation, turns, event: gr.EventData,
                    request: gr.Request):
@@ -115,6 +119,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                         confirm = gr.Button("Yes, delete it", size="sm", variant="stop")
                         cancel = gr.Button("Keep it", size="sm")
                 deleted = gr.Markdown(elem_id="delete-report")
+            following.sidebar()
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
                 label="Conversation", height=520, sanitize_html=True, allow_tags=False,
@@ -126,6 +131,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             with gr.Row():
                 example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
                 clear = gr.Button("Clear conversation", size="sm", variant="stop")
+            following.chat()
             # A Column: Gradio's Group writes its elem_id on two nested elements (two id="feedback").
             with gr.Column(visible=False, variant="panel", elem_id="feedback") as feedback_box:
                 feedback_head = gr.Markdown()
@@ -208,6 +214,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             outputs=[chatbot, question, session, conversation, turns, saved, answer_choice],
             trigger_mode="once", api_visibility="private",
         ).then(teamwork.title_of, inputs=conversation, outputs=title, api_visibility="private")
+        following.wire(demo, session, outlet)
         fresh = [chatbot, session, conversation, turns, saved, title]
         clear.click(teamwork.new, outputs=fresh, queue=False, api_visibility="private")
         new.click(teamwork.new, outputs=fresh, queue=False, js=CLOSE_SIDEBAR_JS, api_visibility="private")
