@@ -40,9 +40,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training import ROOT, SPLIT, TOP_K, training_questions, training_service  # noqa: E402
+from training import ROOT, SPLIT, TOP_K, indexed_service, training_questions, training_service  # noqa: E402
 
-from rag.answer.direct import answer_groups  # noqa: E402
+from rag.answer.direct import SUPERSEDED, answer_groups  # noqa: E402
 from rag.answer.linear import Model  # noqa: E402
 from rag.answer.question import NONE, analyse  # noqa: E402
 from rag.answer.scorer import FEATURES, features  # noqa: E402
@@ -59,11 +59,11 @@ def date_blocks(questions: list[dict], folds: int = FOLDS) -> dict[str, int]:
     return {d: i * folds // len(dates) for i, d in enumerate(dates)}
 
 
-def collect(questions: list[dict], documents_paths: list[Path], index_dir: Path) -> dict[str, tuple]:
-    """Per variant ("with_entities", "rules_only"): feature rows, token F1 of each candidate,
-    exact match, question numbers and date blocks."""
-    service = training_service(questions, documents_paths, index_dir)
-    out: dict[str, list] = {"with_entities": [], "rules_only": []}
+def collect(questions: list[dict], service) -> dict[str, tuple]:
+    """Per variant ("with_entities", "rules_only"; and the first without the supersession's
+    discount): feature rows, token F1 of each candidate, exact match, question numbers and date
+    blocks."""
+    out: dict[str, list] = {"with_entities": [], "rules_only": [], "with_entities_unsuperseded": []}
     dates = date_blocks(questions)
     for n, q in enumerate(questions):
         question = analyse(str(q["question"]))
@@ -73,11 +73,16 @@ def collect(questions: list[dict], documents_paths: list[Path], index_dir: Path)
         if not support.answerable:
             continue  # the product declines: no short answer is shown
         answers = [str(a) for a in q["answers"]]
-        for variant in ("with_entities", "rules_only"):
+        for variant in ("with_entities", "with_entities_unsuperseded", "rules_only"):
             if variant == "rules_only":
                 for sentence in support.sentences:
                     sentence.entities = None
             groups = answer_groups(question, support)
+            if variant == "with_entities_unsuperseded":
+                # The same candidates without the supersession's discount: whether the data wants it.
+                for group in groups:
+                    group.weight /= SUPERSEDED if group.superseded else 1.0
+                groups.sort(key=lambda g: g.weight, reverse=True)
             if not groups:
                 continue
             texts = [" ".join(g.lead.text.split()) for g in groups]
@@ -192,6 +197,8 @@ def main() -> int:
     parser.add_argument("--questions", required=True, type=Path, nargs="+")
     parser.add_argument("--index", type=Path, help="folder for the slice and its index (kept; default: temporary)")
     parser.add_argument("--rows", type=Path, help="an .npz of collected candidate rows: read when it exists, else written")
+    parser.add_argument("--as-indexed", action="store_true",
+                        help="use --index as it stands (a snapshot of one being built): only the questions whose articles it holds")
     parser.add_argument("--precision", type=float, default=0.75, help="share of shown answers that must be right")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -199,15 +206,22 @@ def main() -> int:
     questions = training_questions(args.questions)
     if args.rows and args.rows.exists():
         saved = np.load(args.rows)
-        data = {v: tuple(saved[f"{v}_{i}"] for i in range(5)) for v in ("with_entities", "rules_only")}
+        data = {v: tuple(saved[f"{v}_{i}"] for i in range(5)) for v in ("with_entities", "with_entities_unsuperseded", "rules_only")}
+        asked = int(saved["questions"])
     else:
-        data = collect(questions, args.documents, args.index or Path(tempfile.mkdtemp(prefix="answers-")))
+        index = args.index or Path(tempfile.mkdtemp(prefix="answers-"))
+        if args.as_indexed:
+            service, questions = indexed_service(questions, args.documents, index)
+        else:
+            service = training_service(questions, args.documents, index)
+        data = collect(questions, service)
+        asked = len(questions)
         if args.rows:
-            np.savez_compressed(args.rows, **{f"{v}_{i}": part[i] for v, part in data.items() for i in range(5)})
+            np.savez_compressed(args.rows, questions=asked, **{f"{v}_{i}": part[i] for v, part in data.items() for i in range(5)})
     written: dict = {"features": list(FEATURES)}
     for variant, (x, f1, em, groups, dates) in data.items():
         y = (f1 >= RIGHT_F1).astype(int)
-        n = len(questions)
+        n = asked
         print(f"{variant}: {len(y)} candidates, {y.sum()} right, {len(np.unique(groups))} questions with candidates", file=sys.stderr)
         results = {}
         for c in (0.03, 0.1, 0.3, 1.0):
@@ -239,8 +253,11 @@ def main() -> int:
         print(f"  chose C={c}: {figures}", file=sys.stderr)
         part = json.loads(model.to_json(FEATURES))
         del part["features"]
-        written[variant] = part | {"threshold": round(threshold, 4), "C": c, "cross_validated": figures}
-    written["trained_on"] = (f"{len(questions)} training questions of {SPLIT.relative_to(ROOT)}; right = token F1 >= {RIGHT_F1}; "
+        if variant in ("with_entities", "rules_only"):
+            written[variant] = part | {"threshold": round(threshold, 4), "C": c, "cross_validated": figures}
+        else:
+            written.setdefault("compared", {})[variant] = figures
+    written["trained_on"] = (f"{asked} training questions of {SPLIT.relative_to(ROOT)}; right = token F1 >= {RIGHT_F1}; "
                              f"folds over {FOLDS} blocks of consecutive question dates")
     written["precision_target"] = args.precision
     args.out.write_text(json.dumps(written, indent=1) + "\n")

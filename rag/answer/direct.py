@@ -56,7 +56,8 @@ TIME_SINCE_FIT = 0.2
 # midnight" this week) replaces the one older articles state for the same thing ("100 seconds" last
 # year). An answer is superseded when every article naming it is at least SUPERSEDE_DAYS older than
 # one that states another answer of the same kind in a sentence covering as much of the question;
-# its evidence is then multiplied by SUPERSEDED, and the scorer reads the ages as features.
+# its evidence is then multiplied by SUPERSEDED (the scorer, trained with it, reads the ages and
+# the supersession as features too).
 SUPERSEDE_DAYS = 3
 SUPERSEDED = 0.5
 SAME_THING = 0.8  # the newer sentence covers at least this share of the older one's question terms
@@ -347,8 +348,11 @@ def _date(groups: list[AnswerGroup], as_of: dt.date | None) -> None:
                 continue  # "3 years" does not replace "100 seconds"
             newer = [c for c in other.candidates
                      if (age := article_age(c.sentence, as_of)) is not None and age + SUPERSEDE_DAYS <= group.newest]
+            # The newer answer must state the same thing about as well: a sentence covering as
+            # much of the question, and a candidate about as strong in it (not any name a newer
+            # story happens to mention).
             if newer and max(c.sentence.lexical for c in newer) >= SAME_THING * covered and \
-                    max(c.fit for c in newer) >= 0.5 * group.lead.fit:
+                    max(c.score for c in newer) >= SAME_THING * group.lead.score:
                 group.superseded = True
                 group.weight *= SUPERSEDED
                 break
