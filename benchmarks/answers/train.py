@@ -199,6 +199,8 @@ def main() -> int:
     parser.add_argument("--rows", type=Path, help="an .npz of collected candidate rows: read when it exists, else written")
     parser.add_argument("--as-indexed", action="store_true",
                         help="use --index as it stands (a snapshot of one being built): only the questions whose articles it holds")
+    parser.add_argument("--min-share", type=float, default=0.9,
+                        help="with --as-indexed: the share of a question's articles the index must hold")
     parser.add_argument("--precision", type=float, default=0.75, help="share of shown answers that must be right")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -211,7 +213,7 @@ def main() -> int:
     else:
         index = args.index or Path(tempfile.mkdtemp(prefix="answers-"))
         if args.as_indexed:
-            service, questions = indexed_service(questions, args.documents, index)
+            service, questions = indexed_service(questions, args.documents, index, args.min_share)
         else:
             service = training_service(questions, args.documents, index)
         data = collect(questions, service)
