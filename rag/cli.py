@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", default="benchmarks/split.json", help="JSON: split name -> [first, last] date ranges")
     p.add_argument("--no-baselines", action="store_true",
                    help="leave out the llama-index retrievers (they embed every article again); the plain peers stay")
+    p.add_argument("--as-indexed", type=float, default=None, metavar="SHARE",
+                   help="ask over the kept --index as it stands (no indexing): the questions holding SHARE of their articles")
     p.add_argument("--limit", type=int, default=None, help="use the first N questions (and only their articles)")
     p.add_argument("--skip", type=int, default=0, help="skip the first M questions (a held-out slice)")
     p.add_argument("--index", default=None, help="index folder to keep (default: a temporary folder)")

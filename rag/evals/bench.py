@@ -57,6 +57,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rag.text import MARKER
@@ -638,16 +639,27 @@ def in_split(question: dict, split_file: str | Path, name: str) -> bool:
     return day is not None and any(dt.date.fromisoformat(lo) <= day <= dt.date.fromisoformat(hi) for lo, hi in ranges)
 
 
+def _held_share(question: dict, documents: list[dict], held: set[str], days: int = WINDOW_DAYS) -> float:
+    """The share of a question's window (the articles of the `days` up to its date) in `held`."""
+    day = parse_date(question.get("date"))
+    window = [d["id"] for d in documents
+              if day and (published := parse_date(d.get("published"))) and 0 <= (day - published).days <= days]
+    return sum(i in held for i in window) / len(window) if window else 0.0
+
+
 def run_bench(documents_path: str | Path | list, questions_path: str | Path | list, limit: int | None = None,
               index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0,
               use_as_of: bool = True, split: str | None = None, split_file: str | Path = "benchmarks/split.json",
-              baselines: bool = True) -> dict:
+              baselines: bool = True, as_indexed: float | None = None) -> dict:
     """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary. With
     `use_as_of` the product is asked each question as of its date (else as of today). Several
     question and document files are read together (a document id seen twice keeps its first
     record); `split` keeps the questions dated in that split of `split_file` (and only their
     articles); `baselines=False` leaves out the llama-index retrievers (which embed every article
-    a second time), keeping the product and the plain extractive peers."""
+    a second time), keeping the product and the plain extractive peers. `as_indexed` (a share)
+    asks over the kept `index_dir` as it stands, without indexing (a snapshot of an index still
+    being built): only the questions for which it holds at least that share of their window's
+    articles, and only its articles for every system."""
     from rag.ingest.chunking import count_tokens
     from rag.config import Config
     from rag.service import Service
@@ -682,14 +694,24 @@ def run_bench(documents_path: str | Path | list, questions_path: str | Path | li
         service = Service(config)
 
         # Product indexing.
-        summary = service.index()
+        if as_indexed is None:
+            summary = service.index()
+        else:
+            held = set(service.search_index.documents)
+            questions = [q for q in questions if _held_share(q, documents, held) >= as_indexed]
+            documents = [d for d in documents if d["id"] in held]
+            if not questions:
+                raise RagError(f"No question has {as_indexed:.0%} of its articles in {index_dir}.")
+            how += f"; as indexed: the {len(documents)} of them in the index, {len(questions)} questions holding {as_indexed:.0%} of theirs"
+            log(f"as indexed: {len(documents)} articles, {len(questions)} questions")
+            summary = SimpleNamespace(documents=len(documents), chunks=service.search_index.stats.chunks, seconds=0.0, embedded_chunks=0)
         search = service.search_index
         cleaned = {doc_id: normalize(doc.title + "\n" + doc.text) for doc_id, doc in search.documents.items()}
         product_tokens = sum(count_tokens(doc.text) for doc in search.documents.values())
         indexing = {
             "product": {
                 "documents": summary.documents, "chunks": summary.chunks, "tokens": product_tokens,
-                "seconds": summary.seconds, "tokens_per_s": product_tokens / max(summary.seconds, 1e-9),
+                "seconds": summary.seconds, "tokens_per_s": product_tokens / summary.seconds if summary.seconds else 0.0,
                 "embedded_chunks": summary.embedded_chunks,
             }
         }
@@ -778,7 +800,7 @@ def run_bench(documents_path: str | Path | list, questions_path: str | Path | li
     summary_data = summarize(results)
     meta = {
         "documents_file": " ".join(map(str, _paths(documents_path))), "questions_file": " ".join(map(str, _paths(questions_path))),
-        "split": split, "limit": limit, "skip": skip,
+        "split": split, "limit": limit, "skip": skip, "as_indexed": as_indexed,
         "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
         "mode": service.mode, "top_k": TOP_K, "indexing": indexing,
         "as_of": "each question's date" if use_as_of else "today (--without-as-of)",

@@ -46,5 +46,6 @@ def run_bench_cli(args) -> int:
     """`python -m rag bench`."""
     run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results",
               skip=args.skip, use_as_of=not getattr(args, "without_as_of", False), split=getattr(args, "split", None),
-              split_file=getattr(args, "split_file", "benchmarks/split.json"), baselines=not getattr(args, "no_baselines", False))
+              split_file=getattr(args, "split_file", "benchmarks/split.json"), baselines=not getattr(args, "no_baselines", False),
+              as_indexed=getattr(args, "as_indexed", None))
     return 0
