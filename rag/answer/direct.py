@@ -219,6 +219,7 @@ TITLE_WORDS = {"sir", "dame", "lord", "lady", "minister", "president", "leader",
 MEASURE_KINDS = {PERCENT_MEASURE: PERCENT, MONEY_MEASURE: MONEY}
 OTHER_MEASURE = 0.5
 
+WHERE_AFTER = re.compile(r",? where\b")
 PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|across|outside|inside|into|of) (?:the )?$")
 PERSON_CUE = re.compile(r"^,? (?:said|says|told|added|wrote|who|warned|argued|noted|\()")
 # "... said", "..., who", or a title or role just before: a person.
@@ -435,6 +436,8 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     asked_place = PLACES_ASKED.get(question.focus)
     if asked_place == "country" and cand.kind in NAME_KINDS and "country" in place_kinds(cand.text):
         cand.kind = PLACE_K  # a country by name, whatever the model read it as
+    if question.answer_type == PLACE and cand.kind in NAME_KINDS and WHERE_AFTER.match(cand.sentence.text[cand.end:]):
+        cand.kind = PLACE_K  # "his first visit to Barrow, where he is due to ...": a place, whatever the model read
     fit = fits.get(cand.kind, 0.0)
     if question.unit and cand.kind in (COUNT, DURATION_K):
         # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.

@@ -191,3 +191,12 @@ def test_the_number_of_the_asked_event_not_of_another():
     support = support_of(
         ("The flood at the Harlow library destroyed 12,000 books, and residents have since donated 3,200 books.", 0.8, 1))
     assert best("How many books did the Harlow library flood destroy?", support) == "12,000 books"
+
+
+def test_a_name_followed_by_where_is_a_place_whatever_the_model_read():
+    support = support_of(
+        ("The prime minister will visit Barrow, where he is due to lay the keel of a new submarine.", 0.8, 1),
+        entities={"Barrow": "ORG"},
+    )
+    groups = answer_groups(analyse("Where is the prime minister due to lay the keel of a new submarine?"), support)
+    assert groups[0].lead.text == "Barrow" and groups[0].lead.kind == "place" and groups[0].lead.fit == 1.0
