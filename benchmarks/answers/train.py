@@ -202,6 +202,7 @@ def main() -> int:
     parser.add_argument("--min-share", type=float, default=0.9,
                         help="with --as-indexed: the share of a question's articles the index must hold")
     parser.add_argument("--precision", type=float, default=0.75, help="share of shown answers that must be right")
+    parser.add_argument("--C", type=float, default=None, help="the regularisation to use (default: chosen by cross-validation)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
@@ -226,7 +227,7 @@ def main() -> int:
         n = asked
         print(f"{variant}: {len(y)} candidates, {y.sum()} right, {len(np.unique(groups))} questions with candidates", file=sys.stderr)
         results = {}
-        for c in (0.03, 0.1, 0.3, 1.0):
+        for c in ((args.C,) if args.C else (0.03, 0.1, 0.3, 1.0)):
             best_p, best_f1, best_em = per_question(out_of_fold(x, y, dates, c), f1, em, groups)
             t = threshold_for(best_p, best_f1 >= RIGHT_F1, args.precision)
             results[c] = (t, report(best_p, best_f1, best_em, t, n), best_p, best_f1 >= RIGHT_F1)
