@@ -29,3 +29,14 @@ def test_reliability_bins_and_expected_calibration_error():
     # |0.55 - 0.5| * 2/5 + |0.9667 - 0.6667| * 3/5
     assert ece == pytest.approx(0.05 * 0.4 + 0.3 * 0.6)
     assert reliability([], []) == ([], None)
+
+
+def test_the_share_of_a_questions_articles_an_index_holds():
+    from rag.evals.bench import _held_share
+
+    documents = [{"id": "a", "published": "2022-09-01"}, {"id": "b", "published": "2022-08-30"},
+                 {"id": "c", "published": "2022-07-01"}]  # c: outside the 14 days
+    question = {"date": "2022/09/02"}
+    assert _held_share(question, documents, {"a"}) == 0.5
+    assert _held_share(question, documents, {"a", "b", "c"}) == 1.0
+    assert _held_share({"date": None}, documents, {"a"}) == 0.0
