@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Config  # noqa: E402
-from rag.evals.bench import parse_date, read_jsonl, select_slice, write_slice  # noqa: E402
+from rag.evals.bench import WINDOW_DAYS, parse_date, read_jsonl, select_slice, write_slice  # noqa: E402
 from rag.service import Service  # noqa: E402
 
 SPLIT = ROOT / "benchmarks" / "split.json"
@@ -76,3 +76,25 @@ def training_service(questions: list[dict], documents_paths: list[Path], index_d
     print(f"{len(questions)} questions, {len(documents)} articles ({how}); indexed {summary.chunks} chunks "
           f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return service
+
+
+def indexed_service(questions: list[dict], documents_paths: list[Path], index_dir: Path,
+                    min_share: float = 0.9) -> tuple[Service, list[dict]]:
+    """The product over an index of `training_service`'s layout as it stands, without indexing (a
+    snapshot of one still being built), and the questions for which it holds at least `min_share`
+    of the articles of their window (the slice's articles of the 14 days up to their date; what
+    the indexer skips, a near-duplicate say, is never held)."""
+    docs = read_documents(documents_paths)
+    documents, _ = select_slice(docs, questions)
+    service = Service(Config.from_env().with_(corpus_dir=index_dir / "corpus", index_dir=index_dir / "index"))
+    held = set(service.search_index.documents)
+    published = [(d["id"], parse_date(d.get("published"))) for d in documents]
+    covered = []
+    for q in questions:
+        day = parse_date(q.get("date"))
+        window = [i for i, p in published if p and day and 0 <= (day - p).days <= WINDOW_DAYS]
+        if window and sum(i in held for i in window) >= min_share * len(window):
+            covered.append(q)
+    print(f"{len(covered)} of {len(questions)} questions have {min_share:.0%} of their articles in the index "
+          f"({len(held)} of {len(documents)} articles indexed)", file=sys.stderr)
+    return service, covered

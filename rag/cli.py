@@ -335,8 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("bench", help="benchmark on a JSONL news-QA set against llama-index and BM25 baselines")
-    p.add_argument("--documents", required=True, help="JSONL (or .jsonl.gz) documents")
-    p.add_argument("--questions", required=True, help="JSONL questions: {id, question, answers}")
+    p.add_argument("--documents", required=True, nargs="+", help="JSONL (or .jsonl.gz) documents, one or more files")
+    p.add_argument("--questions", required=True, nargs="+", help="JSONL questions: {id, question, answers, date}, one or more files")
+    p.add_argument("--split", default=None, help="keep only the questions dated in this split of --split-file (e.g. heldout)")
+    p.add_argument("--split-file", default="benchmarks/split.json", help="JSON: split name -> [first, last] date ranges")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="leave out the llama-index retrievers (they embed every article again); the plain peers stay")
+    p.add_argument("--as-indexed", type=float, default=None, metavar="SHARE",
+                   help="ask over the kept --index as it stands (no indexing): the questions holding SHARE of their articles")
     p.add_argument("--limit", type=int, default=None, help="use the first N questions (and only their articles)")
     p.add_argument("--skip", type=int, default=0, help="skip the first M questions (a held-out slice)")
     p.add_argument("--index", default=None, help="index folder to keep (default: a temporary folder)")

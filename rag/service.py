@@ -262,6 +262,7 @@ class Service:
         # is scored with the earlier turns' words by the hand-made score instead.
         if self.config.answering.ranker and query == question.text:
             support = rerank(question, support)
+        support.as_of = filters.as_of
         # Only a question that asks for a name, number or date gets a short answer, and only
         # then is it worth reading the best sentences' entities (about 2.5 ms a sentence).
         if self.config.answering.short_answer and question.answer_type != NONE and support.answerable:

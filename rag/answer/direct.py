@@ -17,16 +17,19 @@ is for the trained scorer (rag/answer/scorer.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from functools import lru_cache
 from dataclasses import dataclass
 
 from rag.answer.question import (
-    DATE, DURATION, MONEY_MEASURE, NAME, NUMBER, ORGANISATION, PERCENT_MEASURE, PERSON, PLACE, TYPE_NOUNS, Question,
+    DATE, DISEASE_NOUNS, DURATION, MONEY_MEASURE, NAME, NUMBER, OUTLET_NOUNS, ORGANISATION, PERCENT_MEASURE, PERSON, PLACE,
+    TYPE_NOUNS, Question,
 )
 from rag.answer.support import Sentence, Support, is_common_word
 from rag.backends.ner import Entity, EntityRecognizer
+from rag.retrieval.dates import parse_published
 from rag.text import normalize_word, stopwords, terms, words
 
 # Only the sentences near the top compete, and only they are read by the NER model: about 2.5 ms a
@@ -49,15 +52,30 @@ TIME_SINCE = re.compile(r"\b(?:first|last|highest|lowest|biggest|largest|worst|b
 ASKS_TIME_SINCE = re.compile(r"\bsince\b|\b(?:has|have)\b[^?]*\bbeen\b|\bin how (?:many|long)\b", re.I)
 TIME_SINCE_FIT = 0.2
 
+# Right now: news is asked about as of a day, and a value stated by a newer article ("90 seconds to
+# midnight" this week) replaces the one older articles state for the same thing ("100 seconds" last
+# year). An answer is superseded when every article naming it is at least SUPERSEDE_DAYS older than
+# one that states another answer of the same kind in a sentence covering as much of the question;
+# its evidence is then multiplied by SUPERSEDED (the scorer, trained with it, reads the ages and
+# the supersession as features too).
+SUPERSEDE_DAYS = 3
+SUPERSEDED = 0.5
+SAME_THING = 0.8  # the newer sentence covers at least this share of the older one's question terms
+# The question asks about now: "this week", "latest", "new", "now", "current", "so far".
+ASKS_NOW = re.compile(r"\b(?:this (?:week|weekend|month|year|season)|latest|newest|new|now|currently|current|recently|"
+                      r"so far|to date|today|yesterday|just)\b", re.I)
+
 # Kinds of candidate: what a question type accepts, and how well (1 = exactly what was asked).
 ORG, PLACE_K, PERSON_K, NAME_K, TITLE = "org", "place", "person", "name", "title"
 MONEY, PERCENT, DURATION_K, LENGTH, YEAR, DATE_K, COUNT = "money", "percent", "duration", "length", "year", "date", "count"
 GROUP = "group"  # a nationality, religion or political group (NORP): "Russian", "Democrats"
+DISEASE = "disease"  # a disease, virus or variant ("measles", "Marburg virus", "JN.1"): no entity label names one
 FIT = {
-    PERSON: {PERSON_K: 1.0, NAME_K: 0.7, ORG: 0.25, PLACE_K: 0.1, TITLE: 0.2, GROUP: 0.1},
+    # "Who won Best Director": a person, hardly ever an award ("Golden Globe Awards") or a place.
+    PERSON: {PERSON_K: 1.0, NAME_K: 0.7, ORG: 0.25, PLACE_K: 0.05, TITLE: 0.05, GROUP: 0.1},
     ORGANISATION: {ORG: 1.0, NAME_K: 0.7, PERSON_K: 0.2, PLACE_K: 0.3, TITLE: 0.4, GROUP: 0.3},
     PLACE: {PLACE_K: 1.0, NAME_K: 0.55, ORG: 0.35, PERSON_K: 0.1, GROUP: 0.2},
-    NAME: {TITLE: 1.0, NAME_K: 0.7, ORG: 0.7, PERSON_K: 0.5, PLACE_K: 0.5, GROUP: 0.3},
+    NAME: {TITLE: 1.0, NAME_K: 0.7, ORG: 0.7, PERSON_K: 0.5, PLACE_K: 0.5, GROUP: 0.3, DISEASE: 0.5},
     DATE: {DATE_K: 1.0, YEAR: 1.0},
     NUMBER: {COUNT: 0.8, MONEY: 0.8, PERCENT: 0.8, LENGTH: 0.6, DURATION_K: 0.5, YEAR: 0.15},
     DURATION: {DURATION_K: 1.0, LENGTH: 0.8, COUNT: 0.3},
@@ -68,7 +86,12 @@ ENTITY_KINDS = {
     "EVENT": TITLE, "WORK_OF_ART": TITLE, "PRODUCT": TITLE, "LAW": TITLE, "LANGUAGE": NAME_K,
     "DATE": DATE_K, "TIME": DATE_K, "MONEY": MONEY, "PERCENT": PERCENT, "QUANTITY": LENGTH, "CARDINAL": COUNT,
 }
-NAME_KINDS = {PERSON_K, ORG, PLACE_K, NAME_K, TITLE, GROUP}
+NAME_KINDS = {PERSON_K, ORG, PLACE_K, NAME_K, TITLE, GROUP, DISEASE}
+# "Which virus": a disease, never the county commissioner quoted about it.
+DISEASE_FIT = {DISEASE: 1.0, NAME_K: 0.4, TITLE: 0.2, ORG: 0.05, PERSON_K: 0.02, PLACE_K: 0.02, GROUP: 0.02}
+# The outlet that published a story is who reported it ("CNN"), rarely the group it reports on;
+# unless the question asks for a newspaper or a network.
+OUTLET_FIT = 0.1
 # The kind a name has when the sentence calls it what the question asks for ("the think tank Orbis").
 ASKED_KINDS = {PERSON: PERSON_K, ORGANISATION: ORG, PLACE: PLACE_K, NAME: TITLE}
 
@@ -96,6 +119,37 @@ FRACTION = re.compile(
 DATE_EXPR = re.compile(
     rf"\b(?:(?:{WEEKDAYS}),? )?(?:(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?(?:,? (?:1[89]|20)\d\d)?|\d{{1,2}} (?:{MONTHS})(?: (?:1[89]|20)\d\d)?"
     rf"|(?:{MONTHS}) (?:1[89]|20)\d\d)\b|\b(?:{WEEKDAYS})\b|\b(?:the )?(?:1[89]|20)\d0s\b|(?<![\w$£€.,])(?:1[89]|20)\d\d(?![\w]|[,.]\d)"
+)
+# Diseases, viruses and variants, lower-case as news writes most of them: a documented list, names
+# ending in virus/fever/flu/disease, and lineage names ("BA.5", "JN.1").
+DISEASES = (
+    "covid-19|covid|long covid|coronavirus|monkeypox|mpox|measles|polio|ebola|marburg|cholera|dengue|malaria|tuberculosis|"
+    "zika|hepatitis [a-e]|influenza|bird flu|avian flu|avian influenza|swine flu|h5n1|h1n1|h3n2|rsv|hiv|aids|norovirus|"
+    "rotavirus|listeria|salmonella|e\\. coli|anthrax|plague|smallpox|chickenpox|mumps|rubella|whooping cough|pertussis|"
+    "meningitis|lyme disease|nipah|hantavirus|diphtheria|tetanus|rabies|chikungunya|oropouche|sars|mers|legionnaires’? disease|"
+    "legionnaires'? disease|scarlet fever|strep a|pneumonia|sepsis|omicron|flu"
+)
+DISEASE_EXPR = re.compile(
+    rf"\b(?:(?-i:[A-Z])[\w'-]+ ){{1,2}}(?:virus|fever|disease|flu)\b|\b(?:{DISEASES})(?: virus)?\b|\b[a-z]+(?:virus|pox)\b"
+    r"|\b(?:BA|BQ|XBB|JN|KP|XEC|EG|HV|LB)\.\d+(?:\.\d+)*\b",
+    re.I,
+)
+# A number's qualifier is part of what it says: "less than two hours" is not "two hours". Words that
+# only round ("about", "some") are left out.
+QUALIFIED = re.compile(
+    r"(?:\b(?:less|more|fewer|higher|lower) than|\b(?:just )?(?:over|under)|\bat (?:least|most)|\bup to|\bnearly|\balmost"
+    r"|\bas (?:many|much|few) as|\bupwards of) $",
+    re.I,
+)
+# One country, several names: the question's "U.S." is the answer's "US".
+COUNTRY_ALIASES = (
+    {"us", "usa", "united states", "united states of america", "america", "american", "americans"},
+    {"uk", "united kingdom", "britain", "great britain", "british"},
+    {"eu", "european union"},
+    {"un", "united nations"},
+    {"uae", "united arab emirates", "emirati"},
+    {"prc", "china", "chinese", "people's republic of china"},
+    {"drc", "democratic republic of congo", "democratic republic of the congo"},
 )
 # A run of capitalised words, with "of", "for", "on", "de" ... between them ("Institute for Human
 # Sciences", "Bank of England"); spaces only, so a run never crosses a line.
@@ -165,6 +219,7 @@ TITLE_WORDS = {"sir", "dame", "lord", "lady", "minister", "president", "leader",
 MEASURE_KINDS = {PERCENT_MEASURE: PERCENT, MONEY_MEASURE: MONEY}
 OTHER_MEASURE = 0.5
 
+WHERE_AFTER = re.compile(r",? where\b")
 PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|across|outside|inside|into|of) (?:the )?$")
 PERSON_CUE = re.compile(r"^,? (?:said|says|told|added|wrote|who|warned|argued|noted|\()")
 # "... said", "..., who", or a title or role just before: a person.
@@ -211,6 +266,9 @@ class AnswerGroup:
 
     candidates: list[Candidate]
     weight: float = 0.0
+    newest: int | None = None  # days between `as_of` and the newest article naming it (None: no dates)
+    oldest: int | None = None  # ... and the oldest: how long it has been in the news
+    superseded: bool = False  # a newer article states another answer of the same kind for the same thing
 
     @property
     def lead(self) -> Candidate:
@@ -257,7 +315,48 @@ def answer_groups(question: Question, support: Support) -> list[AnswerGroup]:
         _add(groups, cand)
     for group in groups:
         group.weight = _agreement(group.candidates)
+    _date(groups, support.as_of)
     return sorted(groups, key=lambda g: g.weight, reverse=True)
+
+
+def article_age(sentence: Sentence, as_of: dt.date | None) -> int | None:
+    """Days from the sentence's article's publication to `as_of` (None when either is unknown)."""
+    published = parse_published(sentence.passage.published)
+    if published is None or as_of is None:
+        return None
+    return max(0, (as_of - published).days)
+
+
+def _unit_word(text: str) -> str:
+    last = text.split()[-1].lower() if text.split() else ""
+    return last if last.isalpha() else ""
+
+
+def _date(groups: list[AnswerGroup], as_of: dt.date | None) -> None:
+    """Each group's newest and oldest article age, and whether a newer article supersedes it."""
+    for group in groups:
+        ages = [a for a in (article_age(c.sentence, as_of) for c in group.candidates) if a is not None]
+        group.newest, group.oldest = (min(ages), max(ages)) if ages else (None, None)
+    for group in groups:
+        if group.newest is None:
+            continue
+        covered = max(c.sentence.lexical for c in group.candidates)
+        kind = group.lead.kind
+        for other in groups:
+            if other is group or other.lead.kind != kind or other.newest is None:
+                continue
+            if kind in (COUNT, DURATION_K, LENGTH) and _unit_word(other.lead.text) != _unit_word(group.lead.text):
+                continue  # "3 years" does not replace "100 seconds"
+            newer = [c for c in other.candidates
+                     if (age := article_age(c.sentence, as_of)) is not None and age + SUPERSEDE_DAYS <= group.newest]
+            # The newer answer must state the same thing about as well: a sentence covering as
+            # much of the question, and a candidate about as strong in it (not any name a newer
+            # story happens to mention).
+            if newer and max(c.sentence.lexical for c in newer) >= SAME_THING * covered and \
+                    max(c.score for c in newer) >= SAME_THING * group.lead.score:
+                group.superseded = True
+                group.weight *= SUPERSEDED
+                break
 
 
 def restates(question: Question, cand: Candidate) -> bool:
@@ -267,11 +366,22 @@ def restates(question: Question, cand: Candidate) -> bool:
     stems = set(terms(cand.text))
     if stems and stems <= set(question.terms):
         return True
+    plain = cand.text.lower().replace(".", "")
+    if any(plain in aliases and _names_country(question.text, aliases) for aliases in COUNTRY_ALIASES):
+        return True  # "US" when it asked about entering "the U.S."
     word = cand.text.lower()
     base = word.rstrip("aeo")  # "China" -> "Chinese", "Russia" -> "Russian", "Ukraine" -> "Ukrainian"
     return " " not in word and len(base) >= 4 and any(
         asked.startswith(base) and asked[len(base):] in DEMONYM_ENDINGS for asked in question.names
     )
+
+
+def _names_country(text: str, aliases: set[str]) -> bool:
+    """The text names the country by one of `aliases` ("U.S.", "United States", "American"); "US"
+    and "UN" only in capitals, as "us" is a pronoun."""
+    plain = text.replace(".", "")
+    return any(re.search(rf"\b{a.upper()}\b", plain) if a in ("us", "un") else re.search(rf"\b{re.escape(a)}\b", plain, re.I)
+               for a in aliases)
 
 
 def _settle_kinds(found: list[Candidate]) -> None:
@@ -322,7 +432,13 @@ def _role_terms() -> frozenset[str]:
 
 def candidate_fit(question: Question, cand: Candidate) -> float:
     """How well a candidate's kind answers the question (0: not at all, 1: exactly what was asked)."""
-    fit = FIT.get(question.answer_type, {}).get(cand.kind, 0.0)
+    fits = DISEASE_FIT if question.focus in DISEASE_NOUNS else FIT.get(question.answer_type, {})
+    asked_place = PLACES_ASKED.get(question.focus)
+    if asked_place == "country" and cand.kind in NAME_KINDS and "country" in place_kinds(cand.text):
+        cand.kind = PLACE_K  # a country by name, whatever the model read it as
+    if question.answer_type == PLACE and cand.kind in NAME_KINDS and WHERE_AFTER.match(cand.sentence.text[cand.end:]):
+        cand.kind = PLACE_K  # "his first visit to Barrow, where he is due to ...": a place, whatever the model read
+    fit = fits.get(cand.kind, 0.0)
     if question.unit and cand.kind in (COUNT, DURATION_K):
         # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.
         fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
@@ -330,11 +446,14 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
         return 0.0
     if cand.kind in NAME_KINDS and _qualifies_asked_name(question, cand):
         fit *= QUALIFIER  # "French President Emmanuel Macron", asked where Macron went: whose president, not where
-    asked_place = PLACES_ASKED.get(question.focus)
     if asked_place and cand.kind == PLACE_K:
         kinds = place_kinds(cand.text)
-        if kinds and asked_place not in kinds:
-            fit *= OTHER_PLACE  # "which nation": not Nara, a city; "which state": not the US, a country
+        # "which nation": not Nara, a city; "which state": not the US, a country. Countries are a
+        # closed list: asked for one, a place in none of the lists ("Capitol") is not one either.
+        if (kinds and asked_place not in kinds) or (asked_place == "country" and not kinds):
+            fit *= OTHER_PLACE
+    if cand.kind in NAME_KINDS and question.focus not in OUTLET_NOUNS and _outlet(cand):
+        fit *= OUTLET_FIT
     measure = MEASURE_KINDS.get(question.measure)
     if measure and cand.kind in (COUNT, MONEY, PERCENT):
         fit = 1.0 if cand.kind == measure else fit * OTHER_MEASURE  # "what percentage": "38%", not "2,000 people"
@@ -349,6 +468,17 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
             and not ASKS_TIME_SINCE.search(question.text):
         fit *= TIME_SINCE_FIT  # "the first talks in three years" is how long since, not how long they lasted
     return fit
+
+
+def _outlet(cand: Candidate) -> bool:
+    """The candidate is the outlet that published its own article ("CNN" in a CNN story)."""
+    passage = cand.sentence.passage
+    outlets = {(passage.publisher or "").lower()}
+    host = re.match(r"https?://(?:www\.|edition\.|amp\.)?([^./]+)\.", passage.url or "")
+    if host:
+        outlets.add(host.group(1).lower())
+    text = cand.text.lower()
+    return text in outlets or text.replace(" ", "") in outlets
 
 
 def _qualifies_asked_name(question: Question, cand: Candidate) -> bool:
@@ -401,6 +531,11 @@ def candidates(sentence: Sentence, question: Question) -> list[Candidate]:
     for m in FRACTION.finditer(text):
         out.append(Candidate(m.group(), PERCENT, sentence, m.start(), m.end()))
         taken.append(m.span())
+    if question.focus in DISEASE_NOUNS:
+        for m in DISEASE_EXPR.finditer(text):
+            if not set(terms(m.group())) <= set(question.terms):
+                out.append(Candidate(m.group(), DISEASE, sentence, m.start(), m.end()))
+                taken.append(m.span())
     for m in NUMBER_EXPR.finditer(text):
         cand = _number(m, sentence, asked)
         if cand and not any(s < cand.end and cand.start < e for s, e in taken):
@@ -441,6 +576,7 @@ def _labelled(sentence: Sentence, entities: list[Entity], found: list[Candidate]
             cand.label = entity.label
             if cand.rule_kind in NAME_KINDS:
                 cand.kind = kind
+                _widen(cand, entity, question)
         if covered:
             continue
         start, end = _trimmed(sentence.text, entity.start, entity.end)
@@ -450,6 +586,17 @@ def _labelled(sentence: Sentence, entities: list[Entity], found: list[Candidate]
             continue
         extra.append(Candidate(span, kind, sentence, start, end, label=entity.label))
     return extra
+
+
+def _widen(cand: Candidate, entity: Entity, question: Question) -> None:
+    """A name the rules cut short takes the entity's whole span ("Arabia" -> "Saudi Arabia"), when
+    what it adds is capitalised words that are neither titles nor the question's."""
+    start, end = _trimmed(cand.sentence.text, entity.start, entity.end)
+    if not (start <= cand.start and cand.end <= end) or (start, end) == (cand.start, cand.end):
+        return
+    extra = cand.sentence.text[start : cand.start].split() + cand.sentence.text[cand.end : end].split()
+    if all(w[:1].isupper() and not TITLES.match(w + " ") and normalize_word(w) not in question.asked for w in extra):
+        cand.start, cand.end, cand.text = start, end, cand.sentence.text[start:end]
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -485,10 +632,12 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
         kind = COUNT
     if unit and not pct and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and unit not in stopwords())):
         end = m.end("unit")
-    text = sentence.text[m.start():end].rstrip(" -")
     if normalize_word(num.replace(",", "")) in asked or (num.isalpha() and num.lower() in asked and kind == COUNT):
         return None
-    return Candidate(text, kind, sentence, m.start(), m.start() + len(text))
+    qualifier = QUALIFIED.search(sentence.text[max(0, m.start() - 25) : m.start()])
+    start = m.start() - (len(qualifier.group()) if qualifier else 0)
+    text = sentence.text[start:end].rstrip(" -")
+    return Candidate(text, kind, sentence, start, start + len(text))
 
 
 def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -518,7 +667,8 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
             tokens = tokens[i + 1 :]
             break
     # Sentence-openers, titles, nationalities and the question's own words around a name are not the answer.
-    while tokens and (_filler(tokens[0]) or _name_tokens(tokens[0]) <= asked or TITLES.match(tokens[0] + " ")):
+    while tokens and not _place_starts(tokens) and (
+            _filler(tokens[0]) or _name_tokens(tokens[0]) <= asked or TITLES.match(tokens[0] + " ")):
         lead += len(tokens[0]) + 1
         tokens = tokens[1:]
     while tokens and (_filler(tokens[-1]) or _name_tokens(tokens[-1]) <= asked):
@@ -540,6 +690,13 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
     if following and normalize_word(following.group(1)) in topic_nouns:
         return None
     return Candidate(name, _name_kind(text, begin, begin + len(name), name), sentence, begin, begin + len(name))
+
+
+def _place_starts(tokens: list[str]) -> bool:
+    """The tokens begin with a known place of two or three words ("Saudi Arabia", "South Korea"):
+    its first word is part of the name, not a filler before it."""
+    return any(" ".join(tokens[:n]).lower() in PLACES or " ".join(tokens[:n]).lower() in countries()
+               for n in (2, 3) if len(tokens) >= n)
 
 
 def _filler(token: str) -> bool:
@@ -633,5 +790,5 @@ def _agreement(group: list[Candidate]) -> float:
     return ranked[0] + AGREEMENT * sum(score / rank for rank, score in enumerate(ranked[1:], 1))
 
 
-__all__ = ["AnswerGroup", "Candidate", "ENTITY_KINDS", "FIT", "answer_groups", "answer_key", "candidate_fit", "candidates", "proximity",
+__all__ = ["ASKS_NOW", "AnswerGroup", "Candidate", "article_age", "ENTITY_KINDS", "FIT", "answer_groups", "answer_key", "candidate_fit", "candidates", "proximity",
            "question_cues", "recognise", "word_stems"]

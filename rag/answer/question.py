@@ -65,6 +65,14 @@ PLACE_NOUNS = {
     "continent", "capital", "island", "county", "district", "place", "location", "site", "area", "territory",
     "port", "park", "neighbourhood", "neighborhood", "venue", "airport", "border",
 }
+# "Which virus", "what disease": a disease's name, which no entity label gives (rag/answer/direct.py).
+DISEASE_NOUNS = {"virus", "disease", "illness", "infection", "bacterium", "bacteria", "pathogen", "variant", "strain",
+                 "flu", "fungus", "sickness", "outbreak", "epidemic", "pandemic"}
+# "Which film", "what song": a title (rag/answer/direct.py fits titles first for a NAME).
+WORK_NOUNS = {"film", "movie", "song", "album", "book", "novel", "show", "series", "play", "musical", "documentary",
+              "game", "painting", "opera", "single", "track", "podcast", "drama", "sitcom", "memoir", "franchise"}
+# "Which newspaper": an outlet may answer, which otherwise is only who reported the story.
+OUTLET_NOUNS = {"newspaper", "network", "broadcaster", "outlet", "publication", "channel", "magazine", "paper", "station"}
 DATE_NOUNS = {"year", "day", "date", "month", "time", "decade", "century", "weekday", "season"}
 NUMBER_NOUNS = {"percentage", "percent", "proportion", "share", "fraction", "number", "amount", "sum", "total", "figure",
                 "rate", "price", "cost", "magnitude", "age", "score", "temperature", "size", "height", "speed"}
@@ -242,7 +250,7 @@ _SKIP = {"the", "a", "an", "former", "new", "current", "recent", "other", "two",
 _AUX = {"did", "does", "do", "is", "are", "was", "were", "has", "have", "had", "happened", "will", "would", "can",
         "could", "should", "about"}
 # The phrase after "which"/"what" ends at a verb or a preposition: "what animal over 600 years ago".
-_PHRASE_END = _AUX | {"of", "over", "in", "on", "at", "to", "for", "from", "with", "by", "that", "who", "which", "and", "or"}
+_PHRASE_END = _AUX | {"this", "last", "next", "of", "over", "in", "on", "at", "to", "for", "from", "with", "by", "that", "who", "which", "and", "or"}
 # Nouns that ask for an account, not a name: "what role has Witkoff played", "which measure did they leave out".
 DESCRIPTION_NOUNS = {"role", "reason", "impact", "effect", "result", "demand", "measure", "step", "action", "sanction",
                      "pressure", "threat", "problem", "issue", "risk", "change", "message", "warning", "plan", "proposal",
@@ -273,6 +281,12 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
         if singular in DESCRIPTION_NOUNS or word in DESCRIPTION_NOUNS:
             found, last = (NONE, singular), min(last, i + 2)
             continue
+        if word in WORK_NOUNS or singular in WORK_NOUNS:
+            found, last = (NAME, singular if singular in WORK_NOUNS else word), min(last, i + 2)
+            continue
+        if word in DISEASE_NOUNS or singular in DISEASE_NOUNS:
+            found, last = (NAME, word if word in DISEASE_NOUNS else singular), min(last, i + 2)
+            continue
         for kind, nouns in ((DATE, DATE_NOUNS), (NUMBER, NUMBER_NOUNS), (PLACE, PLACE_NOUNS),
                             (ORGANISATION, ORGANISATION_NOUNS), (PERSON, PERSON_NOUNS)):
             if word in nouns or singular in nouns:
@@ -285,4 +299,4 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
     return found
 
 
-__all__ = ["Question", "analyse", "SPEECH_QUESTION", "TIME_EXPRESSION", "PERSON", "ORGANISATION", "PLACE", "DATE", "NUMBER", "DURATION", "NAME", "NONE"]
+__all__ = ["DISEASE_NOUNS", "OUTLET_NOUNS", "Question", "analyse", "SPEECH_QUESTION", "TIME_EXPRESSION", "PERSON", "ORGANISATION", "PLACE", "DATE", "NUMBER", "DURATION", "NAME", "NONE"]

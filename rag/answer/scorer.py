@@ -19,6 +19,7 @@ Two models ship: one for candidates read by the entity model, one for the rules 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answer.direct import ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups
+from rag.answer.direct import ASKS_NOW, ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups, article_age
 from rag.answer.linear import Model, shipped
 from rag.answer.question import DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
 from rag.answer.ranking import POOL
 from rag.answer.support import Sentence, Support
+from rag.retrieval.dates import time_window
 from rag.retrieval.stats import CorpusStats
 from rag.text import normalize_word, terms, words
 
@@ -58,6 +60,14 @@ FEATURES = (
     "headlines",  # headlines naming it among the articles of the ranked sentences (log)
     "coverage",  # the best share of the question's weighted terms in a sentence naming it
     "rarity",  # IDF of its commonest word over the corpus's (log of the chunk count): the topic every article names is rarely the answer
+    "age",  # days from its newest article to `as_of` (log, over a year's): this week's news or background
+    "first_seen",  # the same for its oldest article: how long it has been in the news
+    "newer_elsewhere",  # how much newer the newest article of any candidate is than its own (log days)
+    "superseded",  # a newer article states another answer of the same kind for the same thing
+    "asks_now",  # the question says "this week", "latest", "new", "now" ...
+    "age_now",  # age when the question asks about now (0 otherwise)
+    "in_window",  # an article naming it falls in the days the question names ("this week": the 7 days to `as_of`)
+    "dated",  # its articles' dates are known
     *(f"asks_{t}" for t in TYPES),  # the asked type
 )
 _BARE_DAY = re.compile(rf"(?:on )?(?:{WEEKDAYS}|{MONTHS})", re.I)
@@ -96,6 +106,9 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
     asks = [float(question.answer_type == t) for t in TYPES]
     headlines = {s.doc_id: s.passage.title or "" for s in support.sentences[:POOL]}
     rows = np.zeros((len(groups), len(FEATURES)))
+    asks_now = float(bool(ASKS_NOW.search(question.text)))
+    window = time_window(question.text, support.as_of)
+    newest = min((g.newest for g in groups if g.newest is not None), default=None)
     for i, group in enumerate(groups):
         lead = group.lead
         best_other = max((g.weight for j, g in enumerate(groups) if j != i), default=0.0)
@@ -123,9 +136,27 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
             math.log1p(sum(_names(title, lead.text) for title in headlines.values())),
             max(c.sentence.lexical for c in group.candidates),
             _rarity(lead.text, support.stats),
+            _days(group.newest),
+            _days(group.oldest),
+            math.log1p(group.newest - newest) / YEAR_LOG if group.newest is not None and newest is not None else 0.0,
+            float(group.superseded),
+            asks_now,
+            asks_now * _days(group.newest),
+            float(window is not None and support.as_of is not None and any(
+                (age := article_age(c.sentence, support.as_of)) is not None
+                and window[0] <= support.as_of - dt.timedelta(days=age) <= window[1] for c in group.candidates)),
+            float(group.newest is not None),
             *asks,
         )
     return rows
+
+
+YEAR_LOG = math.log1p(365)
+
+
+def _days(age: int | None) -> float:
+    """An article's age as a feature: log days over a year's, at most 1; 0.5 when unknown."""
+    return 0.5 if age is None else min(1.0, math.log1p(age) / YEAR_LOG)
 
 
 def _rarity(name: str, stats: CorpusStats | None) -> float:

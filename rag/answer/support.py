@@ -9,6 +9,7 @@ Corpus-wide figures (IDF, known terms, outlet names) come in as a `CorpusStats` 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,6 +49,7 @@ class Support:
 
     missing_names: list[str] = field(default_factory=list)  # the capitalised ones among `missing`
     stats: CorpusStats | None = None  # the corpus figures the sentences were scored with (how rare a name is)
+    as_of: dt.date | None = None  # the day the question is asked: how old each article is (rag/answer/direct.py)
 
     @property
     def answerable(self) -> bool:

@@ -57,11 +57,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rag.text import MARKER
 from rag.errors import RagError
-from rag.evals.stats import fmt, mean, percentile, wilson
+from rag.evals.stats import fmt, mean, percentile, reliability, wilson
 
 WINDOW_DAYS = 14
 TOP_K = 5
@@ -394,8 +395,8 @@ class QuestionResult:
     product: SystemResult
     product_top5: SystemResult  # the product's own retrieval, passage texts, k=5 and k=20
     product_top20: SystemResult
-    dense: SystemResult
-    bm25: SystemResult
+    dense: SystemResult | None  # None when the llama-index baselines were left out
+    bm25: SystemResult | None
     readings: dict[str, Reading] = field(default_factory=dict)  # product and peers: what a user reads
     failure: str | None = None
     error: str | None = None
@@ -438,6 +439,8 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
         ("llama-index dense top-5", lambda r: r.dense, "retrieved nodes (5)"),
         ("BM25 top-5", lambda r: r.bm25, "retrieved nodes (5)"),
     ):
+        if any(get(r) is None for r in results):
+            continue  # the llama-index baselines were left out
         hit = (lambda r: get(r).hit_at_2) if name.endswith("top-2") else (lambda r: get(r).hit)
         tokens = [get(r).evidence_tokens for r in results]
         if name.endswith("top-2"):
@@ -479,6 +482,10 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
             "short_right_interval": wilson(right, len(shown)),
             # The calibrated confidence of the shown answers, to set beside how often they were right.
             "short_confidence_when_shown": mean([g.short_confidence for g in shown if g.short_confidence is not None]),
+            # Does a shown answer's confidence mean what it says: per confidence bin, how often right.
+            **dict(zip(("short_reliability", "short_ece"), reliability(
+                [g.short_confidence for g in shown if g.short_confidence is not None],
+                [g.short_f1 >= RIGHT_F1 for g in shown if g.short_confidence is not None]))),
             "chars_median": percentile([g.chars for g in got], 50),
             "answer_in_citations_5": mean([g.in_citations for g in got]),
             "declined": mean([g.declined for g in got]),
@@ -531,7 +538,14 @@ def markdown(summary: dict, meta: dict, results: list[QuestionResult]) -> str:
             low, high = row["short_right_interval"]
             lines += ["", f"{name}: short answers shown for {row['short_shown_count']} questions, right for {row['short_right_count']} "
                           f"(95% interval {fmt(low, 'pct')}-{fmt(high, 'pct')}); their mean confidence "
-                          f"{fmt(row['short_confidence_when_shown'], 'score')}."]
+                          f"{fmt(row['short_confidence_when_shown'], 'score')}; expected calibration error "
+                          f"{fmt(row['short_ece'], 'score')}."]
+            if row["short_reliability"]:
+                lines += ["", "| confidence | " + " | ".join(f"{b['low']:.1f}-{b['high']:.1f}" for b in row["short_reliability"]) + " |",
+                          "|---|" + "---:|" * len(row["short_reliability"]),
+                          "| shown | " + " | ".join(str(b["count"]) for b in row["short_reliability"]) + " |",
+                          "| mean confidence | " + " | ".join(f"{b['confidence']:.2f}" for b in row["short_reliability"]) + " |",
+                          "| right | " + " | ".join(fmt(b["right"], "pct") for b in row["short_reliability"]) + " |"]
     lines += [
         "",
         "Evidence (what each system cites or retrieves):",
@@ -611,24 +625,62 @@ def _retrieved(retriever, question: str) -> tuple[list, float]:
     return nodes, (time.perf_counter() - started) * 1000
 
 
-def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int | None = None,
+def _paths(value: str | Path | list) -> list[Path]:
+    return [Path(p) for p in value] if isinstance(value, (list, tuple)) else [Path(value)]
+
+
+def in_split(question: dict, split_file: str | Path, name: str) -> bool:
+    """Whether a question's date falls in one of the date ranges of split `name` (a JSON object
+    of names to [first, last] ISO date pairs, as benchmarks/split.json)."""
+    day = parse_date(question.get("date"))
+    ranges = json.loads(Path(split_file).read_text()).get(name)
+    if ranges is None:
+        raise RagError(f"No split {name!r} in {split_file}.")
+    return day is not None and any(dt.date.fromisoformat(lo) <= day <= dt.date.fromisoformat(hi) for lo, hi in ranges)
+
+
+def _held_share(question: dict, documents: list[dict], held: set[str], days: int = WINDOW_DAYS) -> float:
+    """The share of a question's window (the articles of the `days` up to its date) in `held`."""
+    day = parse_date(question.get("date"))
+    window = [d["id"] for d in documents
+              if day and (published := parse_date(d.get("published"))) and 0 <= (day - published).days <= days]
+    return sum(i in held for i in window) / len(window) if window else 0.0
+
+
+def run_bench(documents_path: str | Path | list, questions_path: str | Path | list, limit: int | None = None,
               index_dir: str | Path | None = None, out: str | Path = "benchmarks/results", log=print, skip: int = 0,
-              use_as_of: bool = True) -> dict:
+              use_as_of: bool = True, split: str | None = None, split_file: str | Path = "benchmarks/split.json",
+              baselines: bool = True, as_indexed: float | None = None) -> dict:
     """Run the benchmark; write `<out>/bench-n<N>.md` and `.json`; return the summary. With
-    `use_as_of` the product is asked each question as of its date (else as of today)."""
+    `use_as_of` the product is asked each question as of its date (else as of today). Several
+    question and document files are read together (a document id seen twice keeps its first
+    record); `split` keeps the questions dated in that split of `split_file` (and only their
+    articles); `baselines=False` leaves out the llama-index retrievers (which embed every article
+    a second time), keeping the product and the plain extractive peers. `as_indexed` (a share)
+    asks over the kept `index_dir` as it stands, without indexing (a snapshot of an index still
+    being built): only the questions for which it holds at least that share of their window's
+    articles, and only its articles for every system."""
     from rag.ingest.chunking import count_tokens
     from rag.config import Config
     from rag.service import Service
 
     run_started = time.perf_counter()
-    questions = [q for q in read_jsonl(questions_path) if q.get("question") and q.get("answers")]
+    questions = [q for path in _paths(questions_path) for q in read_jsonl(path) if q.get("question") and q.get("answers")]
+    if split:
+        questions = [q for q in questions if in_split(q, split_file, split)]
     questions = questions[skip:]
     if limit:
         questions = questions[:limit]
     if not questions:
         raise RagError(f"No usable questions in {questions_path} (each needs 'question' and 'answers').")
-    all_docs = [d for d in read_jsonl(documents_path) if d.get("id") and (d.get("text") or "").strip()]
-    documents, how = select_slice(all_docs, questions) if limit or skip else (all_docs, "all documents")
+    seen: set[str] = set()
+    all_docs = []
+    for path in _paths(documents_path):
+        for d in read_jsonl(path):
+            if d.get("id") and (d.get("text") or "").strip() and d["id"] not in seen:
+                seen.add(d["id"])
+                all_docs.append(d)
+    documents, how = select_slice(all_docs, questions) if limit or skip or split else (all_docs, "all documents")
     if not documents:
         raise RagError("The document slice is empty.")
     log(f"{len(questions)} questions; {len(documents)} of {len(all_docs)} documents ({how}); peak RSS {peak_rss_mb():.0f} MB")
@@ -642,14 +694,24 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
         service = Service(config)
 
         # Product indexing.
-        summary = service.index()
+        if as_indexed is None:
+            summary = service.index()
+        else:
+            held = set(service.search_index.documents)
+            questions = [q for q in questions if _held_share(q, documents, held) >= as_indexed]
+            documents = [d for d in documents if d["id"] in held]
+            if not questions:
+                raise RagError(f"No question has {as_indexed:.0%} of its articles in {index_dir}.")
+            how += f"; as indexed: the {len(documents)} of them in the index, {len(questions)} questions holding {as_indexed:.0%} of theirs"
+            log(f"as indexed: {len(documents)} articles, {len(questions)} questions")
+            summary = SimpleNamespace(documents=len(documents), chunks=service.search_index.stats.chunks, seconds=0.0, embedded_chunks=0)
         search = service.search_index
         cleaned = {doc_id: normalize(doc.title + "\n" + doc.text) for doc_id, doc in search.documents.items()}
         product_tokens = sum(count_tokens(doc.text) for doc in search.documents.values())
         indexing = {
             "product": {
                 "documents": summary.documents, "chunks": summary.chunks, "tokens": product_tokens,
-                "seconds": summary.seconds, "tokens_per_s": product_tokens / max(summary.seconds, 1e-9),
+                "seconds": summary.seconds, "tokens_per_s": product_tokens / summary.seconds if summary.seconds else 0.0,
                 "embedded_chunks": summary.embedded_chunks,
             }
         }
@@ -657,12 +719,13 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
             f"in {summary.seconds:.1f} s ({indexing['product']['tokens_per_s']:,.0f} tokens/s; {summary.embedded_chunks} chunks embedded); peak RSS {peak_rss_mb():.0f} MB")
 
         # Baselines, with the same embedding model instance.
-        base = build_baselines(documents, service.embedder)
-        indexing["llama-index default (SentenceSplitter 1024/200, dense)"] = {
-            "documents": len(documents), "chunks": base.nodes, "tokens": base.tokens,
-            "seconds": base.seconds, "tokens_per_s": base.tokens / max(base.seconds, 1e-9),
-        }
-        log(f"llama-index index: {base.nodes} nodes, {base.tokens:,} tokens in {base.seconds:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
+        base = build_baselines(documents, service.embedder) if baselines else None
+        if base is not None:
+            indexing["llama-index default (SentenceSplitter 1024/200, dense)"] = {
+                "documents": len(documents), "chunks": base.nodes, "tokens": base.tokens,
+                "seconds": base.seconds, "tokens_per_s": base.tokens / max(base.seconds, 1e-9),
+            }
+            log(f"llama-index index: {base.nodes} nodes, {base.tokens:,} tokens in {base.seconds:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
         peers = Peers(documents)
         log(f"peers: {len(peers.sentences):,} sentences, {len(peers.chunks):,} chunks")
 
@@ -707,16 +770,18 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
                     text = "\n".join(sentences[:k])
                     readings[f"{variant} K={k}"] = reading(text, answers, contains_answer(text, answers), False, ms)
 
-            nodes, dense_ms = _retrieved(base.dense, question)
-            texts = [nw.node.get_content() for nw in nodes]
-            dense = SystemResult(
-                any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]), dense_ms,
-                [nw.node.ref_doc_id or "" for nw in nodes], hit_at_2=any(contains_answer(t, answers) for t in texts[:2]),
-            )
-            nodes, bm25_ms = _retrieved(base.bm25, question)
-            texts = [nw.node.get_content() for nw in nodes]
-            bm25 = SystemResult(any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]),
-                                bm25_ms, [nw.node.ref_doc_id or "" for nw in nodes])
+            dense = bm25 = None
+            if base is not None:
+                nodes, dense_ms = _retrieved(base.dense, question)
+                texts = [nw.node.get_content() for nw in nodes]
+                dense = SystemResult(
+                    any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]), dense_ms,
+                    [nw.node.ref_doc_id or "" for nw in nodes], hit_at_2=any(contains_answer(t, answers) for t in texts[:2]),
+                )
+                nodes, bm25_ms = _retrieved(base.bm25, question)
+                texts = [nw.node.get_content() for nw in nodes]
+                bm25 = SystemResult(any(contains_answer(t, answers) for t in texts[:TOP_K]), sum(count_tokens(t) for t in texts[:TOP_K]),
+                                    bm25_ms, [nw.node.ref_doc_id or "" for nw in nodes])
             r = QuestionResult(
                 id=str(q.get("id", n)), question=question, answers=answers, in_slice=in_slice, in_cleaned=in_cleaned,
                 product_answer=answer_text, product_answerable=answerable, product_citations=cites,
@@ -734,7 +799,8 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
 
     summary_data = summarize(results)
     meta = {
-        "documents_file": str(documents_path), "questions_file": str(questions_path), "limit": limit, "skip": skip,
+        "documents_file": " ".join(map(str, _paths(documents_path))), "questions_file": " ".join(map(str, _paths(questions_path))),
+        "split": split, "limit": limit, "skip": skip, "as_indexed": as_indexed,
         "documents": len(documents), "documents_total": len(all_docs), "slice": how, "window_days": WINDOW_DAYS,
         "mode": service.mode, "top_k": TOP_K, "indexing": indexing,
         "as_of": "each question's date" if use_as_of else "today (--without-as-of)",
@@ -744,7 +810,7 @@ def run_bench(documents_path: str | Path, questions_path: str | Path, limit: int
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-n{len(questions)}" + (f"-from{skip}" if skip else "")
+    stem = f"bench-n{len(questions)}" + (f"-{split}" if split else "") + (f"-from{skip}" if skip else "")
     md = markdown(summary_data, meta, results)
     (out / f"{stem}.md").write_text(md, encoding="utf-8")
     (out / f"{stem}.json").write_text(

@@ -45,5 +45,7 @@ def run_eval_cli(args, service: "Service") -> int:
 def run_bench_cli(args) -> int:
     """`python -m rag bench`."""
     run_bench(args.documents, args.questions, limit=args.limit, index_dir=args.index, out=args.out or "benchmarks/results",
-              skip=args.skip, use_as_of=not getattr(args, "without_as_of", False))
+              skip=args.skip, use_as_of=not getattr(args, "without_as_of", False), split=getattr(args, "split", None),
+              split_file=getattr(args, "split_file", "benchmarks/split.json"), baselines=not getattr(args, "no_baselines", False),
+              as_indexed=getattr(args, "as_indexed", None))
     return 0

@@ -27,6 +27,26 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
     return float(centre - half), float(centre + half)
 
 
+def reliability(confidences: list[float], right: list[bool], edges: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+                ) -> tuple[list[dict], float | None]:
+    """Calibration of stated confidences: per bin of confidence (`edges`, the last bin closed),
+    how many, their mean confidence and how often right; and the expected calibration error, the
+    bins' |confidence - right| weighted by their share of all (None for no values)."""
+    bins = []
+    n = len(confidences)
+    ece = 0.0
+    for i, (lo, hi) in enumerate(zip(edges, edges[1:])):
+        last = i == len(edges) - 2
+        inside = [(c, r) for c, r in zip(confidences, right) if lo <= c < hi or (last and c == hi)]
+        if not inside:
+            continue
+        conf = float(np.mean([c for c, _ in inside]))
+        hits = float(np.mean([r for _, r in inside]))
+        bins.append({"low": lo, "high": hi, "count": len(inside), "confidence": conf, "right": hits})
+        ece += len(inside) / n * abs(conf - hits)
+    return bins, (ece if n else None)
+
+
 def fmt(value: float | None, kind: str, digits: int = 0) -> str:
     """A number as a table cell: "-" for `None`; kind "pct" a share as a percentage with `digits`
     decimals, "score" two decimals, any other ("n", "ms") a whole number."""
