@@ -109,8 +109,9 @@ def self_contained_start(doc: Document, start: int, lead: bool) -> int | None:
 
 def select_sentences(support: Support, max_sentences: int, lead: Sentence | None = None,
                      per_article: int = MAX_PER_ARTICLE_OPEN) -> list[list[Sentence]]:
-    """The best sentences, no near-duplicates, at most `per_article` from one article; adjacent ones grouped.
-    `lead`, the sentence holding the short answer, comes first.
+    """The best sentences, no near-duplicates, at most `per_article` from one article, only from
+    articles about what the question asks (`Support.bears_on`); adjacent ones grouped. `lead`, the
+    sentence holding the short answer, comes first.
 
     Returns groups in answer order; each group becomes one citation (a contiguous quote).
     """
@@ -124,7 +125,7 @@ def select_sentences(support: Support, max_sentences: int, lead: Sentence | None
             continue
         if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
             break
-        if per_doc.get(sentence.doc_id, 0) >= per_article:
+        if per_doc.get(sentence.doc_id, 0) >= per_article or not support.bears_on(sentence):
             continue
         sh = shingles(sentence.text)
         if any(jaccard(sh, shingles(other.text)) > 0.5 for other in chosen):
