@@ -77,6 +77,9 @@ class Retrieval:
     # Matching on small chunks keeps retrieval precise; reading the window around a match finds the
     # answer that sits a paragraph away from the words the question shares with the article.
     context_chunks: int = setting(1, "RAG_CONTEXT_CHUNKS", "neighbouring chunks read with a match, each side (0: the chunk alone)", 0, 20)
+    # The first 30 fused candidates ordered again by a model trained on news questions
+    # (rag/retrieval/ordering.py); off, they stay in the order reciprocal-rank fusion gives.
+    passage_ranker: bool = setting(True, "RAG_PASSAGE_RANKER", "order the fused candidates with the trained passage ranker (0: fused order)")
 
 
 @dataclass(frozen=True)
