@@ -40,6 +40,18 @@ MODEL = ROOT / "rag" / "retrieval" / "passage_ranker.json"
 FOLDS = 5
 
 
+def open_service(questions: list[dict], args: argparse.Namespace, index_dir: Path | None = None, **settings):
+    """The product over the questions' articles (`training_service`), or with `--as-is` the index
+    already in the folder as it stands, nothing indexed (a copy of an index still being built)."""
+    index_dir = index_dir or args.index or Path(tempfile.mkdtemp(prefix="ranker-"))
+    if getattr(args, "as_is", False):
+        from rag.config import Config
+        from rag.service import Service
+
+        return Service(Config.from_env().with_(corpus_dir=index_dir / "corpus", index_dir=index_dir / "index", **settings))
+    return training_service(questions, args.documents, index_dir, **settings)
+
+
 def date_blocks(questions: list[dict], folds: int = FOLDS) -> np.ndarray:
     """Each question's fold: the question dates, in order, cut into `folds` runs of whole dates."""
     days = sorted({str(q.get("date")) for q in questions})
@@ -94,14 +106,27 @@ def main() -> int:
     parser.add_argument("--questions", required=True, type=Path, nargs="+")
     parser.add_argument("--index", type=Path, help="folder for the training slice and its index (kept; default: temporary)")
     parser.add_argument("--heldout-index", type=Path, help="folder for the held-out slice and its index: report recall@5 there once")
+    parser.add_argument("--as-is", action="store_true", help="use the indexes in the folders as they are (index nothing)")
+    parser.add_argument("--heldout-only", action="store_true", help="train nothing: report the model in --out on --heldout-index")
+    parser.add_argument("--rows", type=Path, help="keep the collected rows in this .npz file (read back when it exists)")
+    parser.add_argument("--trees", action="store_true", help="also cross-validate boosted trees, for comparison")
     parser.add_argument("--out", type=Path, default=MODEL)
     args = parser.parse_args()
 
+    if args.heldout_only:
+        return heldout_report(args, Model.from_dict(json.loads(args.out.read_text())))
     questions = training_questions(args.questions)
-    service = training_service(questions, args.documents, args.index or Path(tempfile.mkdtemp(prefix="passages-")))
+    service = open_service(questions, args)
     service.search_index.passage_model = None
     started = time.perf_counter()
-    rows, labels = collect(service, questions)
+    if args.rows and args.rows.exists():
+        kept = np.load(args.rows)
+        rows = np.split(kept["x"], kept["cuts"])
+        labels = np.split(kept["y"], kept["cuts"])
+    else:
+        rows, labels = collect(service, questions)
+        if args.rows:
+            np.savez(args.rows, x=np.vstack(rows), y=np.concatenate(labels), cuts=np.cumsum([len(y) for y in labels])[:-1])
     fold = date_blocks(questions)
     print(f"{len(questions)} questions, {sum(len(y) for y in labels)} candidates, answer among them for "
           f"{np.mean([y.any() for y in labels]):.1%}; {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -119,15 +144,15 @@ def main() -> int:
             for i in np.flatnonzero(fold == f):
                 scores[i] = model.probability(rows[i]) if len(rows[i]) else np.zeros(0)
         report[f"pool_top5 {name}"] = head_recall(scores, labels)
-    # Boosted trees for comparison only (the product reads a linear model with numpy).
-    scores = [np.zeros(0)] * len(labels)
-    for f in range(FOLDS):
-        train = [i for i in range(len(labels)) if fold[i] != f and len(rows[i])]
-        gbm = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15)
-        gbm.fit(np.vstack([rows[i] for i in train]), np.concatenate([labels[i] for i in train]))
-        for i in np.flatnonzero(fold == f):
-            scores[i] = gbm.predict_proba(rows[i])[:, 1] if len(rows[i]) else np.zeros(0)
-    report["pool_top5 boosted trees"] = head_recall(scores, labels)
+    if args.trees:  # for comparison only: the product reads a linear model with numpy
+        scores = [np.zeros(0)] * len(labels)
+        for f in range(FOLDS):
+            train = [i for i in range(len(labels)) if fold[i] != f and len(rows[i])]
+            gbm = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15)
+            gbm.fit(np.vstack([rows[i] for i in train]), np.concatenate([labels[i] for i in train]))
+            for i in np.flatnonzero(fold == f):
+                scores[i] = gbm.predict_proba(rows[i])[:, 1] if len(rows[i]) else np.zeros(0)
+        report["pool_top5 boosted trees"] = head_recall(scores, labels)
     for key, value in report.items():
         print(f"{key}: {value}", file=sys.stderr)
 
@@ -154,13 +179,18 @@ def main() -> int:
     ) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
 
-    if args.heldout_index:
-        heldout = split_questions(args.questions, "heldout")
-        other = training_service(heldout, args.documents, args.heldout_index)
-        result = {"questions": len(heldout), "fused": float(np.mean(recall(other, heldout, None))),
-                  "ranker": float(np.mean(recall(other, heldout, model)))}
-        print(f"held out recall@5: {result}", file=sys.stderr)
-        print(json.dumps(result))
+    return heldout_report(args, model) if args.heldout_index else 0
+
+
+def heldout_report(args: argparse.Namespace, model: Model) -> int:
+    """Recall@5 on the held-out dates, fused order and `model`, on the same questions and index."""
+    heldout = split_questions(args.questions, "heldout")
+    other = open_service(heldout, args, args.heldout_index)
+    fused, ranked = recall(other, heldout, None), recall(other, heldout, model)
+    result = {"questions": len(heldout), "fused": float(np.mean(fused)), "ranker": float(np.mean(ranked)),
+              "gained": int(sum(b and not a for a, b in zip(fused, ranked))), "lost": int(sum(a and not b for a, b in zip(fused, ranked)))}
+    print(f"held out recall@5: {result}", file=sys.stderr)
+    print(json.dumps(result))
     return 0
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training import training_questions, training_service  # noqa: E402
+from passages import open_service  # noqa: E402
+from training import training_questions  # noqa: E402
 
 import rag.answer.support as support_module  # noqa: E402
 from rag.answer.extractive import compose  # noqa: E402
@@ -46,10 +46,11 @@ def main() -> int:
     parser.add_argument("--documents", required=True, type=Path, nargs="+")
     parser.add_argument("--questions", required=True, type=Path, nargs="+")
     parser.add_argument("--index", type=Path)
+    parser.add_argument("--as-is", action="store_true", help="use the index in --index as it is (index nothing)")
     args = parser.parse_args()
 
     questions = training_questions(args.questions)
-    service = training_service(questions, args.documents, args.index or Path(tempfile.mkdtemp(prefix="support-")))
+    service = open_service(questions, args)
     documents = service.search_index.documents
     answering = service.config.answering
     records = []

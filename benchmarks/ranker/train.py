@@ -20,28 +20,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from passages import date_blocks  # noqa: E402
-from training import ROOT, SPLIT, TOP_K, training_questions, training_service  # noqa: E402
+from passages import date_blocks, open_service  # noqa: E402
+from training import ROOT, SPLIT, TOP_K, training_questions  # noqa: E402
 
 from rag.answer.linear import Model  # noqa: E402
 from rag.answer.question import analyse  # noqa: E402
-from rag.answer.ranking import FEATURES, POOL, features  # noqa: E402
+from rag.answer.ranking import FEATURES, POOL, features, shipped_model  # noqa: E402
 from rag.evals.bench import contains_answer, parse_date  # noqa: E402
 
 MODEL = ROOT / "rag" / "answer" / "ranker.json"
 
 
-def collect(questions: list[dict], documents_paths: list[Path], index_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def collect(questions: list[dict], args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows, labels, question numbers (for grouping) and date blocks (folds), over the training questions."""
     # The ranker orders sentences before any entity is read, so it learns without them.
-    service = training_service(questions, documents_paths, index_dir, ranker=False, short_answer=False)
+    service = open_service(questions, args, ranker=False, short_answer=False)
     blocks = date_blocks(questions)
     rows, labels, groups, folds = [], [], [], []
     for n, q in enumerate(questions):
@@ -91,16 +90,19 @@ def main() -> int:
     parser.add_argument("--documents", required=True, type=Path, nargs="+")
     parser.add_argument("--questions", required=True, type=Path, nargs="+")
     parser.add_argument("--index", type=Path, help="folder for the slice and its index (kept; default: temporary)")
+    parser.add_argument("--as-is", action="store_true", help="use the index in --index as it is (index nothing)")
     parser.add_argument("--out", type=Path, default=MODEL)
     args = parser.parse_args()
 
     questions = training_questions(args.questions)
-    index_dir = args.index or Path(tempfile.mkdtemp(prefix="ranker-"))
-    x, y, groups, folds = collect(questions, args.documents, index_dir)
+    x, y, groups, folds = collect(questions, args)
     print(f"{len(y)} sentences, {y.sum()} holding an answer, {len(np.unique(groups))} questions", file=sys.stderr)
 
     hand = reader_metrics(x[:, FEATURES.index("score")], y, groups)
     print(f"hand-made score: {hand}", file=sys.stderr)
+    shipped = shipped_model()
+    if shipped is not None:  # the weights in the repository, trained before: not cross-validated here
+        print(f"shipped model: {reader_metrics(shipped.probability(x), y, groups)}", file=sys.stderr)
     candidates = {
         f"logistic C={c}": (lambda c=c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000)))
         for c in (0.01, 0.1, 1.0)

@@ -337,7 +337,7 @@ class SearchIndex:
                 text=pool.found[cid][0].text, title=pool.found[cid][1].title or "", doc_id=pool.found[cid][0].doc_id,
                 fused=pool.fused[cid], dense=similarity.get(cid, 0.0), dense_rank=pool.dense_ranks.get(cid),
                 bm25=pool.bm25.get(cid, 0.0), bm25_rank=pool.bm25_ranks.get(cid), published=_day(pool.found[cid][1].day),
-                in_window=cid in pool.windowed,
+                in_window=cid in pool.windowed, start=pool.found[cid][0].start,
             )
             for cid in head
         ]
