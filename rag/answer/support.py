@@ -62,7 +62,7 @@ class Support:
     # Each article's share of the question's weighted terms over all its retrieved text: a
     # supporting sentence comes from an article about what the question asks (`bears_on`).
     doc_coverage: dict[str, float] = field(default_factory=dict)
-    # "What did X say about Y": whether a sentence reports X speaking in a passage about Y (None
+    # "What did X say about Y": whether a sentence reports X speaking in an article about Y (None
     # when the question asks for no one's words, or names its speaker only by a pronoun).
     speaker_found: bool | None = None
 
@@ -204,11 +204,13 @@ def named_sources(question: Question, stats: CorpusStats) -> tuple[set[str], set
     return named_terms, named_docs
 
 
-def speaker_reported(question: Question, passages: list[Passage], stats: CorpusStats) -> bool | None:
+def speaker_reported(question: Question, read: list[tuple[str, str, set[str]]], doc_terms: dict[str, set[str]],
+                     stats: CorpusStats) -> bool | None:
     """For "what did X say (about Y)": whether some retrieved sentence reports X speaking (X's
-    rarest word in a sentence that quotes or reports speech) in a passage that mentions Y. None
-    when the question asks for no one's words or names the speaker only by a pronoun (a
-    follow-up: the earlier turn says who)."""
+    rarest word in a sentence that quotes or reports speech) in an article that mentions Y.
+    `read` holds each sentence's article, text and terms, `doc_terms` each article's retrieved
+    terms. None when the question asks for no one's words or names the speaker only by a pronoun
+    (a follow-up: the earlier turn says who)."""
     match = SPEECH_ASK.search(question.text) if question.wants_speech else None
     if match is None or any(normalize_word(w) in PRONOUNS for w in words(match["speaker"])):
         return None
@@ -217,15 +219,8 @@ def speaker_reported(question: Question, passages: list[Passage], stats: CorpusS
         return None
     key = max(speaker, key=stats.idf)
     topic = set(terms(match["topic"] or ""))
-    for passage in passages:
-        present = set(terms(passage.text)) | set(terms(passage.title or ""))
-        if key not in present or (topic and not topic & present):
-            continue
-        for start, end in sentence_spans(passage.text, passage.start):
-            text = passage.text[start - passage.start : end - passage.start]
-            if REPORTS_SPEECH.search(text) and key in terms(text):
-                return True
-    return False
+    return any(key in present and (not topic or topic & doc_terms[doc]) and REPORTS_SPEECH.search(text)
+               for doc, text, present in read)
 
 
 def score_sentences(question: Question, passages: list[Passage], stats: CorpusStats) -> Support:
@@ -238,12 +233,12 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
     support = Support(missing=missing, missing_names=[m for m in missing if normalize_word(m) in question.capitalised],
                       named_docs=named_docs, stats=stats)
     support.closeness = max((p.dense for p in passages), default=0.0)
-    support.speaker_found = speaker_reported(question, passages, stats)
     parts = _parts(question, weights)
     seen: set[tuple[str, int]] = set()
-    doc_terms: dict[str, set[str]] = {}
+    doc_terms: dict[str, set[str]] = {}  # each article's terms in its headline and retrieved sentences
+    read: list[tuple[str, str, set[str]]] = []
     for rank, passage in enumerate(passages):
-        doc_terms.setdefault(passage.doc_id, set(terms(passage.title or ""))).update(terms(passage.text))
+        known = doc_terms.setdefault(passage.doc_id, set(terms(passage.title or "")))
         previous_lexical = 0.0
         for start, end in sentence_spans(passage.text, passage.start):
             if (passage.doc_id, start) in seen:
@@ -254,6 +249,8 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
                 previous_lexical = 0.0
                 continue
             present = set(terms(text))
+            known |= present
+            read.append((passage.doc_id, text, present))
             lexical = sum(w for t, w in weights.items() if t in present) / total
             for part, part_total in parts:
                 share = sum(w for t, w in part.items() if t in present) / part_total
@@ -273,6 +270,7 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
     support.sentences.sort(key=lambda s: s.score, reverse=True)
     support.coverage = max((s.lexical for s in support.sentences), default=0.0)
     support.doc_coverage = {doc: sum(w for t, w in weights.items() if t in present) / total for doc, present in doc_terms.items()}
+    support.speaker_found = speaker_reported(question, read, doc_terms, stats)
     return support
 
 
