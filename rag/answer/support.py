@@ -62,6 +62,7 @@ class Support:
     # Each article's share of the question's weighted terms over all its retrieved text: a
     # supporting sentence comes from an article about what the question asks (`bears_on`).
     doc_coverage: dict[str, float] = field(default_factory=dict)
+    doc_names: dict[str, frozenset[str]] = field(default_factory=dict)  # the question's names each article holds
     # "What did X say about Y": whether a sentence reports X speaking in an article about Y (None
     # when the question asks for no one's words, or names its speaker only by a pronoun).
     speaker_found: bool | None = None
@@ -85,12 +86,19 @@ class Support:
             return False
         return clear or (self.coverage >= MIN_COVERAGE and self.closeness >= MIN_CLOSENESS)
 
-    def bears_on(self, sentence: "Sentence") -> bool:
-        """Whether `sentence` comes from an article about what the question asks: one covering
-        at least `ARTICLE_SHARE` of what the best-covering article covers. A sentence of an
-        unrelated story that shares a frame word or two ("timetable", "cut", "budget") does not."""
-        best = max(self.doc_coverage.values(), default=0.0)
-        return self.doc_coverage.get(sentence.doc_id, best) >= ARTICLE_SHARE * best
+    def bears_on(self, sentence: "Sentence", one_fact: bool) -> bool:
+        """Whether `sentence` comes from an article about what the question asks: one naming every
+        name of the question that the best-covering article names, and, for a question after one
+        fact (`one_fact`: a name, number or date), covering at least `ARTICLE_SHARE` of what that
+        article covers. A sentence of an unrelated story that shares a frame word or two
+        ("timetable", "cut", "budget") does not; an open question ("what sanctions are
+        discussed") keeps other outlets' accounts, which use other words."""
+        if not self.doc_coverage:
+            return True
+        best_doc = max(self.doc_coverage, key=self.doc_coverage.get)
+        if not self.doc_names.get(best_doc, frozenset()) <= self.doc_names.get(sentence.doc_id, frozenset()):
+            return False
+        return not one_fact or self.doc_coverage.get(sentence.doc_id, 0.0) >= ARTICLE_SHARE * self.doc_coverage[best_doc]
 
 
 @dataclass
@@ -206,20 +214,22 @@ def named_sources(question: Question, stats: CorpusStats) -> tuple[set[str], set
 
 def speaker_reported(question: Question, read: list[tuple[str, str, set[str]]], doc_terms: dict[str, set[str]],
                      stats: CorpusStats) -> bool | None:
-    """For "what did X say (about Y)": whether some retrieved sentence reports X speaking (X's
-    rarest word in a sentence that quotes or reports speech) in an article that mentions Y.
+    """For "what did X say (about Y)": whether some retrieved sentence reports X speaking (half of
+    X's words in a sentence that quotes or reports speech) in an article that mentions Y.
     `read` holds each sentence's article, text and terms, `doc_terms` each article's retrieved
     terms. None when the question asks for no one's words or names the speaker only by a pronoun
     (a follow-up: the earlier turn says who)."""
     match = SPEECH_ASK.search(question.text) if question.wants_speech else None
     if match is None or any(normalize_word(w) in PRONOUNS for w in words(match["speaker"])):
         return None
-    speaker = terms(match["speaker"])
+    speaker = set(terms(match["speaker"]))
     if not speaker:
         return None
-    key = max(speaker, key=stats.idf)
+    # Half the speaker's words: "the senior European diplomat involved in the negotiations" is
+    # "a senior European diplomat" in the article; "Petra Lund" may be "Lund".
+    enough = (len(speaker) + 1) // 2
     topic = set(terms(match["topic"] or ""))
-    return any(key in present and (not topic or topic & doc_terms[doc]) and REPORTS_SPEECH.search(text)
+    return any(len(speaker & present) >= enough and (not topic or topic & doc_terms[doc]) and REPORTS_SPEECH.search(text)
                for doc, text, present in read)
 
 
@@ -270,6 +280,8 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
     support.sentences.sort(key=lambda s: s.score, reverse=True)
     support.coverage = max((s.lexical for s in support.sentences), default=0.0)
     support.doc_coverage = {doc: sum(w for t, w in weights.items() if t in present) / total for doc, present in doc_terms.items()}
+    asked_names = {t for name in question.names for t in terms(name)}
+    support.doc_names = {doc: frozenset(asked_names & present) for doc, present in doc_terms.items()}
     support.speaker_found = speaker_reported(question, read, doc_terms, stats)
     return support
 
