@@ -13,7 +13,10 @@ articles): a model is chosen on the candidates' order (the answer among the firs
 reordered pool), then each fold's model is put into the product's search and recall@5 (the gold
 answer in the five passages `retrieve` returns) is measured against fused order on the same
 questions. The chosen logistic regression is refit on every training question and written as JSON.
-`--heldout-index` reports recall@5 once on the held-out dates with the written model.
+`--heldout-index` reports recall@5 once on the held-out dates with the written model
+(`--heldout-only`: with the model already in `--out`, training nothing). `--as-is` uses the
+folders' indexes as they stand (a copy of an index still being built), `--rows` keeps the
+collected rows for another run, `--trees` also cross-validates boosted trees.
 """
 
 from __future__ import annotations
