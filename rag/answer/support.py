@@ -214,8 +214,7 @@ def named_sources(question: Question, stats: CorpusStats) -> tuple[set[str], set
     return named_terms, named_docs
 
 
-def speaker_reported(question: Question, read: list[tuple[str, str, set[str]]], doc_terms: dict[str, set[str]],
-                     stats: CorpusStats) -> bool | None:
+def speaker_reported(question: Question, read: list[tuple[str, str, set[str]]], doc_terms: dict[str, set[str]]) -> bool | None:
     """For "what did X say (about Y)": whether some retrieved sentence reports X speaking (half of
     X's words in a sentence that quotes or reports speech) in an article that mentions Y.
     `read` holds each sentence's article, text and terms, `doc_terms` each article's retrieved
@@ -284,7 +283,7 @@ def score_sentences(question: Question, passages: list[Passage], stats: CorpusSt
     support.doc_coverage = {doc: sum(w for t, w in weights.items() if t in present) / total for doc, present in doc_terms.items()}
     asked_names = {t for name in question.names for t in terms(name)}
     support.doc_names = {doc: frozenset(asked_names & present) for doc, present in doc_terms.items()}
-    support.speaker_found = speaker_reported(question, read, doc_terms, stats)
+    support.speaker_found = speaker_reported(question, read, doc_terms)
     return support
 
 
