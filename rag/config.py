@@ -77,6 +77,10 @@ class Retrieval:
     # Matching on small chunks keeps retrieval precise; reading the window around a match finds the
     # answer that sits a paragraph away from the words the question shares with the article.
     context_chunks: int = setting(1, "RAG_CONTEXT_CHUNKS", "neighbouring chunks read with a match, each side (0: the chunk alone)", 0, 20)
+    # The first 30 fused candidates ordered again by a model trained on news questions
+    # (rag/retrieval/ordering.py). Off by default: in date-blocked cross-validation on the training
+    # questions it did not put the answer in the top 5 more often than fusion (benchmarks/README.md).
+    passage_ranker: bool = setting(False, "RAG_PASSAGE_RANKER", "order the fused candidates with the trained passage ranker (0: fused order)")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ def compose(question: Question, support: Support, documents: Mapping[str, Docume
     wants_speech = question.wants_speech
     lead = direct.sentence if direct else quoted_lead(support) if wants_speech else None
     per_article = MAX_PER_ARTICLE_OPEN if question.answer_type == NONE or wants_speech else MAX_PER_ARTICLE
-    groups = select_sentences(support, max_sentences=max_quotes, lead=lead, per_article=per_article)
+    groups = select_sentences(support, max_sentences=max_quotes, lead=lead, per_article=per_article,
+                              one_fact=question.answer_type != NONE)
     spans: list[list] = []  # [doc, start, end, chunk_id], in answer order
     length = 0
     for group in groups:
@@ -108,9 +109,11 @@ def self_contained_start(doc: Document, start: int, lead: bool) -> int | None:
 
 
 def select_sentences(support: Support, max_sentences: int, lead: Sentence | None = None,
-                     per_article: int = MAX_PER_ARTICLE_OPEN) -> list[list[Sentence]]:
-    """The best sentences, no near-duplicates, at most `per_article` from one article; adjacent ones grouped.
-    `lead`, the sentence holding the short answer, comes first.
+                     per_article: int = MAX_PER_ARTICLE_OPEN, one_fact: bool = True) -> list[list[Sentence]]:
+    """The best sentences, no near-duplicates, at most `per_article` from one article, only from
+    articles about what the question asks (`Support.bears_on`; `one_fact`: the question asks for a
+    name, number or date); adjacent ones grouped. `lead`, the
+    sentence holding the short answer, comes first.
 
     Returns groups in answer order; each group becomes one citation (a contiguous quote).
     """
@@ -124,7 +127,7 @@ def select_sentences(support: Support, max_sentences: int, lead: Sentence | None
             continue
         if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
             break
-        if per_doc.get(sentence.doc_id, 0) >= per_article:
+        if per_doc.get(sentence.doc_id, 0) >= per_article or not support.bears_on(sentence, one_fact):
             continue
         sh = shingles(sentence.text)
         if any(jaccard(sh, shingles(other.text)) > 0.5 for other in chosen):

@@ -42,11 +42,11 @@ class Model:
                    float(data.get("slope", 1.0)), float(data.get("intercept", 0.0)))
 
 
-def shipped(name: str, features: tuple[str, ...]) -> dict | None:
-    """The JSON of model file `name` in rag/answer, or None when it is missing, unreadable or was
+def shipped(name: str, features: tuple[str, ...], package: str = "rag.answer") -> dict | None:
+    """The JSON of model file `name` in `package`, or None when it is missing, unreadable or was
     trained on other features than `features`."""
     try:
-        data = json.loads((files("rag.answer") / name).read_text(encoding="utf-8"))
+        data = json.loads((files(package) / name).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
     if not isinstance(data, dict) or tuple(data.get("features", ())) != features:

@@ -516,6 +516,10 @@ class SparseIndex:
     def keyword(self, query: str, n: int) -> list[str]:
         """Ids of the `n` committed chunks that best match `query` by BM25, best first (ties by
         the order they were stored in)."""
+        return [chunk_id for chunk_id, _ in self.keyword_scored(query, n)]
+
+    def keyword_scored(self, query: str, n: int) -> list[tuple[str, float]]:
+        """`keyword`, each id with its BM25 score."""
         tokens = keyword_tokens(query)
         if not tokens or n <= 0:
             return []
@@ -538,7 +542,7 @@ class SparseIndex:
         matched = np.flatnonzero(scores)
         # Best first; the base may still hold removed chunks, and either part chunks of versions
         # not committed, so read further down the ranking until `n` visible ones are found.
-        out: list[str] = []
+        out: list[tuple[str, float]] = []
         seen, limit = 0, max(2 * n, 50)
         while True:
             best = matched if limit >= len(matched) else matched[np.argpartition(-scores[matched], limit)[:limit]]
@@ -547,7 +551,7 @@ class SparseIndex:
                 "SELECT c.id, c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id AND d.version = c.version "
                 f"WHERE c.id IN ({','.join('?' * len(part))})", part,
             )) if part else {}
-            out += [visible[row] for row in part if row in visible]
+            out += [(visible[row], float(scores[row])) for row in part if row in visible]
             if len(out) >= n or limit >= len(matched):
                 return out[:n]
             seen, limit = seen + len(part), limit * 4

@@ -39,6 +39,7 @@ from rag.backends.store import StoredIndex
 from rag.config import Config
 from rag.errors import IndexProblem, QuestionError
 from rag.retrieval.dates import as_of_date, parse_published, recency_factor, time_window
+from rag.retrieval.ordering import POOL, Candidate, features, shipped_model
 from rag.text import jaccard, shingles
 from rag.types import Chunk, Document, Passage
 
@@ -108,6 +109,19 @@ class Filters:
         return True
 
 
+@dataclass
+class _Pool:
+    """One search's fused candidates (passing the filters, best first) and what fusion saw of them."""
+
+    candidates: list[str]
+    fused: dict[str, float]
+    found: dict[str, tuple[StoredChunk, DocumentInfo]]
+    dense_ranks: dict[str, int]
+    bm25_ranks: dict[str, int]
+    bm25: dict[str, float]
+    windowed: set[str]
+
+
 def _day(iso: str | None) -> dt.date | None:
     return dt.date.fromisoformat(iso) if iso else None
 
@@ -168,6 +182,8 @@ class SearchIndex:
         self.neighbours = max(0, config.retrieval.context_chunks)
         self.documents = StoredDocuments(self.sparse)
         self.stats = self.sparse.stats()
+        # The trained passage ranker, or None: candidates stay in fused order.
+        self.passage_model = shipped_model() if config.retrieval.passage_ranker else None
         # Date shares change only when the index does (and a change opens a new SearchIndex).
         self._date_shares: dict[tuple, float] = {}
 
@@ -232,48 +248,99 @@ class SearchIndex:
         return self.index.nearest(vector, max(1, min(n, total)), where=where)
 
     def search(self, query: str, top_k: int, filters: Filters | None = None, query_vector: np.ndarray | None = None) -> list[Passage]:
-        """The `top_k` best passages for `query`, fused, de-duplicated and spread over documents."""
+        """The `top_k` best passages for `query`, fused, ordered again by the passage ranker (when
+        one is shipped and switched on), de-duplicated and spread over documents."""
         filters = filters or Filters()
         vector = query_vector if query_vector is not None else self.embedder.embed([query])[0]
         with self.sparse.reading():
-            total = self.sparse.chunk_total()
-            if not total:
-                raise IndexProblem("The index is empty: add documents to the corpus folder and run `python -m rag index`.")
-            pool = max(top_k * 8, 40)
-            # The dense pool is widened by the share of chunks the date filters leave, so a corpus
-            # that is mostly newer than `as_of` still yields enough candidates.
-            dense_ids = self._dense(vector, int(pool / max(self._date_share(filters, total), 0.05)), filters, total)
-            keyword_ids = self.sparse.keyword(query, min(pool, BM25_POOL))
-            # Only committed chunks: Chroma also holds those of versions being written or replaced.
-            found = self.sparse.chunks(dense_ids + keyword_ids)
-            fused: dict[str, float] = {}
-            for ranked in (dense_ids, keyword_ids):
-                for rank, chunk_id in enumerate(cid for cid in ranked if cid in found):
-                    fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            window = time_window(query, filters.as_of)
-            candidates = []
-            for chunk_id in fused:
-                info = found[chunk_id][1]
-                published = _day(info.day)
-                if not filters.accepts(info, published):
-                    continue
-                fused[chunk_id] *= recency_factor(published, filters.as_of)
-                if window and published and window[0] <= published <= window[1]:
-                    fused[chunk_id] *= WINDOW_BOOST
-                candidates.append(chunk_id)
-            candidates.sort(key=fused.get, reverse=True)
+            pool = self._pool(query, vector, top_k, filters)
+            order, similarity = dict(pool.fused), {}
+            if self.passage_model is not None and pool.candidates:
+                head = pool.candidates[:POOL]
+                similarity = self._similarity(head, vector)
+                rows = features(query, self._described(pool, head, similarity), self.stats, filters.as_of)
+                # The ranker's probability orders the head; the rest follow in fused order.
+                order = {cid: 1e-9 * pool.fused[cid] for cid in pool.candidates}
+                order.update(zip(head, map(float, self.passage_model.probability(rows))))
+                pool.candidates.sort(key=order.get, reverse=True)
             spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
             copies: dict[str, list[str]] = {}
-            chosen = self._diversify(candidates, fused, found, spans, top_k, copies)
-            stored = self.index.vectors([cid for cid, _ in chosen])
-            similarity = {cid: float(np.asarray(v, dtype=np.float32) @ vector) for cid, v in stored.items()}
+            chosen = self._diversify(pool.candidates, order, pool.found, spans, top_k, copies)
+            missing = [cid for cid, _ in chosen if cid not in similarity]
+            similarity.update(self._similarity(missing, vector))
             passages = []
             for cid, span in chosen:
-                passage = self._passage(found[cid][0], span, fused[cid], similarity.get(cid, 0.0))
+                passage = self._passage(pool.found[cid][0], span, pool.fused[cid], similarity.get(cid, 0.0))
                 if passage is not None:
                     passage.also_in = copies.get(cid, [])
                     passages.append(passage)
             return passages
+
+    def candidate_rows(self, query: str, filters: Filters, query_vector: np.ndarray | None = None) -> tuple[list[Passage], np.ndarray]:
+        """The first `POOL` fused candidates as passages (each chunk with its window, in fused
+        order) and the passage ranker's feature rows for them: what it is trained on."""
+        vector = query_vector if query_vector is not None else self.embedder.embed([query])[0]
+        with self.sparse.reading():
+            pool = self._pool(query, vector, POOL, filters)
+            head = pool.candidates[:POOL]
+            similarity = self._similarity(head, vector)
+            rows = features(query, self._described(pool, head, similarity), self.stats, filters.as_of)
+            spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            passages = [self._passage(pool.found[cid][0], self._window(pool.found[cid][0], spans), pool.fused[cid],
+                                      similarity.get(cid, 0.0)) for cid in head]
+            return passages, rows
+
+    def _pool(self, query: str, vector: np.ndarray, top_k: int, filters: Filters) -> _Pool:
+        """The fused candidates that pass `filters`, best first."""
+        total = self.sparse.chunk_total()
+        if not total:
+            raise IndexProblem("The index is empty: add documents to the corpus folder and run `python -m rag index`.")
+        pool = max(top_k * 8, 40)
+        # The dense pool is widened by the share of chunks the date filters leave, so a corpus
+        # that is mostly newer than `as_of` still yields enough candidates.
+        dense_ids = self._dense(vector, int(pool / max(self._date_share(filters, total), 0.05)), filters, total)
+        keyword = self.sparse.keyword_scored(query, min(pool, BM25_POOL))
+        keyword_ids = [cid for cid, _ in keyword]
+        # Only committed chunks: Chroma also holds those of versions being written or replaced.
+        found = self.sparse.chunks(dense_ids + keyword_ids)
+        fused: dict[str, float] = {}
+        ranks: list[dict[str, int]] = []
+        for ranked in (dense_ids, keyword_ids):
+            ranks.append({})
+            for rank, chunk_id in enumerate(cid for cid in ranked if cid in found):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+                ranks[-1][chunk_id] = rank
+        window = time_window(query, filters.as_of)
+        candidates, windowed = [], set()
+        for chunk_id in fused:
+            info = found[chunk_id][1]
+            published = _day(info.day)
+            if not filters.accepts(info, published):
+                continue
+            fused[chunk_id] *= recency_factor(published, filters.as_of)
+            if window and published and window[0] <= published <= window[1]:
+                fused[chunk_id] *= WINDOW_BOOST
+                windowed.add(chunk_id)
+            candidates.append(chunk_id)
+        candidates.sort(key=fused.get, reverse=True)
+        return _Pool(candidates, fused, found, ranks[0], ranks[1], dict(keyword), windowed)
+
+    def _similarity(self, ids: list[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine similarity of each chunk's stored vector to the query's."""
+        stored = self.index.vectors(ids)
+        return {cid: float(np.asarray(v, dtype=np.float32) @ vector) for cid, v in stored.items()}
+
+    @staticmethod
+    def _described(pool: _Pool, head: list[str], similarity: dict[str, float]) -> list[Candidate]:
+        return [
+            Candidate(
+                text=pool.found[cid][0].text, title=pool.found[cid][1].title or "", doc_id=pool.found[cid][0].doc_id,
+                fused=pool.fused[cid], dense=similarity.get(cid, 0.0), dense_rank=pool.dense_ranks.get(cid),
+                bm25=pool.bm25.get(cid, 0.0), bm25_rank=pool.bm25_ranks.get(cid), published=_day(pool.found[cid][1].day),
+                in_window=cid in pool.windowed, start=pool.found[cid][0].start,
+            )
+            for cid in head
+        ]
 
     def _date_share(self, filters: Filters, total: int) -> float:
         """The share of chunks whose article the date filters (as_of, since, until) accept."""
