@@ -134,6 +134,10 @@ def cmd_add(args) -> int:
     return _print_report(_writing_service(args).add_urls(args.urls))
 
 
+def cmd_remove(args) -> int:
+    return _print_report(_writing_service(args).remove(args.target))
+
+
 def cmd_feeds(args) -> int:
     if args.action == "list":
         rows = _service(args).feeds.list()
@@ -153,7 +157,7 @@ def cmd_feeds(args) -> int:
         return _print_report(report)
     if args.action == "remove":
         report = feeds.remove(args.url, delete_articles=args.delete_articles)
-        print(f"No longer following {args.url}")
+        print("\n".join(f"No longer following {url}" for url in report.feeds))
         return _print_report(report) if args.delete_articles else 0
     return _print_report(feeds.poll(args.url))
 
@@ -245,15 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index")
     p.set_defaults(func=cmd_add)
 
+    p = sub.add_parser("remove", help="remove one article (a link added, an article a feed brought, a corpus file)")
+    p.add_argument("target", metavar="URL_OR_DOC_ID", help="the article's link or its document id (`sources`)")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_remove)
+
     p = sub.add_parser("feeds", help="follow RSS/Atom/JSON feeds, sitemaps and sites; poll them")
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("add", help="follow a feed, a (news) sitemap, or a site whose feeds are discovered; poll it")
     a.add_argument("url")
     a = actions.add_parser("list", help="the followed feeds, their last poll, new articles and last error")
     a.add_argument("--json", action="store_true")
-    a = actions.add_parser("remove", help="stop following a feed")
+    a = actions.add_parser("remove", help="stop following a feed, or every feed found at an address you added")
     a.add_argument("url")
-    a.add_argument("--delete-articles", action="store_true", help="also delete the articles only this feed brought")
+    a.add_argument("--delete-articles", action="store_true",
+                   help="also delete the articles no other feed lists and no one added by link")
     a = actions.add_parser("poll", help="fetch what is new now (all feeds, or one)")
     a.add_argument("url", nargs="?")
     for a in actions.choices.values():

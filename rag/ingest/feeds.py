@@ -35,7 +35,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -49,7 +49,7 @@ from rag.ingest.listings import Item, Listing, ListingError, discover_feeds, loo
 from rag.ingest.locks import poll_lock
 from rag.ingest.webstate import Article, WebState
 from rag.text import jaccard, shingles
-from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped
+from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped, SourceInfo
 
 log = logging.getLogger("rag.feeds")
 WEB_FOLDER = "web"  # inside the corpus folder
@@ -72,6 +72,7 @@ class _Plan:
     item: Item
     feed: str | None
     known: Article | None
+    also: list["_Plan"] = field(default_factory=list)  # other feeds listing the same article in this poll
 
 
 def _now() -> str:
@@ -88,7 +89,7 @@ class Feeds:
     after anything changed (the service's incremental indexing run). `resolver` and `refuse`
     replace the DNS lookup and the address rule (tests: a loopback server posing as a public site)."""
 
-    def __init__(self, config: Config, index: Callable[[], IndexSummary], resolver: Resolver | None = None,
+    def __init__(self, config: Config, index: Callable[..., IndexSummary], resolver: Resolver | None = None,
                  refuse: Refusal | None = None):
         self.config = config
         self.settings = config.fetch
@@ -117,7 +118,7 @@ class Feeds:
         found_url = fetched.final_url
         state = self.state
         try:
-            state.add_feed(found_url, listing.kind, listing.title, _now())
+            state.add_feed(found_url, listing.kind, listing.title, _now(), origin=canonical_url(url.strip()))
         finally:
             state.close()
         report = None
@@ -128,28 +129,79 @@ class Feeds:
         return info, report
 
     def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
-        """Stop following a feed; with `delete_articles`, delete the articles only it brought
-        (articles also listed by another feed, or added by link, stay) and update the index."""
+        """Stop following a feed, or every feed found at an address the user added (a site's home
+        page); with `delete_articles`, delete the articles no remaining feed lists and no user
+        added by link, and update the index."""
         with poll_lock(self.config):
             return self._remove(url, delete_articles)
 
     def _remove(self, url: str, delete_articles: bool) -> FetchReport:
         state = self.state
         try:
-            if state.feed(url) is None:
-                raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
-            paths = state.remove_feed(url)
-            report = FetchReport(feeds=[url])
+            urls = self._followed(url, state)
+            paths = state.remove_feeds(urls)
+            report = FetchReport(feeds=urls)
             if delete_articles and paths:
-                corpus = self.config.paths.corpus_dir
-                for path in paths:
-                    (corpus / path).unlink(missing_ok=True)
-                state.forget_articles(paths)
+                self._delete(paths, state)
                 report.skipped = [Skipped(path, "deleted with its feed") for path in paths]
-                report.index = self._index()
+                report.index = self._index(allow_empty=True)
             return report
         finally:
             state.close()
+
+    @staticmethod
+    def _followed(url: str, state: WebState) -> list[str]:
+        """The feeds `url` names: a followed feed, or the address a user added (a site's home
+        page: every feed found there), compared as canonical links."""
+        followed = [f.url for f in state.feeds()]
+        url = url.strip()
+        if url in followed:
+            return [url]
+        key = canonical_url(url)
+        found = [f for f in followed if canonical_url(f) == key] or [f for f in state.feeds_from(key) if f in followed]
+        if not found:
+            raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
+        return found
+
+    def _delete(self, paths: list[str], state: WebState, now: str | None = None) -> None:
+        corpus = self.config.paths.corpus_dir
+        for path in paths:
+            (corpus / path).unlink(missing_ok=True)
+        state.forget_articles(paths, now)
+
+    def remove_article(self, target: str, sources: Callable[[], list[SourceInfo]]) -> FetchReport:
+        """Remove one article, named by its link or its document id (`sources`: the indexed
+        documents), and update the index. A fetched article's links are remembered as removed, so
+        no feed brings it back (adding the link again does); a corpus file is deleted, unless it
+        holds other documents too (a JSONL file)."""
+        with poll_lock(self.config):
+            state = self.state
+            try:
+                path = self._article_path(target.strip(), state, sources)
+                self._delete([path], state, now=_now())
+                report = FetchReport(skipped=[Skipped(path, "removed")])
+                report.index = self._index(allow_empty=True)
+                return report
+            finally:
+                state.close()
+
+    def _article_path(self, target: str, state: WebState, sources: Callable[[], list[SourceInfo]]) -> str:
+        if target.startswith(("http://", "https://")):
+            article = state.article_for(canonical_url(target))
+            if article is not None:
+                return article.path
+            match = [s for s in sources() if s.url and canonical_url(s.url) == canonical_url(target)]
+        else:
+            match = [s for s in sources() if s.doc_id == target]
+        if not match:
+            raise FeedError(f"No article {target} (see `python -m rag sources`)")
+        source = match[0].source
+        file = self.config.paths.corpus_dir / source
+        if not file.is_file():
+            # A document of a JSONL file ("news.jsonl:12"): the file holds others.
+            raise FeedError(f"{target} is one of several documents in {source.rsplit(':', 1)[0]}; "
+                            "edit that file to remove it")
+        return source
 
     def poll(self, url: str | None = None) -> FetchReport:
         """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
@@ -180,7 +232,7 @@ class Feeds:
                     if listing is not None:
                         titles[feed.url] = listing.title
                         plans += self._plans(feed.url, listing, state, report)
-                new = self._fetch_all(plans, fetcher, state, report)
+                new = self._fetch_all(_once(plans), fetcher, state, report)
             for feed in feeds:
                 state.record_poll(feed.url, _now(), errors.get(feed.url), new[feed.url], titles.get(feed.url))
             self._index_if_changed(report)
@@ -280,6 +332,8 @@ class Feeds:
             if known is not None and state.item_stamp(feed, link) == item.stamp:
                 report.unchanged += 1
                 continue
+            if known is None and state.was_removed(link):
+                continue  # a user removed this article: only adding its link again brings it back
             plans.append(_Plan(item.url, item, feed, known))
         return plans
 
@@ -333,8 +387,13 @@ class Feeds:
         return new
 
     def _seen(self, plan: _Plan, state: WebState, key: str | None) -> None:
-        if plan.feed is not None:
-            state.remember_item(plan.feed, canonical_url(plan.url), plan.item.stamp, key)
+        """Remember what each feed listing this article said (and, for a link a user added, that
+        they did): the article then stays until the last of them is removed."""
+        for each in (plan, *plan.also):
+            if each.feed is not None:
+                state.remember_item(each.feed, canonical_url(each.url), each.item.stamp, key)
+            elif key is not None:
+                state.link_added(key, _now(), canonical_url(each.url))
 
     def _take(self, plan: _Plan, fetched: Fetched, worker: LoaderWorker, staging: Path, state: WebState,
               report: FetchReport) -> bool:
@@ -438,6 +497,19 @@ class Feeds:
     def _index_if_changed(self, report: FetchReport) -> None:
         if report.added or report.updated:
             report.index = self._index()
+
+
+def _once(plans: list[_Plan]) -> list[_Plan]:
+    """One fetch per article in a poll: a story listed by several feeds (a site's feed and its
+    news sitemap), or by one under several links, is fetched once and remembered for each."""
+    first: dict[str, _Plan] = {}
+    for plan in plans:
+        key = plan.known.key if plan.known else canonical_url(plan.url)
+        if key in first:
+            first[key].also.append(plan)
+        else:
+            first[key] = plan
+    return list(first.values())
 
 
 def _clean_link(url: str) -> str:
