@@ -55,11 +55,26 @@ def progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], 
     return update, close
 
 
-def cmd_index(args) -> int:
-    from rag.ingest.locks import check_not_served
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
+
+def _handed_index(config):
+    """The indexing of a command run beside the app: its own when no app serves this embedded
+    index, else handed to the app (rag/ingest/handoff.py), which says so on stderr."""
+    from rag.ingest.handoff import hand_to_app
+    from rag.ingest.locks import served_by_app
+
+    if not served_by_app(config):
+        return None
+    return lambda rebuild=False, progress=None, allow_empty=False: hand_to_app(config, rebuild, allow_empty, say=_say)
+
+
+def cmd_index(args) -> int:
     service = _service(args)
-    check_not_served(service.config)
+    if handed := _handed_index(service.config):
+        print("\n".join(handed(rebuild=args.rebuild).lines()))
+        return 0
     update, close = progress_bar()
     try:
         summary = service.index(rebuild=args.rebuild, progress=update)
@@ -117,11 +132,13 @@ def cmd_sources(args) -> int:
 
 
 def _writing_service(args):
-    """The service for a command that indexes (not while the app serves an embedded index)."""
-    from rag.ingest.locks import check_not_served
+    """The service for a command that indexes: while the app serves this embedded index, the
+    command fetches and writes the corpus itself and hands the indexing to the app."""
+    from rag.ingest.feeds import Feeds
 
     service = _service(args)
-    check_not_served(service.config)
+    if handed := _handed_index(service.config):
+        service.feeds = Feeds(service.config, index=handed)
     return service
 
 
