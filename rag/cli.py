@@ -74,11 +74,37 @@ def _handed_index(config):
     return lambda rebuild=False, progress=None, allow_empty=False: hand_to_app(config, rebuild, allow_empty, say=_say)
 
 
+def _unchanged(config):
+    """The summary of an unchanged corpus, found before the service (and the answering code it
+    imports) is loaded: the check itself opens no store (rag/ingest/settled.py). None otherwise."""
+    from rag.ingest.corpus import load_corpus
+    from rag.ingest.locks import index_lock
+    from rag.ingest.settled import unchanged
+    from rag.types import IndexSummary
+
+    if not config.paths.corpus_dir.is_dir():
+        return None
+    corpus, skipped, duplicates = load_corpus(config.paths.corpus_dir, config.ingest.max_file_bytes, config=config)
+    summary = IndexSummary(skipped=skipped, duplicates=duplicates)
+    with index_lock(config):
+        return summary if unchanged(config, corpus, summary) else None
+
+
 def cmd_index(args) -> int:
-    service = _service(args)
-    if handed := _handed_index(service.config):
+    import time
+
+    started = time.perf_counter()
+    config = _config(args)
+    if not args.rebuild and (summary := _unchanged(config)):
+        summary.seconds = time.perf_counter() - started
+        print("\n".join(summary.lines()))
+        return 0
+    if handed := _handed_index(config):
         print("\n".join(handed(rebuild=args.rebuild).lines()))
         return 0
+    from rag.service import Service
+
+    service = Service(config)
     update, close = progress_bar()
     try:
         summary = service.index(rebuild=args.rebuild, progress=update)
