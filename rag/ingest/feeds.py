@@ -33,7 +33,8 @@ import re
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
 SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
 _CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", re.I)
+
+
+Progress = Callable[[str], None]  # one line: what a poll is doing now
 
 
 class FeedError(RagError):
@@ -95,6 +99,7 @@ class Feeds:
         self.settings = config.fetch
         self._index = index
         self._resolver, self._refuse = resolver, refuse
+        self._progress: Progress | None = None  # the caller's, during one add or poll (under the poll lock)
 
     @property
     def state(self) -> WebState:
@@ -110,9 +115,10 @@ class Feeds:
         finally:
             state.close()
 
-    def add(self, url: str, poll: bool = True) -> tuple[FeedInfo, FetchReport | None]:
+    def add(self, url: str, poll: bool = True, progress: Progress | None = None) -> tuple[FeedInfo, FetchReport | None]:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
-        `poll`). Raises FeedError when nothing there can be followed."""
+        `poll`; `progress` hears what the poll is doing). Raises FeedError when nothing there can
+        be followed."""
         with Fetcher(self.settings, self._resolver, self._refuse) as fetcher:
             fetched, listing = self._find_listing(url.strip(), fetcher)
         found_url = fetched.final_url
@@ -123,7 +129,7 @@ class Feeds:
             state.close()
         report = None
         if poll:
-            with poll_lock(self.config):
+            with poll_lock(self.config), self._telling(progress):
                 report = self._poll(found_url, first=(fetched, listing))  # the listing just read: not asked for twice
         info = next(f for f in self.list() if f.url == found_url)
         return info, report
@@ -203,11 +209,24 @@ class Feeds:
                             "edit that file to remove it")
         return source
 
-    def poll(self, url: str | None = None) -> FetchReport:
-        """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
-        `add_urls`, `remove`) at a time per index folder: IndexProblem when another is under way."""
-        with poll_lock(self.config):
+    def poll(self, url: str | None = None, progress: Progress | None = None) -> FetchReport:
+        """Fetch what is new in every feed (or the one at `url`) and index it; `progress` hears
+        what it is doing. One poll (or `add_urls`, `remove`) at a time per index folder:
+        IndexProblem when another is under way."""
+        with poll_lock(self.config), self._telling(progress):
             return self._poll(url)
+
+    @contextmanager
+    def _telling(self, progress: Progress | None) -> Iterator[None]:
+        self._progress = progress
+        try:
+            yield
+        finally:
+            self._progress = None
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress(text)
 
     def _poll(self, url: str | None, first: tuple[Fetched, Listing] | None = None) -> FetchReport:
         """The poll, under the lock; `first`: the feed at `url` as just fetched and read."""
@@ -222,6 +241,7 @@ class Feeds:
                 errors: dict[str, str | None] = {}
                 titles: dict[str, str | None] = {}
                 for feed in feeds:
+                    self._say(f"Reading {feed.title or feed.url}")
                     try:
                         listing = self._read_listing(feed.url, fetcher, state, first)
                     except (FetchError, ListingError) as exc:
@@ -361,10 +381,13 @@ class Feeds:
                                             known.etag if known else None, known.last_modified if known else None)] = plan
 
                 submit()
+                taken = 0
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         plan = running.pop(future)
+                        taken += 1
+                        self._say(f"Fetched {taken} of {len(plans)} pages")
                         try:
                             fetched = future.result()
                         except FetchError as exc:
@@ -496,6 +519,7 @@ class Feeds:
 
     def _index_if_changed(self, report: FetchReport) -> None:
         if report.added or report.updated:
+            self._say(f"Indexing {len(report.added) + len(report.updated)} new or updated articles")
             report.index = self._index()
 
 
