@@ -192,20 +192,22 @@ class Feeds:
                 state.close()
 
     def _article_path(self, target: str, state: WebState, sources: Callable[[], list[SourceInfo]]) -> str:
+        """The corpus file of the article named by a link or a document id. An id is looked up in
+        the corpus manifest (no store opened: the app may be serving it)."""
+        from rag.ingest.corpus import indexed_claims
+
         if target.startswith(("http://", "https://")):
             article = state.article_for(canonical_url(target))
             if article is not None:
                 return article.path
-            match = [s for s in sources() if s.url and canonical_url(s.url) == canonical_url(target)]
+            match = [s.source for s in sources() if s.url and canonical_url(s.url) == canonical_url(target)]
+            source = match[0] if match else None
         else:
-            match = [s for s in sources() if s.doc_id == target]
-        if not match:
-            raise FeedError(f"No article {target} (see `python -m rag sources`)")
-        source = match[0].source
-        file = self.config.paths.corpus_dir / source
-        if not file.is_file():
-            # A document of a JSONL file ("news.jsonl:12"): the file holds others.
-            raise FeedError(f"{target} is one of several documents in {source.rsplit(':', 1)[0]}; "
+            source = indexed_claims(self.config).indexed_ids.get(target)
+        if source is None:
+            raise FeedError(f"No article {target} (see `rag sources`)")
+        if source.lower().endswith(".jsonl") or ":" in source:
+            raise FeedError(f"{target} is one of several documents in {source.split(':', 1)[0]}; "
                             "edit that file to remove it")
         return source
 
