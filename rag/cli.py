@@ -78,7 +78,7 @@ def _unchanged(config):
     """The summary of an unchanged corpus, found before the service (and the answering code it
     imports) is loaded: the check itself opens no store (rag/ingest/settled.py). None otherwise."""
     from rag.ingest.corpus import load_corpus
-    from rag.ingest.locks import index_lock
+    from rag.ingest.locks import IndexBusy, index_lock
     from rag.ingest.settled import unchanged
     from rag.types import IndexSummary
 
@@ -86,8 +86,11 @@ def _unchanged(config):
         return None
     corpus, skipped, duplicates = load_corpus(config.paths.corpus_dir, config.ingest.max_file_bytes, config=config)
     summary = IndexSummary(skipped=skipped, duplicates=duplicates)
-    with index_lock(config):
-        return summary if unchanged(config, corpus, summary) else None
+    try:
+        with index_lock(config):
+            return summary if unchanged(config, corpus, summary) else None
+    except IndexBusy:
+        return None  # another run (perhaps the app's) is indexing: the whole path says what to do
 
 
 def cmd_index(args) -> int:
