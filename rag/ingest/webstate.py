@@ -90,9 +90,10 @@ class WebState:
                 # started afresh (the articles are files in the corpus and stay).
                 self._db.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in TABLES))
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            older = not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'linked'").fetchone()
             self._db.executescript(SCHEMA)
-            # Files written before `linked` existed: an article whose first source was a link.
-            self._db.execute("INSERT OR IGNORE INTO linked SELECT key, first_fetched FROM articles WHERE feed IS NULL")
+            if older:  # a file from before `linked`: an article whose first source was a link was added by link
+                self._db.execute("INSERT OR IGNORE INTO linked SELECT key, first_fetched FROM articles WHERE feed IS NULL")
         except sqlite3.DatabaseError as exc:
             raise IndexProblem(f"The feed state file {self.path} is unreadable ({exc}); delete it to start afresh "
                                "(the articles stay; known links are fetched once more).") from None

@@ -4,6 +4,7 @@ index, and what a re-poll, an edit, a second link to the same story or a rival p
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 
 import pytest
 
@@ -241,3 +242,13 @@ def test_an_unreadable_state_file_is_a_one_line_error(service, site):
     with pytest.raises(IndexProblem, match="feed state file .* is unreadable .* delete it") as caught:
         service.feeds.add(site.url("/feed.xml"))
     assert "\n" not in str(caught.value)
+
+
+def test_a_state_file_from_before_links_were_tracked_keeps_them(service, site):
+    service.add_urls([site.url("/articles/museum-reopens")])
+    service.feeds.add(site.url("/feed.xml"))
+    path = service.config.paths.index_dir / "news.web.sqlite3"
+    with sqlite3.connect(path) as db:  # the layout before this change: no `linked` table
+        db.execute("DROP TABLE linked")
+    service.feeds.remove(site.url("/feed.xml"), delete_articles=True)
+    assert [s.url for s in service.sources()] == [site.url("/articles/museum-reopens")]  # added by link: kept
