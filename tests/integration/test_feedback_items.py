@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import yaml
+from argon2 import PasswordHasher
 
 from rag.config import Config
 from rag.service import Service
+from rag.team.accounts import Accounts
 from rag.team.conversations import Conversations
 from rag.team.db import open_database
 from rag.team.feedback import FeedbackStore
@@ -29,11 +31,12 @@ def test_items_made_from_thumbs_up_pass_on_their_own_answers(corpus_copy, copy_i
     service = Service(config)
     database = open_database(config)
     try:
+        alice = Accounts(database, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)).add("alice", "password-1").id
         for question in QUESTIONS:
             answer = service.ask(question)
             assert answer.answerable and "[1]" in answer.text.split("\n", 1)[0]
-            saved = Conversations(database).save_turn("alice", None, answer)
-            FeedbackStore(database).rate("alice", saved.turn_id, "up")
+            saved = Conversations(database).save_turn(alice, None, answer)
+            FeedbackStore(database).rate(alice, saved.turn_id, "up")
     finally:
         database.close()
     del service

@@ -86,8 +86,9 @@ def test_a_thumbs_up_item_keeps_only_facts_its_answer_holds(index_dir, monkeypat
     database = open_database(Config.from_env())
     cite = Citation(1, "doc-a", "Headline", "Medinsky led it.", "https://example.org", "Reuters")
     text = "**Vladimir Medinsky** — Despite the rain, Medinsky led it [1].\n\nMore [1]."
-    saved = Conversations(database).save_turn("alice", None, Answer("Who led it?", text, [cite], True, "extractive"))
-    FeedbackStore(database).rate("alice", saved.turn_id, "up")
+    alice = Accounts(database, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)).add("alice", "password-1").id
+    saved = Conversations(database).save_turn(alice, None, Answer("Who led it?", text, [cite], True, "extractive"))
+    FeedbackStore(database).rate(alice, saved.turn_id, "up")
     database.close()
     target = tmp_path / "up.yaml"
     assert run(monkeypatch, capsys, "eval", "--from-feedback", str(target))[0] == 0
