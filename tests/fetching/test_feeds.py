@@ -200,6 +200,21 @@ def test_a_story_listed_by_two_feeds_is_fetched_once_per_poll(service, site):
     assert [f.articles for f in service.feeds.list()] == [3, 3]
 
 
+def test_a_story_two_feeds_list_is_still_fetched_when_the_first_is_removed_during_the_poll(service, site, monkeypatch):
+    service.feeds.add(site.url("/atom.xml"), poll=False)  # the first listing: its plans stand for the sitemap's too
+    service.feeds.add(site.url("/news-sitemap.xml"), poll=False)
+    fetch_all = service.feeds._fetch_all
+
+    def removing_first(*args, **kwargs):  # the listings are read; the pages are not fetched yet
+        service.feeds.remove(site.url("/atom.xml"))
+        return fetch_all(*args, **kwargs)
+
+    monkeypatch.setattr(service.feeds, "_fetch_all", removing_first)
+    report = service.feeds.poll()
+    assert len(report.added) == 3
+    assert [(f.url, f.articles) for f in service.feeds.list()] == [(site.url("/news-sitemap.xml"), 3)]
+
+
 def test_one_poll_at_a_time(service, site):
     service.feeds.add(site.url("/feed.xml"), poll=False)
     with poll_lock(service.config):
