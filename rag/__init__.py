@@ -6,7 +6,7 @@
     for c in a.citations:
         print(c.number, c.title, c.quote)
 
-`ask`, `stream`, `index`, `sources`, `document`, `add_files`, `add_urls`, `feeds` (add,
+`ask`, `stream`, `index`, `sources`, `document`, `add_files`, `add_urls`, `remove`, `feeds` (add,
 list, remove and poll feeds: `rag.feeds.add("https://example.org/rss")`) and `follows` (followed
 questions: `rag.follows.add("When will the bridge reopen?")`, rag/follows) use one shared `Service` per
 process, configured from the environment (see `rag.config`). Heavy libraries load on first use,
@@ -46,6 +46,7 @@ __all__ = [
     "follows",
     "get_service",
     "index",
+    "remove",
     "sources",
     "stream",
 ]
@@ -101,6 +102,12 @@ def add_urls(urls: Sequence[str]) -> FetchReport:
     """Fetch article pages (safely: see rag/ingest/fetching.py) into the corpus folder and index
     them; pages that cannot be fetched or read are reported with a reason."""
     return get_service().add_urls(urls)
+
+
+def remove(target: str) -> FetchReport:
+    """Remove one article, named by its link or its document id, and update the index. A fetched
+    article does not come back with a feed that lists it; adding its link again brings it back."""
+    return get_service().remove(target)
 
 
 def __getattr__(name: str):

@@ -1,4 +1,8 @@
-"""Command line: `python -m rag index | ask | sources | add | feeds | follow | settings | eval | bench | bench-scale | users | tokens | mcp`."""
+"""Command line: `rag index | ask | sources | show | add | remove | feeds | serve | settings | eval | bench |
+bench-scale | users | tokens | mcp | follow` (the `rag` script of the installed package, or `python -m rag`).
+
+Output meant for programs: `--json` prints one JSON document (an error too: `{"error": "..."}`,
+with a non-zero exit), `--jsonl` one JSON object a line for listings."""
 
 from __future__ import annotations
 
@@ -55,8 +59,58 @@ def progress_bar(label: str = "Embedding") -> tuple[Callable[[int, int], None], 
     return update, close
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _handed_index(config):
+    """The indexing of a command run beside the app: its own when no app serves this embedded
+    index, else handed to the app (rag/ingest/handoff.py), which says so on stderr."""
+    from rag.ingest.handoff import hand_to_app
+    from rag.ingest.locks import served_by_app
+
+    if not served_by_app(config):
+        return None
+    return lambda rebuild=False, progress=None, allow_empty=False: hand_to_app(config, rebuild, allow_empty, say=_say)
+
+
+def _unchanged(config):
+    """The summary of an unchanged corpus, found before the service (and the answering code it
+    imports) is loaded: the check itself opens no store (rag/ingest/settled.py). None otherwise."""
+    from rag.ingest.corpus import load_corpus
+    from rag.ingest.locks import IndexBusy, index_lock
+    from rag.ingest.settled import unchanged
+    from rag.types import IndexSummary
+
+    if not config.paths.corpus_dir.is_dir():
+        return None
+    corpus, skipped, duplicates = load_corpus(config.paths.corpus_dir, config.ingest.max_file_bytes, config=config)
+    summary = IndexSummary(skipped=skipped, duplicates=duplicates)
+    try:
+        with index_lock(config):
+            return summary if unchanged(config, corpus, summary) else None
+    except IndexBusy:
+        return None  # another run (perhaps the app's) is indexing: the whole path says what to do
+
+
 def cmd_index(args) -> int:
-    service = _writing_service(args)
+    import time
+
+    from rag.follows.cli import keep_follows_current
+
+    started = time.perf_counter()
+    config = _config(args)
+    if not args.rebuild and (summary := _unchanged(config)):
+        summary.seconds = time.perf_counter() - started
+        print("\n".join(summary.lines()))
+        return 0
+    if handed := _handed_index(config):
+        print("\n".join(handed(rebuild=args.rebuild).lines()))
+        return 0
+    from rag.service import Service
+
+    service = Service(config)
+    keep_follows_current(service)
     update, close = progress_bar()
     try:
         summary = service.index(rebuild=args.rebuild, progress=update)
@@ -66,13 +120,55 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _rows(rows: list, args) -> bool:
+    """Print a listing for programs when asked (`--json`: one array, `--jsonl`: an object a line)."""
+    if getattr(args, "jsonl", False):
+        for row in rows:
+            print(json.dumps(row.__dict__, ensure_ascii=False))
+        return True
+    if getattr(args, "json", False):
+        print(json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2))
+        return True
+    return False
+
+
+def _app_answers(app_url: str) -> bool:
+    """Whether the app answers at `app_url` now (its /health), so its passage links open."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{app_url}/health", timeout=0.5) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _citation_links(answer, app_url: str) -> dict[int, str | None]:
+    """Each citation's link as printed: its article's own URL, or the app's passage view when the
+    app answers there; otherwise none (the CLI shows `rag show DOC_ID --start S --end E`)."""
+    passages = f"{app_url}/passage/"
+    served = None
+    links = {}
+    for c in answer.citations:
+        if c.url and c.url.startswith(passages):
+            served = _app_answers(app_url) if served is None else served
+            links[c.number] = c.url if served else None
+        else:
+            links[c.number] = c.url
+    return links
+
+
 def cmd_ask(args) -> int:
     service = _service(args)
     question = " ".join(args.question)
     filters = {k: v for k, v in (("publisher", args.publisher), ("since", args.since), ("until", args.until)) if v}
     if args.json:
         answer = service.ask(question, top_k=args.top_k, as_of=args.as_of, **filters)
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        data = answer.to_dict()
+        links = _citation_links(answer, service.config.web.app_url)
+        for cited in data["citations"]:
+            cited["url"] = links[cited["number"]]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     from rag.types import Answer
 
@@ -91,20 +187,52 @@ def cmd_ask(args) -> int:
         print(f"\nNote: {answer.notice}")
     if answer.citations:
         print()
+    links = _citation_links(answer, service.config.web.app_url)
     for c in answer.citations:
         meta = ", ".join(x for x in (c.publisher, c.author, c.published) if x)
         print(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
         if c.also_in:
             print(f"    also in: {', '.join(c.also_in)}")
-        print(f"    {c.url}")
+        print(f"    {links[c.number] or f'rag show {c.doc_id} --start {c.start} --end {c.end}'}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    """One document's cleaned text; with --start/--end, the cited passage marked with » «."""
+    from rag.errors import IndexProblem
+
+    doc = _service(args).document(args.doc_id)
+    if doc is None:
+        raise IndexProblem(f"No document {args.doc_id} (see `rag sources`)")
+    text = doc.text
+    if args.start is not None or args.end is not None:
+        start, end = args.start or 0, len(text) if args.end is None else args.end
+        if not 0 <= start <= end <= len(text):
+            raise IndexProblem(f"The passage {start}-{end} is outside {args.doc_id} ({len(text):,} characters)")
+        text = f"{text[:start]}»{text[start:end]}«{text[end:]}"
+    if args.json:
+        print(json.dumps({**{k: getattr(doc, k) for k in ("doc_id", "title", "source", "publisher", "author",
+                                                           "published", "url")}, "text": doc.text,
+                          "start": args.start, "end": args.end}, ensure_ascii=False, indent=2))
+        return 0
+    meta = ", ".join(x for x in (doc.publisher, doc.author, doc.published, doc.url or doc.source) if x)
+    print(f"{doc.title}\n{meta}\n\n{text}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import time
+
+    from rag.web.app import main as serve
+
+    serve(time.perf_counter())
     return 0
 
 
 def cmd_sources(args) -> int:
     service = _service(args)
     rows = service.sources()
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+    if _rows(rows, args):
         return 0
     for r in rows:
         meta = " | ".join(x or "-" for x in (r.publisher, r.author, r.published))
@@ -114,13 +242,17 @@ def cmd_sources(args) -> int:
 
 
 def _writing_service(args):
-    """The service for a command that indexes (not while the app serves an embedded index)."""
+    """The service for a command that indexes: while the app serves this embedded index, the
+    command fetches and writes the corpus itself and hands the indexing to the app (whose watcher
+    then re-answers followed questions); else it indexes itself and re-answers them before exiting."""
     from rag.follows.cli import keep_follows_current
-    from rag.ingest.locks import check_not_served
+    from rag.ingest.feeds import Feeds
 
     service = _service(args)
-    check_not_served(service.config)
-    keep_follows_current(service)
+    if handed := _handed_index(service.config):
+        service.feeds = Feeds(service.config, index=handed)
+    else:
+        keep_follows_current(service)
     return service
 
 
@@ -133,11 +265,14 @@ def cmd_add(args) -> int:
     return _print_report(_writing_service(args).add_urls(args.urls))
 
 
+def cmd_remove(args) -> int:
+    return _print_report(_writing_service(args).remove(args.target))
+
+
 def cmd_feeds(args) -> int:
     if args.action == "list":
         rows = _service(args).feeds.list()
-        if args.json:
-            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        if _rows(rows, args):
             return 0
         for r in rows:
             state = f"error: {r.last_error}" if r.last_error else f"{r.new_articles} new"
@@ -152,7 +287,7 @@ def cmd_feeds(args) -> int:
         return _print_report(report)
     if args.action == "remove":
         report = feeds.remove(args.url, delete_articles=args.delete_articles)
-        print(f"No longer following {args.url}")
+        print("\n".join(f"No longer following {url}" for url in report.feeds))
         return _print_report(report) if args.delete_articles else 0
     return _print_report(feeds.poll(args.url))
 
@@ -228,8 +363,14 @@ def cmd_bench_scale(args) -> int:
     return 0
 
 
+def _listing_flags(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print one JSON array")
+    formats.add_argument("--jsonl", action="store_true", help="print one JSON object a line")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rag", description="Cited question answering over news articles.")
+    parser = argparse.ArgumentParser(prog="rag", description="Cited question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
@@ -252,10 +393,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("sources", help="list indexed documents")
-    p.add_argument("--json", action="store_true")
+    _listing_flags(p)
     p.add_argument("--corpus")
     p.add_argument("--index")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("show", help="print one document's text, the cited passage marked (citation links point here)")
+    p.add_argument("doc_id")
+    p.add_argument("--start", type=int, help="the passage's first character")
+    p.add_argument("--end", type=int, help="the character after the passage")
+    p.add_argument("--json", action="store_true", help="print the document as JSON")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("serve", help="serve the web app (as `python app.py`)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("add", help="fetch article pages by URL into the corpus and index them")
     p.add_argument("urls", nargs="+", metavar="URL")
@@ -263,15 +416,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index")
     p.set_defaults(func=cmd_add)
 
+    p = sub.add_parser("remove", help="remove one article (a link added, an article a feed brought, a corpus file)")
+    p.add_argument("target", metavar="URL_OR_DOC_ID", help="the article's link or its document id (`sources`)")
+    p.add_argument("--corpus")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_remove)
+
     p = sub.add_parser("feeds", help="follow RSS/Atom/JSON feeds, sitemaps and sites; poll them")
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("add", help="follow a feed, a (news) sitemap, or a site whose feeds are discovered; poll it")
     a.add_argument("url")
     a = actions.add_parser("list", help="the followed feeds, their last poll, new articles and last error")
-    a.add_argument("--json", action="store_true")
-    a = actions.add_parser("remove", help="stop following a feed")
+    _listing_flags(a)
+    a = actions.add_parser("remove", help="stop following a feed, or every feed found at an address you added")
     a.add_argument("url")
-    a.add_argument("--delete-articles", action="store_true", help="also delete the articles only this feed brought")
+    a.add_argument("--delete-articles", action="store_true",
+                   help="also delete the articles no other feed lists and no one added by link")
     a = actions.add_parser("poll", help="fetch what is new now (all feeds, or one)")
     a.add_argument("url", nargs="?")
     for a in actions.choices.values():
@@ -375,14 +535,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _error(args, str(exc), 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or an unforeseen input: still one line, and a non-zero exit
-        print(f"error: unexpected {exc.__class__.__name__}: {exc}".encode("utf-8", "replace").decode(), file=sys.stderr)
-        return 2
+        return _error(args, f"unexpected {exc.__class__.__name__}: {exc}".encode("utf-8", "replace").decode(), 2)
+
+
+def _error(args, message: str, code: int) -> int:
+    """One line on stderr; for `--json`/`--jsonl`, also `{"error": ...}` on stdout, where the program reads."""
+    if getattr(args, "json", False) or getattr(args, "jsonl", False):
+        print(json.dumps({"error": message}, ensure_ascii=False))
+    print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -18,7 +18,18 @@ from urllib.parse import urlsplit
 from rag.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROMPTS_DIR = PROJECT_ROOT / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"  # shipped inside the package
+
+
+def _data_root() -> Path:
+    """Where `corpus/` and `index/` are by default: the checkout's own folders when the package
+    runs from one (`make run`, `pip install -e .`), else the current folder (an installed package)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "rag" / "__init__.py").is_file():
+        return PROJECT_ROOT
+    return Path.cwd()
+
+
+DATA_ROOT = _data_root()
 
 LOCAL_EMBED_MODEL = "local:all-MiniLM-L6-v2"
 
@@ -35,8 +46,10 @@ def setting(default: Any, env: str | None, help: str, low: float | None = None, 
 class Paths:
     """Where the corpus and the index live."""
 
-    corpus_dir: Path = setting(PROJECT_ROOT / "corpus", "RAG_CORPUS_DIR", "documents folder")
-    index_dir: Path = setting(PROJECT_ROOT / "index", "RAG_INDEX_DIR", "embedded Chroma store, locks and markers")
+    corpus_dir: Path = setting(DATA_ROOT / "corpus", "RAG_CORPUS_DIR",
+                               "documents folder (an installed package: `corpus/` in the current folder)")
+    index_dir: Path = setting(DATA_ROOT / "index", "RAG_INDEX_DIR",
+                              "embedded Chroma store, locks and markers (installed: `index/` in the current folder)")
     collection: str = setting("news", "RAG_COLLECTION", "collection name prefix")
 
 
@@ -350,7 +363,7 @@ def settings_table() -> str:
                 continue
             default = f.default_factory() if f.default is MISSING else f.default
             if isinstance(default, Path):
-                shown = f"`{default.relative_to(PROJECT_ROOT)}/`"
+                shown = f"`{default.relative_to(DATA_ROOT)}/`"
             elif default in (None, {}, ""):
                 shown = "unset"
             else:

@@ -102,13 +102,14 @@ class Service:
 
     # Indexing ---------------------------------------------------------------------------------
 
-    def index(self, rebuild: bool = False, progress: Progress | None = None) -> IndexSummary:
-        """Bring the index up to date with the corpus folder."""
+    def index(self, rebuild: bool = False, progress: Progress | None = None, allow_empty: bool = False) -> IndexSummary:
+        """Bring the index up to date with the corpus folder (`allow_empty`: after a removal, an
+        empty folder empties the index; otherwise it is an error, most likely the wrong folder)."""
         folder = self.config.paths.corpus_dir
         if not folder.is_dir():
             raise IndexProblem(f"Corpus folder not found: {folder}")
         documents, skipped, duplicates = load_corpus(folder, self.config.ingest.max_file_bytes, config=self.config)
-        if not documents:
+        if not documents and not allow_empty:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
             raise IndexProblem(f"No usable documents in {folder}" + (f" ({reasons})" if reasons else ""))
         summary = IndexSummary(skipped=skipped, duplicates=duplicates)
@@ -137,6 +138,10 @@ class Service:
     def add_urls(self, urls: Sequence[str]) -> FetchReport:
         """Fetch article pages into the corpus folder and index them (rag/ingest/feeds.py)."""
         return self.feeds.add_urls(urls)
+
+    def remove(self, target: str) -> FetchReport:
+        """Remove one article by its link or document id, and update the index (rag/ingest/feeds.py)."""
+        return self.feeds.remove_article(target, self.sources)
 
     @property
     def search_index(self) -> SearchIndex:

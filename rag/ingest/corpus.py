@@ -167,6 +167,27 @@ class Corpus:
             pending.close()  # stops the loader process when a caller gives up early
             self._known = None  # the caller's, which may hold this corpus (and an open store) in turn
 
+    def unchanged(self, known: Callable[[str, str], bool]) -> list[Known] | None:
+        """The `Known` records of the whole corpus when no file needs reading (each unchanged and
+        its versions held, as `read` would decide), else None. Reads no file."""
+        files = self._files()
+        sidecar = read_sidecar(self.folder, self.skipped)
+        old = self._old_entries()
+        claims = self.claims(present={f.rel for f in files})
+        self._known = known
+        try:
+            records: list[Known] = []
+            for file in files:
+                entry = old.get(file.rel)
+                reused = self._reuse(file, sidecar.get(file.rel, {}), entry, claims) if entry else None
+                if reused is None:
+                    self.skipped.clear()
+                    return None
+                records += reused
+            return records
+        finally:
+            self._known = None
+
     def fraction_read(self) -> float:
         """How much of the corpus still to read has been read, by file size: for an estimate."""
         return min(1.0, self._bytes_done / self._bytes_total) if self._bytes_total else 1.0

@@ -45,9 +45,10 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -60,17 +61,19 @@ from rag.ingest.isolation import LoaderWorker
 from rag.ingest.links import canonical_url, host_folder, same_site, slug
 from rag.ingest.listings import (Item, Listing, ListingError, discover_feeds, looks_like_html, meta_charset,
                                  parse_listing)
-from rag.ingest.locks import poll_lock
+from rag.ingest.locks import IndexBusy, poll_lock
 from rag.ingest.webstate import Article, WebState
 from rag.text import jaccard, shingles
-from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped
+from rag.types import FeedInfo, FetchReport, IndexSummary, Skipped, SourceInfo
 
 log = logging.getLogger("rag.feeds")
 WEB_FOLDER = "web"  # inside the corpus folder
 STAGING = ".staging"  # hidden: the corpus loader skips it
 MAX_CHILD_SITEMAPS = 20  # of a sitemap index, newest first
-INDEXING_ELSEWHERE = "Another process is indexing"  # rag/ingest/locks.py's index_lock refusal
 SAME_STORY = 0.6  # word-trigram Jaccard above which two texts are one story (the retrieval's near-duplicate rule)
+
+
+Progress = Callable[[str], None]  # one line: what a poll is doing now
 
 
 class FeedError(RagError):
@@ -86,6 +89,7 @@ class _Plan:
     item: Item
     feed: str | None
     known: Article | None
+    also: list["_Plan"] = field(default_factory=list)  # other feeds listing the same article in this poll
 
 
 def _now() -> str:
@@ -102,13 +106,14 @@ class Feeds:
     after anything changed (the service's incremental indexing run). `resolver` and `refuse`
     replace the DNS lookup and the address rule (tests: a loopback server posing as a public site)."""
 
-    def __init__(self, config: Config, index: Callable[[], IndexSummary], resolver: Resolver | None = None,
+    def __init__(self, config: Config, index: Callable[..., IndexSummary], resolver: Resolver | None = None,
                  refuse: Refusal | None = None):
         self.config = config
         self.settings = config.fetch
         self._index = index
         self._resolver, self._refuse = resolver, refuse
         self._removed_unindexed = False  # a removal's index update found a poll indexing: the poll redoes it
+        self._progress: Progress | None = None  # the caller's, during one add or poll (under the poll lock)
 
     @property
     def state(self) -> WebState:
@@ -124,9 +129,10 @@ class Feeds:
         finally:
             state.close()
 
-    def add(self, url: str, poll: bool = True) -> tuple[FeedInfo, FetchReport | None]:
+    def add(self, url: str, poll: bool = True, progress: Progress | None = None) -> tuple[FeedInfo, FetchReport | None]:
         """Follow a feed, sitemap or site (whose feeds are discovered), then poll it (unless not
-        `poll`). Raises FeedError when nothing there can be followed."""
+        `poll`; `progress` hears what the poll is doing). Raises FeedError when nothing there can
+        be followed."""
         with LoaderWorker(self.config) as worker, self._fetcher(worker) as fetcher:
             try:
                 fetched, listing = self._find_listing(url.strip(), fetcher, worker)
@@ -138,34 +144,31 @@ class Feeds:
         found_url = fetched.final_url
         state = self.state
         try:
-            state.add_feed(found_url, listing.kind, listing.title, _now())
+            state.add_feed(found_url, listing.kind, listing.title, _now(), origin=canonical_url(url.strip()))
         finally:
             state.close()
         report = None
         if poll:
-            with poll_lock(self.config):
+            with poll_lock(self.config), self._telling(progress):
                 report = self._poll(found_url, first=(fetched, listing))  # the listing just read: not asked for twice
         info = next(f for f in self.list() if f.url == found_url)
         return info, report
 
     def remove(self, url: str, delete_articles: bool = False) -> FetchReport:
-        """Stop following a feed; with `delete_articles`, delete the articles only it brought
-        (articles also listed by another feed, or added by link, stay) and update the index.
-        Never waits for a poll under way: that poll notices the feed is gone and stops writing for it."""
+        """Stop following a feed, or every feed found at an address the user added (a site's home
+        page); with `delete_articles`, delete the articles no remaining feed lists and no user
+        added by link, and update the index. Never waits for a poll under way: that poll notices
+        the feed is gone and stops writing for it."""
         return self._remove(url, delete_articles)
 
     def _remove(self, url: str, delete_articles: bool) -> FetchReport:
         state = self.state
         try:
-            if state.feed(url) is None:
-                raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
-            paths = state.remove_feed(url)
-            report = FetchReport(feeds=[url])
+            urls = self._followed(url, state)
+            paths = state.remove_feeds(urls)
+            report = FetchReport(feeds=urls)
             if delete_articles and paths:
-                corpus = self.config.paths.corpus_dir
-                for path in paths:
-                    (corpus / path).unlink(missing_ok=True)
-                state.forget_articles(paths)
+                self._delete(paths, state)
                 report.skipped = [Skipped(path, "deleted with its feed") for path in paths]
                 report.index = self._index_after_removal()
             return report
@@ -174,18 +177,85 @@ class Feeds:
 
     def _index_after_removal(self) -> IndexSummary | None:
         try:
-            return self._index()
-        except IndexProblem as exc:
-            if not str(exc).startswith(INDEXING_ELSEWHERE):
-                raise
+            return self._index(allow_empty=True)
+        except IndexBusy:
             self._removed_unindexed = True  # a poll is indexing: it indexes once more when it ends
             return None
 
-    def poll(self, url: str | None = None) -> FetchReport:
-        """Fetch what is new in every feed (or the one at `url`) and index it. One poll (or
-        `add_urls`) at a time per index folder: IndexProblem when another is under way."""
+    @staticmethod
+    def _followed(url: str, state: WebState) -> list[str]:
+        """The feeds `url` names: a followed feed, or the address a user added (a site's home
+        page: every feed found there), compared as canonical links."""
+        followed = [f.url for f in state.feeds()]
+        url = url.strip()
+        if url in followed:
+            return [url]
+        key = canonical_url(url)
+        found = [f for f in followed if canonical_url(f) == key] or [f for f in state.feeds_from(key) if f in followed]
+        if not found:
+            raise FeedError(f"No such feed: {url} (see `python -m rag feeds list`)")
+        return found
+
+    def _delete(self, paths: list[str], state: WebState, now: str | None = None) -> None:
+        corpus = self.config.paths.corpus_dir
+        for path in paths:
+            (corpus / path).unlink(missing_ok=True)
+        state.forget_articles(paths, now)
+
+    def remove_article(self, target: str, sources: Callable[[], list[SourceInfo]]) -> FetchReport:
+        """Remove one article, named by its link or its document id (`sources`: the indexed
+        documents), and update the index. A fetched article's links are remembered as removed, so
+        no feed brings it back (adding the link again does); a corpus file is deleted, unless it
+        holds other documents too (a JSONL file)."""
         with poll_lock(self.config):
+            state = self.state
+            try:
+                path = self._article_path(target.strip(), state, sources)
+                self._delete([path], state, now=_now())
+                report = FetchReport(skipped=[Skipped(path, "removed")])
+                report.index = self._index(allow_empty=True)
+                return report
+            finally:
+                state.close()
+
+    def _article_path(self, target: str, state: WebState, sources: Callable[[], list[SourceInfo]]) -> str:
+        """The corpus file of the article named by a link or a document id. An id is looked up in
+        the corpus manifest (no store opened: the app may be serving it)."""
+        from rag.ingest.corpus import indexed_claims
+
+        if target.startswith(("http://", "https://")):
+            article = state.article_for(canonical_url(target))
+            if article is not None:
+                return article.path
+            match = [s.source for s in sources() if s.url and canonical_url(s.url) == canonical_url(target)]
+            source = match[0] if match else None
+        else:
+            source = indexed_claims(self.config).indexed_ids.get(target)
+        if source is None:
+            raise FeedError(f"No article {target} (see `rag sources`)")
+        if source.lower().endswith(".jsonl") or ":" in source:
+            raise FeedError(f"{target} is one of several documents in {source.split(':', 1)[0]}; "
+                            "edit that file to remove it")
+        return source
+
+    def poll(self, url: str | None = None, progress: Progress | None = None) -> FetchReport:
+        """Fetch what is new in every feed (or the one at `url`) and index it; `progress` hears
+        what it is doing. One poll (or `add_urls`, `remove_article`) at a time per index folder:
+        IndexProblem when another is under way."""
+        with poll_lock(self.config), self._telling(progress):
             return self._poll(url)
+
+    @contextmanager
+    def _telling(self, progress: Progress | None) -> Iterator[None]:
+        self._progress = progress
+        try:
+            yield
+        finally:
+            self._progress = None
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress(text)
 
     def _poll(self, url: str | None, first: tuple[Fetched, Listing] | None = None) -> FetchReport:
         """The poll, under the lock; `first`: the feed at `url` as just fetched and read."""
@@ -202,6 +272,7 @@ class Feeds:
                 titles: dict[str, str | None] = {}
                 budget_left: dict[str, float] = {}  # seconds of each feed's budget left for its items
                 for feed in feeds:
+                    self._say(f"Reading {feed.title or feed.url}")
                     started = time.monotonic()
                     if started >= poll_end:
                         errors[feed.url] = "not polled: the poll's time budget ran out (RAG_POLL_BUDGET); next poll"
@@ -224,7 +295,7 @@ class Feeds:
                         titles[feed.url] = listing.title
                         plans += self._plans(feed.url, listing, state, report)
                 deadlines = {feed: min(time.monotonic() + left, poll_end) for feed, left in budget_left.items()}
-                new, unfetched = self._fetch_all(_in_turn(plans), fetcher, worker, state, report, deadlines)
+                new, unfetched = self._fetch_all(_in_turn(_once(plans)), fetcher, worker, state, report, deadlines)
             for feed in feeds:
                 error = errors.get(feed.url)
                 if error is None and unfetched[feed.url]:
@@ -345,6 +416,8 @@ class Feeds:
             if known is not None and state.item_stamp(feed, link) == item.stamp:
                 report.unchanged += 1
                 continue
+            if known is None and state.was_removed(link):
+                continue  # a user removed this article: only adding its link again brings it back
             if state.backed_off(link, now):
                 report.backed_off += 1
                 continue
@@ -378,17 +451,20 @@ class Feeds:
                         if until is not None and time.monotonic() >= until:
                             unfetched[plan.feed] += 1
                             continue
-                        if plan.feed is not None and not state.following(plan.feed):
-                            continue  # removed while this poll runs
+                        if _live(plan, state) is None:
+                            continue  # every feed listing it was removed while this poll runs
                         known = plan.known if plan.known and canonical_url(plan.known.fetch_url) == canonical_url(plan.url) else None
                         running[pool.submit(fetcher.get, plan.url, "page", known.etag if known else None,
                                             known.last_modified if known else None, until)] = plan
 
                 submit()
+                answered = 0
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         plan = running.pop(future)
+                        answered += 1
+                        self._say(f"Fetched {answered} of {len(plans)} pages")
                         try:
                             fetched = future.result()
                         except OutOfTime:
@@ -422,21 +498,30 @@ class Feeds:
         return new, unfetched
 
     def _failed(self, plan: _Plan, state: WebState) -> None:
-        """A polled item that could not be fetched or read: remembered, and tried again later and later."""
+        """A polled item that could not be fetched or read: remembered, and tried again later and
+        later (under each link a followed feed lists it by)."""
         self._seen(plan, state, None)
-        if plan.feed is not None and state.following(plan.feed):
-            state.item_failed(canonical_url(plan.url), time.time())
+        now = time.time()
+        for url in {canonical_url(each.url) for each in (plan, *plan.also)
+                    if each.feed is not None and state.following(each.feed)}:
+            state.item_failed(url, now)
 
     def _seen(self, plan: _Plan, state: WebState, key: str | None) -> None:
-        if plan.feed is not None:
-            state.remember_item(plan.feed, canonical_url(plan.url), plan.item.stamp, key)
+        """Remember what each feed listing this article said (and, for a link a user added, that
+        they did): the article then stays until the last of them is removed."""
+        for each in (plan, *plan.also):
+            if each.feed is not None:
+                state.remember_item(each.feed, canonical_url(each.url), each.item.stamp, key)
+            elif key is not None:
+                state.link_added(key, _now(), canonical_url(each.url))
 
     def _take(self, plan: _Plan, fetched: Fetched, worker: LoaderWorker, staging: Path, state: WebState,
               report: FetchReport) -> bool:
         """One fetched page: extract it (in the worker), decide whose article it is, write it.
         True when it is a new article."""
-        if plan.feed is not None and not state.following(plan.feed):
-            return False  # its feed was removed while this poll ran
+        live = _live(plan, state)
+        if live is None:
+            return False  # every feed listing it was removed while this poll ran
         if fetched.not_modified:
             report.unchanged += 1
             self._seen(plan, state, plan.known.key if plan.known else None)
@@ -491,7 +576,7 @@ class Feeds:
         }
         meta = {k: v for k, v in meta.items() if v}
         version = _hash(json.dumps([meta, doc.text], sort_keys=True).encode())
-        feed = existing.feed if existing else plan.feed
+        feed = existing.feed if existing else live.feed
         written = None
         if existing is not None and existing.version == version and (self.config.paths.corpus_dir / existing.path).is_file():
             path = existing.path
@@ -506,7 +591,7 @@ class Feeds:
             fetched=now if (existing is None or existing.version != version) else existing.fetched,
             etag=fetched.etag, last_modified=fetched.last_modified, version=version,
             claims=existing.claims if existing else claimed,
-        ), links, feed=plan.feed)
+        ), links, feed=live.feed)
         if not saved:  # its feed was removed while this was fetched: a file it no longer holds goes again
             if written and (existing is None or state.article(key) is None):
                 (self.config.paths.corpus_dir / written).unlink(missing_ok=True)
@@ -515,8 +600,8 @@ class Feeds:
             report.unchanged += 1
         else:
             (report.updated if existing else report.added).append(written)
-        if plan.feed is not None:
-            state.item_worked(canonical_url(plan.url))
+        for url in {canonical_url(each.url) for each in (plan, *plan.also) if each.feed is not None}:
+            state.item_worked(url)
         self._seen(plan, state, key)
         return existing is None
 
@@ -550,11 +635,12 @@ class Feeds:
     def _index_if_changed(self, report: FetchReport) -> None:
         if report.added or report.updated:
             self._removed_unindexed = False
+            self._say(f"Indexing {len(report.added) + len(report.updated)} new or updated articles")
             report.index = self._index()
         elif self._removed_unindexed:  # only for a removal made during this poll
             self._removed_unindexed = False
             try:
-                report.index = self._index()
+                report.index = self._index(allow_empty=True)
             except IndexProblem as exc:
                 log.warning("index update after a feed's removal failed: %s", exc)
 
@@ -569,6 +655,25 @@ def _in_turn(plans: list[_Plan]) -> list[_Plan]:
     for round_ in range(max((len(q) for q in queues.values()), default=0)):
         ordered += [queue[round_] for queue in queues.values() if round_ < len(queue)]
     return ordered
+
+
+def _live(plan: _Plan, state: WebState) -> _Plan | None:
+    """Of a plan and the others it stands for (`also`), the first that a link or a still followed
+    feed asked for; None when every feed listing the article was removed while the poll runs."""
+    return next((each for each in (plan, *plan.also) if each.feed is None or state.following(each.feed)), None)
+
+
+def _once(plans: list[_Plan]) -> list[_Plan]:
+    """One fetch per article in a poll: a story listed by several feeds (a site's feed and its
+    news sitemap), or by one under several links, is fetched once and remembered for each."""
+    first: dict[str, _Plan] = {}
+    for plan in plans:
+        key = plan.known.key if plan.known else canonical_url(plan.url)
+        if key in first:
+            first[key].also.append(plan)
+        else:
+            first[key] = plan
+    return list(first.values())
 
 
 def _clean_link(url: str) -> str:

@@ -16,6 +16,8 @@ once all its chunks are stored, which commits the new version, (3) the chunks of
 are deleted at the end of the run. Queries only see committed versions, so killing the process
 at any point leaves an index that still answers, and the next run finishes the job.
 
+An unchanged corpus opens no store (rag/ingest/settled.py): checked against the SQLite file first.
+
 A rebuild indexes everything into a new generation of collections while the live one keeps
 answering, switches readers to it with one write, then deletes the old one (`rag/backends/store.py`). A
 rebuild killed before the switch leaves the old index live, one killed after it the new one; either
@@ -36,6 +38,7 @@ from rag.backends.embeddings import Embedder
 from rag.backends.store import Store, StoredIndex
 from rag.config import Config
 from rag.ingest.chunking import Chunker
+from rag.ingest import settled
 from rag.ingest.corpus import Corpus, Known
 from rag.ingest.locks import index_lock, mark_changed
 from rag.types import Chunk, Document, IndexSummary
@@ -54,9 +57,7 @@ PUT_BATCH = 1000  # well under Chroma's maximum batch
 DEFAULT_BATCH = 32  # texts per embedding call, for an embedder that does not say
 
 
-def _version_of(content_hash: str, config: Config) -> str:
-    """What must match for a stored document to count as unchanged."""
-    return f"{content_hash[:32]}:{config.ingest.chunk_tokens}:{config.ingest.chunk_overlap}"
+_version_of = settled.version_of
 
 
 def _meta(doc: Document) -> dict:
@@ -78,6 +79,10 @@ def update_index(
     started = time.perf_counter()
     summary = summary or IndexSummary()
     with index_lock(config):
+        if not rebuild and isinstance(documents, Corpus) and settled.unchanged(config, documents, summary):
+            summary.seconds = time.perf_counter() - started
+            return summary
+        settled.forget(config)  # until this run completes
         if store.remove_leftovers():
             mark_changed(config)  # a reader may still hold the generation a killed rebuild retired
         building = store.start_generation() if rebuild else None
@@ -100,6 +105,7 @@ def update_index(
             store.remove_leftovers()  # the old generation, once readers have been told to reload
         if isinstance(documents, Corpus):
             documents.save_manifest()
+            settled.record(config, store.sparse_path(store.live_generation()), summary.chunks)
     summary.seconds = time.perf_counter() - started
     return summary
 

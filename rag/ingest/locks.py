@@ -2,8 +2,9 @@
 
 - `index_lock`: one writer at a time per index folder (the app's uploads and the CLI may race).
 - `poll_lock`: one feed poll (or fetch of links) at a time per index folder, across processes.
-- `serving` / `check_not_served`: Chroma's embedded store is not safe across processes, so the CLI
-  does not write an embedded index while the app serves it.
+- `serving` / `served_by_app`: Chroma's embedded store is not safe across processes, so one app
+  process serves an embedded index (a second one is refused and told to use a Chroma server), and
+  the CLI hands its indexing to that app instead of writing (rag/ingest/handoff.py).
 - `mark_changed` / `generation`: a file touched after every run that changed something; a process
   that loaded the index sees its new time and reloads, so `python -m rag index` shows up in a
   running app without a restart.
@@ -18,6 +19,10 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.errors import IndexProblem
+
+
+class IndexBusy(IndexProblem):
+    """Another process (or thread) is indexing into the folder: try again when it finishes."""
 
 
 def generation_file(config: Config) -> Path:
@@ -40,29 +45,39 @@ def generation(config: Config) -> float:
 
 @contextmanager
 def serving(config: Config):
-    """Held by the app while it serves an embedded index. Chroma's embedded store is not safe
-    across processes, so `python -m rag index` refuses to write while this is held; the app's
-    own uploads go through its process and are fine."""
+    """Held by the app while it serves the index. Chroma's embedded store is not safe across
+    processes: with it, the lock is exclusive, so a second app process on the same index folder is
+    refused (IndexProblem) before it opens anything, and the CLI hands its indexing to the app
+    (`served_by_app`). With a Chroma server any number of app processes share it."""
     config.paths.index_dir.mkdir(parents=True, exist_ok=True)
     with open(config.paths.index_dir / ".serving", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
+        if config.chroma.chroma_host:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+        else:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexProblem(
+                    f"Another app process already serves the embedded index in {config.paths.index_dir}; "
+                    "to serve it from several processes, run a Chroma server and set CHROMA_HOST (and CHROMA_PORT)."
+                ) from None
         yield
 
 
-def check_not_served(config: Config) -> None:
+def served_by_app(config: Config) -> bool:
+    """Whether an app process serves this embedded index now (then the CLI must not write it)."""
     if config.chroma.chroma_host:
-        return  # a Chroma server takes writes from any number of processes
+        return False  # a Chroma server takes writes from any number of processes
     path = config.paths.index_dir / ".serving"
     if not path.exists():
-        return
+        return False
     with open(path) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexProblem(
-                f"The app is serving the index in {config.paths.index_dir}: add documents in its Corpus tab, "
-                "or stop it and run this again."
-            ) from None
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 @contextmanager
@@ -73,7 +88,7 @@ def index_lock(config: Config):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexProblem(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
+            raise IndexBusy(f"Another process is indexing into {config.paths.index_dir}; try again when it finishes.") from None
         yield
 
 

@@ -10,10 +10,16 @@
 - aliases: every link seen for an article (tracking parameters, AMP, redirects), so a known link
   is not fetched again;
 - items: what each feed last said about each of its items (its `stamp`), so an item is fetched
-  again only when the feed says it changed;
+  again only when the feed says it changed; also every feed that lists an article, so an article
+  goes only when the last feed, sitemap or link that brought it is removed;
 - failures: links whose fetch or extraction keeps failing, and when a poll may try each again
   (after 15 minutes, then twice as long after each further failure, at most a week): a feed of
-  slow or broken items costs each poll little, not its whole budget every time.
+  slow or broken items costs each poll little, not its whole budget every time;
+- linked: the articles a user added by link (they stay when feeds that also list them go);
+- origins: the address a user added (a site's home page) and the feeds found there, so removing
+  that address removes them;
+- removed: the links of articles a user removed one by one, so a feed listing them does not bring
+  them back (adding the link again does).
 
 The articles themselves are files in the corpus folder (rag/ingest/feeds.py): this file holds no
 text, and losing it costs a re-download, never an article.
@@ -34,7 +40,7 @@ from rag.errors import IndexProblem
 from rag.types import FeedInfo
 
 SCHEMA_VERSION = 1
-TABLES = ("feeds", "listings", "articles", "aliases", "items", "failures")
+TABLES = ("feeds", "listings", "articles", "aliases", "items", "failures", "linked", "origins", "removed")
 RETRY_FIRST = 15 * 60  # seconds after an item's first failure
 RETRY_LONGEST = 7 * 24 * 3600
 SCHEMA = """
@@ -52,6 +58,9 @@ CREATE TABLE IF NOT EXISTS items (feed TEXT NOT NULL, url TEXT NOT NULL, stamp T
     PRIMARY KEY (feed, url));
 CREATE INDEX IF NOT EXISTS items_by_key ON items (key);
 CREATE TABLE IF NOT EXISTS failures (url TEXT PRIMARY KEY, count INTEGER NOT NULL, retry_after REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS linked (key TEXT PRIMARY KEY, added TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS origins (url TEXT NOT NULL, feed TEXT NOT NULL, PRIMARY KEY (url, feed));
+CREATE TABLE IF NOT EXISTS removed (url TEXT PRIMARY KEY, removed TEXT NOT NULL);
 """
 
 
@@ -87,7 +96,10 @@ class WebState:
                 # started afresh (the articles are files in the corpus and stay).
                 self._db.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in TABLES))
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            older = not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'linked'").fetchone()
             self._db.executescript(SCHEMA)
+            if older:  # a file from before `linked`: an article whose first source was a link was added by link
+                self._db.execute("INSERT OR IGNORE INTO linked SELECT key, first_fetched FROM articles WHERE feed IS NULL")
         except sqlite3.DatabaseError as exc:
             raise IndexProblem(f"The feed state file {self.path} is unreadable ({exc}); delete it to start afresh "
                                "(the articles stay; known links are fetched once more).") from None
@@ -112,17 +124,21 @@ class WebState:
 
     # Feeds -------------------------------------------------------------------------------------
 
-    def add_feed(self, url: str, kind: str, title: str | None, now: str) -> bool:
-        """Follow a feed; False when it is followed already."""
+    def add_feed(self, url: str, kind: str, title: str | None, now: str, origin: str | None = None) -> bool:
+        """Follow a feed (found at `origin`, the address the user added, when that differs); False
+        when it is followed already."""
         with self._tx() as db:
             cursor = db.execute("INSERT OR IGNORE INTO feeds (url, kind, title, added) VALUES (?, ?, ?, ?)",
                                 (url, kind, title, now))
+            if origin and origin != url:
+                db.execute("INSERT OR IGNORE INTO origins VALUES (?, ?)", (origin, url))
             return cursor.rowcount == 1
 
     def feeds(self) -> list[FeedInfo]:
         rows = self._rows(
             "SELECT f.url, f.kind, f.title, f.added, f.last_poll, f.last_ok, f.last_error, f.new_articles, "
-            "(SELECT COUNT(*) FROM articles a WHERE a.feed = f.url) FROM feeds f ORDER BY f.added, f.url"
+            "(SELECT COUNT(DISTINCT i.key) FROM items i JOIN articles a ON a.key = i.key WHERE i.feed = f.url) "
+            "FROM feeds f ORDER BY f.added, f.url"
         )
         return [FeedInfo(*row) for row in rows]
 
@@ -134,6 +150,10 @@ class WebState:
     def feed(self, url: str) -> FeedInfo | None:
         return next((f for f in self.feeds() if f.url == url), None)
 
+    def feeds_from(self, origin: str) -> list[str]:
+        """The feeds followed because a user added `origin` (a site's home page)."""
+        return [row[0] for row in self._rows("SELECT feed FROM origins WHERE url = ? ORDER BY feed", origin)]
+
     def record_poll(self, url: str, now: str, error: str | None, new_articles: int, title: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
@@ -142,26 +162,58 @@ class WebState:
                 (now, error, new_articles, title, error, now, url),
             )
 
-    def remove_feed(self, url: str) -> list[str]:
-        """Stop following a feed. Returns the corpus paths of the articles it brought that no other
-        feed lists and that were not added by link (what `--delete-articles` deletes)."""
+    def remove_feeds(self, urls: list[str]) -> list[str]:
+        """Stop following feeds. Returns the corpus paths of the articles they listed (or first
+        brought) that no remaining feed lists and no user added by link: what `--delete-articles`
+        deletes."""
         with self._tx() as db:
-            db.execute("DELETE FROM feeds WHERE url = ?", (url,))
-            db.execute("DELETE FROM items WHERE feed = ?", (url,))
-            rows = db.execute(
-                "SELECT a.path FROM articles a WHERE a.feed = ? AND NOT EXISTS "
-                "(SELECT 1 FROM items i WHERE i.key = a.key)", (url,)
-            ).fetchall()
-            db.execute("DELETE FROM listings WHERE url = ?", (url,))
-        return [row[0] for row in rows]
+            keys: set[str] = set()
+            for url in urls:
+                keys |= {row[0] for row in db.execute(
+                    "SELECT key FROM items WHERE feed = ? AND key IS NOT NULL UNION SELECT key FROM articles WHERE feed = ?",
+                    (url, url))}
+                db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+                db.execute("DELETE FROM items WHERE feed = ?", (url,))
+                db.execute("DELETE FROM origins WHERE feed = ?", (url,))
+                db.execute("DELETE FROM listings WHERE url = ?", (url,))
+            paths = []
+            for key in sorted(keys):
+                row = db.execute(
+                    "SELECT a.path FROM articles a WHERE a.key = ? AND NOT EXISTS (SELECT 1 FROM items i WHERE i.key = a.key) "
+                    "AND NOT EXISTS (SELECT 1 FROM linked l WHERE l.key = a.key)", (key,)).fetchone()
+                if row:
+                    paths.append(row[0])
+        return paths
 
-    def forget_articles(self, paths: list[str]) -> None:
+    def forget_articles(self, paths: list[str], now: str | None = None) -> None:
+        """Forget the articles in these corpus files (their files are deleted); with `now`, also
+        remember their links as removed, so that no feed brings them back."""
         with self._tx() as db:
             for path in paths:
                 key = db.execute("SELECT key FROM articles WHERE path = ?", (path,)).fetchone()
                 if key:
+                    if now is not None:
+                        db.execute("INSERT OR REPLACE INTO removed SELECT url, ? FROM aliases WHERE key = ?", (now, key[0]))
+                        db.execute("INSERT OR REPLACE INTO removed VALUES (?, ?)", (key[0], now))
                     db.execute("DELETE FROM aliases WHERE key = ?", key)
+                    db.execute("DELETE FROM linked WHERE key = ?", key)
+                    db.execute("DELETE FROM items WHERE key = ?", key)
                     db.execute("DELETE FROM articles WHERE key = ?", key)
+
+    def was_removed(self, url: str) -> bool:
+        """Whether a user removed the article at this (canonical) link."""
+        return bool(self._rows("SELECT 1 FROM removed WHERE url = ?", url))
+
+    def link_added(self, key: str, now: str, requested: str) -> None:
+        """A user added this article by link: it stays until removed itself (and `requested`, the
+        link they gave, is no longer a removed one)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO linked VALUES (?, ?)", (key, now))
+            db.execute("DELETE FROM removed WHERE url IN (?, ?)", (requested, key))
+
+    def article_at(self, path: str) -> Article | None:
+        rows = self._rows("SELECT * FROM articles WHERE path = ?", path)
+        return Article(*rows[0]) if rows else None
 
     # Listings: conditional GET ------------------------------------------------------------------
 

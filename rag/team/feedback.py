@@ -4,7 +4,9 @@ A rating is kept with everything that shaped the answer (question, earlier quest
 citations, mode, settings, index generation), copied at rating time so that it outlives the
 conversation. `gold_items` turns ratings into items of tests/gold/gold.yaml's format for an editor
 to review: the facts come from the correction ("what the answer should have said"), or, for a
-thumbs up, from the answer's first line.
+thumbs up, from the answer's first line. No fact comes from a citation marker (`[1]`), a function
+word ("despite") or a name the text negates ("Putin did not come"), and an item made from a thumbs
+up keeps only facts its own answer holds, so it passes on the answer it was made from.
 """
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ _NUMBER = re.compile(rf"(?:\b\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|\b{_MONTHS}\s+
                      r"|\$?\d[\d,.]*\s*(?:%|percent\b|per cent\b|million\b|billion\b|trillion\b)?)", re.I)
 _NAME = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+(?:of|de|von|van|al|bin|the)?\s*[A-Z][\w’'.-]*)*")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+# A name or number the text denies: "Putin did not come", "Putin never came", "not Lavrov but ...".
+_DENIED_AFTER = re.compile(r"^(?:[\s,]+[\w’']+){0,2}?\s+(?:not|never|no longer|n[o’']t)\b|^\s*(?:did|was|were|is|are|has|had|could|would|will)n[’']t\b", re.I)
+_DENIED_BEFORE = re.compile(r"\b(?:not|never|no|nor|neither|without|instead of|rather than)\s+(?:the\s+|a\s+)?$", re.I)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;—–]\s+|\n\s*|[\"“‘(]\s*)$")
+# Function words: they open sentences capitalised but are no names, and are no facts either.
+_FUNCTION_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already also although always am among
+amid amidst an and another any anyone anything anyway anywhere are around as at be became because become been
+before beforehand behind being below beside besides between beyond both but by can cannot could despite did do
+does doing done down during each either else elsewhere enough even ever every everyone everything everywhere
+except few first for former formerly from further furthermore had has have having he hence her here hers herself
+him himself his how however i if in indeed instead into is it its itself just last later latter least less many
+may me meanwhile might mine more moreover most mostly much must my myself neither never nevertheless next no
+nobody none nonetheless nor not nothing now nowhere of off often on once one only onto or other others otherwise
+our ours ourselves out over own per perhaps rather really same say says said several she should since so some
+someone something sometimes somewhere still such than that the their theirs them themselves then there thereafter
+thereby therefore these they this those though through throughout thus to together too toward towards under
+unless until up upon us very via was we well were what whatever when whenever where whereas whether which while
+who whoever whole whom whose why will with within without would yes yet you your yours yourself yourselves
+according including regarding following told asked added reported also
+""".split())
 
 
 class FeedbackError(RagError):
@@ -130,6 +153,11 @@ def gold_items(records: list[FeedbackRecord]) -> tuple[list[dict], int]:
             category, facts, docs = "unanswerable", [], []
         else:
             facts = correction_facts(r.correction or _first_line(r.answer), r.question)
+            if r.rating > 0:  # the item must pass on the answer it was made from (markers are not read)
+                from rag.text import MARKER
+
+                answer = MARKER.sub(" ", r.answer or "")
+                facts = [fact for fact in facts if _found_in(fact, answer)]
             docs = sorted({c["doc_id"] for c in r.citations}) if r.rating > 0 else []
             category = "followup" if r.history else "fact"
         verdict = "thumbs up" if r.rating > 0 else "thumbs down"
@@ -155,10 +183,11 @@ def correction_facts(text: str, question: str = "") -> list[list[str]]:
     dates of `text` that the question does not already contain (a multi-word name also matches by
     its last word), as whole words (so that "12" is not found in "2012"); failing those, its
     longest content words."""
-    from rag.text import normalize_word, stopwords, words
+    from rag.text import MARKER, normalize_word, words
 
     asked = {normalize_word(w) for w in words(question)}
-    text = _BOLD.sub(r"\1", text or "")
+    text = MARKER.sub(" ", _BOLD.sub(r"\1", text or ""))  # a citation marker "[1]" is no number
+    common = _common_words()
     facts: list[list[str]] = []
     seen: set[str] = set()
 
@@ -168,27 +197,61 @@ def correction_facts(text: str, question: str = "") -> list[list[str]]:
             return
         seen.add(key)
         alternatives = [r"\b" + r"\W+".join(re.escape(w.lower()) for w in phrase_words) + r"\b"]
+        if any(alternatives[0] in fact for fact in facts):
+            return  # "Medinsky" after "Vladimir Medinsky", which it already matches
         if len(phrase_words) > 1 and phrase_words[-1][:1].isupper() and len(phrase_words[-1]) > 2:
             alternatives.append(r"\b" + re.escape(phrase_words[-1].lower()) + r"\b")
         facts.append(alternatives)
 
+    def denied(start: int, end: int) -> bool:
+        return bool(_DENIED_BEFORE.search(text[max(0, start - 20):start]) or _DENIED_AFTER.search(text[end:end + 40]))
+
     taken: list[tuple[int, int]] = []
     for match in _NUMBER.finditer(text):
-        add(words(match.group()) or [match.group().strip()])
         taken.append(match.span())
+        if not denied(*match.span()):
+            add(words(match.group()) or [match.group().strip()])
+    capitalised_inside = {normalize_word(m.group()) for m in re.finditer(r"\b[A-Z][\w’'-]*", text)
+                          if not _SENTENCE_START.search(text[:m.start()])}
+    weak: list[list[str]] = []  # single capitalised words opening a sentence: names only failing better ones
+    denials: list[tuple[int, int]] = []  # a denied name's clause: "Putin did not come"
     for match in _NAME.finditer(text):
         if any(start < match.end() and match.start() < end for start, end in taken):
             continue  # the month of a date
         phrase = words(match.group())
-        while phrase and normalize_word(phrase[0]) in stopwords():
-            phrase = phrase[1:]  # a sentence's first word ("The", "It") is not a name
-        if phrase and not any(ch.isdigit() for ch in "".join(phrase)):
+        while phrase and normalize_word(phrase[0]) in common:
+            phrase = phrase[1:]  # a sentence's first word ("The", "Despite") is not a name
+        if not phrase or any(ch.isdigit() for ch in "".join(phrase)):
+            continue
+        if denied(*match.span()):
+            clause_end = re.search(r"[.;,!?]|$", text[match.end():])
+            denials.append((match.start(), match.end() + clause_end.start()))
+        elif (len(phrase) == 1 and phrase[0] == words(match.group())[0] and _SENTENCE_START.search(text[:match.start()])
+              and normalize_word(phrase[0]) not in capitalised_inside):
+            weak.append(phrase)
+        else:
             add(phrase)
     if not facts:
-        content = [w for w in words(text) if normalize_word(w) not in stopwords() and normalize_word(w) not in asked]
+        for phrase in weak:
+            add(phrase)
+    if not facts:
+        for start, end in denials:
+            text = text[:start] + " " * (end - start) + text[end:]
+        content = [w for w in words(text) if normalize_word(w) not in common and normalize_word(w) not in asked
+                   and not any(ch.isdigit() for ch in w)]
         for word in sorted(dict.fromkeys(content), key=len, reverse=True)[:FACT_WORDS]:
             add([word])
     return facts
+
+
+def _common_words() -> frozenset[str]:
+    from rag.text import stopwords
+
+    return stopwords() | _FUNCTION_WORDS
+
+
+def _found_in(fact: list[str], text: str) -> bool:
+    return any(re.search(pattern, text, re.I) for pattern in fact)
 
 
 def _first_line(answer: str) -> str:

@@ -22,7 +22,7 @@ import logging
 import secrets
 import sys
 import time
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,6 +45,7 @@ from rag.follows.atom import CONTENT_TYPE as ATOM_TYPE
 from rag.follows.atom import atom_feed
 from rag.follows.store import FollowStore
 from rag.team.accounts import reserved_name
+from rag.ingest.handoff import HandoffWorker
 from rag.ingest.locks import serving
 from rag.ingest.schedule import FeedSchedule
 from rag.service import Service
@@ -311,6 +312,11 @@ def main(started: float) -> None:
     except RagError as exc:  # a bad setting: one line, no traceback
         sys.exit(f"error: {exc}")
     logs.configure(service.config.operations.log_format)
+    held = ExitStack()  # taken before the index is opened: one process per embedded index
+    try:
+        held.enter_context(serving(service.config))
+    except RagError as exc:
+        sys.exit(f"error: {exc}")
     print(f"Service: {service.describe_mode()}", flush=True)
     try:
         has_index = service.store.exists()
@@ -345,7 +351,10 @@ def main(started: float) -> None:
                             proxy_headers=False, **({"log_config": None} if json_logs else {}))
     schedule = FeedSchedule(service.feeds, service.config.fetch.feed_interval * 60.0)
     logging.getLogger("rag.feeds").setLevel(logging.INFO)
-    with serving(service.config):
+    requests = HandoffWorker(service.config, service.index)  # indexing asked for by commands run beside the app
+    with held:
         schedule.start()
+        requests.start()
         Server(config).run()
+        requests.stop()
     schedule.stop(wait=5.0)  # a poll cut short leaves an index that answers; the next one completes it

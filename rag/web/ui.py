@@ -15,7 +15,7 @@ from rag.service import Service
 from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
 from rag.web.follows import CSS as FOLLOW_CSS
 from rag.web.follows import FollowPanel
-from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
+from rag.web.links import ARTICLE, FEED, FEED_HEADERS, FEEDS_REFRESH_SECONDS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
 from rag.web.tokens import TokenHandlers, token_panel
@@ -179,9 +179,17 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                         add_web = gr.Button("Add link or feed", variant="primary")
                         poll_web = gr.Button("Poll feeds now")
                 web_report = gr.Markdown(elem_id="web-report")
+                feed_rows, feed_key = fetching.feeds_shown()
                 feed_table = gr.Dataframe(
-                    fetching.feed_rows(), headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
+                    feed_rows, headers=FEED_HEADERS, interactive=False, wrap=True, elem_id="feeds-table",
                 )
+                with gr.Row():
+                    gone_url = gr.Textbox(placeholder="a feed's address, or the site's you added", label="Remove feed",
+                                          elem_id="remove-feed-url", scale=3)
+                    gone_articles = gr.Checkbox(label="also delete its articles", elem_id="remove-feed-articles")
+                    remove_web = gr.Button("Remove feed", size="sm", elem_id="remove-feed")
+                shown_feeds = gr.State(feed_key)
+                feeds_timer = gr.Timer(FEEDS_REFRESH_SECONDS)
         with gr.Tab("Users", visible=False) as users_tab:
             users = gr.Dataframe(headers=["User", "Role", "Since"], interactive=False, elem_id="users-table")
             with gr.Row():
@@ -245,10 +253,17 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
             concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private",
         )
         # Fetching and indexing: one at a time, like uploads.
+        # Their progress streams into the report: the table and the address box keep their looks.
         add_web.click(fetching.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_url, table],
-                      concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private")
+                      concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private",
+                      show_progress_on=[web_report])
         poll_web.click(fetching.poll, outputs=[web_report, feed_table, table], concurrency_limit=1,
-                       concurrency_id="corpus-writes", api_visibility="private")
+                       concurrency_id="corpus-writes", api_visibility="private", show_progress_on=[web_report])
+        remove_web.click(fetching.remove, inputs=[gone_url, gone_articles], outputs=[web_report, feed_table, gone_url, table],
+                         concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private")
+        # The schedule's polls (and other processes') show up in the feed list without a reload.
+        feeds_timer.tick(fetching.refresh, inputs=shown_feeds, outputs=[feed_table, shown_feeds],
+                         api_visibility="private", show_progress="hidden")
         for action, button in actions.items():
             button.click(
                 _manage(teamwork, action), inputs=[name, password, role], outputs=[managed, users, password],
@@ -262,6 +277,7 @@ def build_ui(service: Service, team: Team) -> gr.Blocks:
                   api_visibility="private")
         demo.load(teamwork.user_rows, outputs=users, api_visibility="private")
         demo.load(teamwork.links, outputs=my_links, api_visibility="private")
+        demo.load(fetching.feeds_shown, outputs=[feed_table, shown_feeds], api_visibility="private")
         gr.api(teamwork.ask, api_name="ask")
         gr.api(teamwork.ask_saved, api_name="ask_saved")
     return demo

@@ -46,3 +46,24 @@ def test_feeds_and_links_from_the_command_line(tmp_path, site):
     assert removed.returncode == 0 and "3 removed" in removed.stdout
     assert [p.name for p in (tmp_path / "corpus").rglob("*.md")] == [
         next(p.name for p in (tmp_path / "corpus").rglob("harbour-bridge-shut*"))]
+
+
+def test_removing_what_a_user_added_removes_its_articles(tmp_path, site):
+    (tmp_path / "corpus").mkdir()
+    assert rag(tmp_path, "feeds", "add", site.url("/")).returncode == 0  # the home page: its RSS feed
+    assert rag(tmp_path, "feeds", "add", site.url("/news-sitemap.xml")).returncode == 0  # the same three stories
+    assert rag(tmp_path, "add", site.url("/articles/harbour-bridge-shut")).returncode == 0
+
+    first = rag(tmp_path, "feeds", "remove", site.url("/"), "--delete-articles")  # the address added, not the feed's
+    assert first.returncode == 0, first.stderr
+    assert f"No longer following {site.url('/feed.xml')}" in first.stdout and "0 skipped" in first.stdout
+    second = rag(tmp_path, "feeds", "remove", site.url("/news-sitemap.xml"), "--delete-articles")
+    assert second.returncode == 0 and "3 removed" in second.stdout
+
+    sources = json.loads(rag(tmp_path, "sources", "--json").stdout)
+    assert [s["url"] for s in sources] == [site.url("/articles/harbour-bridge-shut")]
+    removed = rag(tmp_path, "remove", sources[0]["doc_id"])
+    assert removed.returncode == 0 and "1 removed" in removed.stdout, removed.stderr
+    assert list((tmp_path / "corpus").rglob("*.md")) == []
+    missing = rag(tmp_path, "remove", "https://example.org/never-added")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: No article https://example.org/never-added")

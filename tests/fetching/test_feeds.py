@@ -4,10 +4,11 @@ index, and what a re-poll, an edit, a second link to the same story or a rival p
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 
 import pytest
 
-from rag.errors import IndexProblem
+from rag.errors import IndexProblem, RagError
 from rag.ingest.feeds import Feeds
 from rag.ingest.locks import poll_lock
 from tests.fetching.conftest import loopback_is_public
@@ -141,6 +142,79 @@ def test_removing_a_feed_keeps_or_deletes_its_articles(service, site):
     assert [s.url for s in service.sources()] == [site.url("/articles/harbour-bridge-shut")]  # added by link: kept
 
 
+def test_an_article_goes_when_the_last_feed_that_listed_it_goes(service, site):
+    service.feeds.add(site.url("/atom.xml"))  # the first to bring the three stories
+    service.feeds.add(site.url("/news-sitemap.xml"))  # lists the same three
+    service.add_urls([site.url("/articles/harbour-bridge-shut")])
+    kept = service.feeds.remove(site.url("/atom.xml"), delete_articles=True)
+    assert kept.skipped == [] and len(service.sources()) == 4  # the sitemap still lists them
+    gone = service.feeds.remove(site.url("/news-sitemap.xml"), delete_articles=True)
+    assert len(gone.skipped) == 3 and len(gone.index.removed) == 3
+    assert [s.url for s in service.sources()] == [site.url("/articles/harbour-bridge-shut")]
+    assert [p.name for p in service.config.paths.corpus_dir.rglob("*.md")] == [
+        next(p.name for p in service.config.paths.corpus_dir.rglob("harbour-bridge-shut*"))]
+
+
+def test_a_link_added_too_keeps_its_article_until_removed_itself(service, site):
+    service.feeds.add(site.url("/feed.xml"))
+    service.add_urls([site.url("/articles/museum-reopens?utm_source=x")])  # a story the feed brought already
+    service.feeds.remove(site.url("/feed.xml"), delete_articles=True)
+    assert [s.url for s in service.sources()] == [site.url("/articles/museum-reopens")]
+    report = service.remove(site.url("/articles/museum-reopens"))
+    assert report.index.removed and list(service.config.paths.corpus_dir.rglob("*.md")) == []
+
+
+def test_removing_the_address_the_user_added_removes_the_feeds_found_there(service, site):
+    service.feeds.add(site.url("/"))  # a home page: its RSS feed is followed
+    assert [f.url for f in service.feeds.list()] == [site.url("/feed.xml")]
+    report = service.feeds.remove(site.url("/"), delete_articles=True)
+    assert report.feeds == [site.url("/feed.xml")] and service.feeds.list() == []
+    assert len(report.index.removed) == 3
+
+
+def test_one_article_is_removed_by_link_or_id_and_no_feed_brings_it_back(service, site):
+    service.feeds.add(site.url("/feed.xml"))
+    service.remove(site.url("/articles/museum-reopens/amp"))  # any link to it
+    assert site.url("/articles/museum-reopens") not in by_url(service)
+    service.feeds.poll()
+    site.stories["museum-reopens"] = dataclasses.replace(STORIES["museum-reopens"], published="2025-05-13")
+    assert service.feeds.poll().added == [] and site.url("/articles/museum-reopens") not in by_url(service)
+    assert service.add_urls([site.url("/articles/museum-reopens")]).added  # asked for again: back
+    doc_id = by_url(service)[site.url("/articles/museum-reopens")].doc_id
+    service.remove(doc_id)
+    assert site.url("/articles/museum-reopens") not in by_url(service) and len(service.sources()) == 2
+    with pytest.raises(RagError, match="No article nothing-here"):
+        service.remove("nothing-here")
+
+
+def test_a_story_listed_by_two_feeds_is_fetched_once_per_poll(service, site):
+    service.feeds.add(site.url("/atom.xml"), poll=False)
+    service.feeds.add(site.url("/news-sitemap.xml"), poll=False)
+    service.feeds.poll()
+    assert site.hits["/articles/museum-reopens"] == 1
+    story = STORIES["museum-reopens"]
+    site.stories["museum-reopens"] = dataclasses.replace(
+        story, published="2025-05-13", paragraphs=story.paragraphs[:-1] + ["Entry will be free for schools, she said."])
+    report = service.feeds.poll()
+    assert len(report.updated) == 1 and site.hits["/articles/museum-reopens"] == 2
+    assert [f.articles for f in service.feeds.list()] == [3, 3]
+
+
+def test_a_story_two_feeds_list_is_still_fetched_when_the_first_is_removed_during_the_poll(service, site, monkeypatch):
+    service.feeds.add(site.url("/atom.xml"), poll=False)  # the first listing: its plans stand for the sitemap's too
+    service.feeds.add(site.url("/news-sitemap.xml"), poll=False)
+    fetch_all = service.feeds._fetch_all
+
+    def removing_first(*args, **kwargs):  # the listings are read; the pages are not fetched yet
+        service.feeds.remove(site.url("/atom.xml"))
+        return fetch_all(*args, **kwargs)
+
+    monkeypatch.setattr(service.feeds, "_fetch_all", removing_first)
+    report = service.feeds.poll()
+    assert len(report.added) == 3
+    assert [(f.url, f.articles) for f in service.feeds.list()] == [(site.url("/news-sitemap.xml"), 3)]
+
+
 def test_one_poll_at_a_time(service, site):
     service.feeds.add(site.url("/feed.xml"), poll=False)
     with poll_lock(service.config):
@@ -183,3 +257,13 @@ def test_an_unreadable_state_file_is_a_one_line_error(service, site):
     with pytest.raises(IndexProblem, match="feed state file .* is unreadable .* delete it") as caught:
         service.feeds.add(site.url("/feed.xml"))
     assert "\n" not in str(caught.value)
+
+
+def test_a_state_file_from_before_links_were_tracked_keeps_them(service, site):
+    service.add_urls([site.url("/articles/museum-reopens")])
+    service.feeds.add(site.url("/feed.xml"))
+    path = service.config.paths.index_dir / "news.web.sqlite3"
+    with sqlite3.connect(path) as db:  # the layout before this change: no `linked` table
+        db.execute("DROP TABLE linked")
+    service.feeds.remove(site.url("/feed.xml"), delete_articles=True)
+    assert [s.url for s in service.sources()] == [site.url("/articles/museum-reopens")]  # added by link: kept

@@ -234,16 +234,30 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
         make(tmp_path / "corpus", tmp_path / "index").index()
 
 
-def test_the_cli_does_not_write_an_embedded_index_the_app_is_serving(corpus_copy, tmp_path, copy_index):
+def test_the_cli_hands_its_indexing_to_the_app_serving_an_embedded_index(corpus_copy, tmp_path, copy_index):
+    from rag.errors import IndexProblem
+    from rag.ingest.handoff import HandoffWorker
     from rag.ingest.locks import serving
 
     index_dir = copy_index(tmp_path / "index")
     app = make(corpus_copy, index_dir)
     assert app.index().embedded_chunks == 0
     command = [sys.executable, "-m", "rag", "index", "--corpus", str(corpus_copy), "--index", str(index_dir)]
+    (corpus_copy / "ferry.txt").write_text("Ferry Timetable\n\nThe harbour master Ines Varga approved a new ferry "
+                                            "timetable for the islands on Monday after a long debate.\n")
+    worker = HandoffWorker(app.config, app.index)
     with serving(app.config):
-        refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert refused.returncode == 1 and "serving the index" in refused.stderr
-        assert app.ask("Who led the Russian delegation?").citations  # the app still answers
+        with pytest.raises(IndexProblem, match="Another app process already serves the embedded index .* CHROMA_HOST"):
+            with serving(app.config):  # a second app on the same folder
+                pass
+        worker.start()
+        try:
+            handed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        finally:
+            worker.stop()
+        assert handed.returncode == 0, handed.stderr
+        assert f"The app serving {index_dir} is indexing it" in handed.stderr
+        assert "1 added" in handed.stdout and "documents" in handed.stdout
+        assert any(c.doc_id == "ferry" for c in app.ask("Who approved the new ferry timetable?").citations)
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and "is indexing it" not in done.stderr, done.stderr

@@ -1,6 +1,7 @@
 """The Corpus tab's "Add a link or feed" in a real browser: a logged-in user adds a feed from a
-news site on 127.0.0.1, its articles are indexed and cited with their own links; without a login
-the section refuses (tests/ui/test_browser.py's app has none)."""
+news site on 127.0.0.1 (the report shows what it is doing meanwhile), its articles are indexed and
+cited with their own links, then removes the feed with its articles; without a login the section
+refuses (tests/ui/test_browser.py's app has none)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_a_logged_in_user_adds_a_feed_and_its_articles_answer(browser, app_folde
         page.get_by_label("Feed, sitemap or site").check()
         page.get_by_role("button", name="Add link or feed").click()
         report = page.locator("#web-report")
+        expect(report).to_contain_text("⏳")  # what it is doing, while it fetches and indexes
         expect(report).to_contain_text("Following Coastal Times", timeout=ANSWER_TIMEOUT_MS)
         expect(report).to_contain_text("Added 3, updated 0")
         expect(page.locator("#feeds-table")).to_contain_text(site.url("/feed.xml"))
@@ -43,3 +45,11 @@ def test_a_logged_in_user_adds_a_feed_and_its_articles_answer(browser, app_folde
         page.locator("#chat").get_by_text("Sources (").last.click()
         original = page.locator(f'#chat a[href="{site.url("/articles/museum-reopens")}"]')  # "original article"
         expect(original.first).to_be_visible()
+
+        page.get_by_role("tab", name="Corpus").click()  # the feed goes, by the address added, with its articles
+        page.locator("#remove-feed-url textarea, #remove-feed-url input").first.fill(site.url("/"))
+        page.get_by_label("also delete its articles").check()
+        page.get_by_role("button", name="Remove feed").click()
+        expect(report).to_contain_text("Deleted 3 articles", timeout=ANSWER_TIMEOUT_MS)
+        expect(page.locator("#feeds-table")).not_to_contain_text(site.url("/feed.xml"))
+        expect(page.get_by_role("gridcell", name="Riverton maritime museum reopens after flood")).to_have_count(0)

@@ -273,3 +273,37 @@ def test_a_corpus_is_read_lazily_and_lists_what_it_skipped_as_it_goes(tmp_path):
     assert skipped == []
     assert documents  # reads up to the first document
     assert [d.doc_id for d in documents] == ["b"] and [s.source for s in skipped] == ["a.txt"]
+
+
+def test_an_unchanged_corpus_is_known_without_opening_the_store(config, monkeypatch):
+    monkeypatch.setattr(corpus_module, "RACY_SECONDS", 0.0)
+    first = Service(config).index()
+
+    def no_store(self):
+        raise AssertionError("Chroma opened for an unchanged corpus")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "client", property(no_store))
+        again = Service(config).index()
+    assert (again.documents, again.chunks, again.unchanged, again.embedded_chunks) == (
+        first.documents, first.chunks, first.documents, 0)
+
+    wsj = config.paths.corpus_dir / "wsj-diplomatic-defeat-for-putin.txt"
+    wsj.write_text(wsj.read_text(encoding="utf-8") + "\nA new paragraph about talks in Geneva.\n", encoding="utf-8")
+    assert Service(config).index().updated == ["wsj-diplomatic-defeat-for-putin"]  # a change takes the whole path
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    wsj.write_text(wsj.read_text(encoding="utf-8") + "\nAnd one more.\n", encoding="utf-8")
+    with monkeypatch.context() as patched:
+        patched.setattr(indexer._Run, "run", killed)
+        with pytest.raises(RuntimeError):
+            Service(config).index()
+    wsj.write_text(wsj.read_text(encoding="utf-8").replace("\nAnd one more.\n", ""), encoding="utf-8")
+    # The corpus is back to what the last completed run indexed, but a run began since: checked in full.
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "client", property(no_store))
+        with pytest.raises(AssertionError, match="Chroma opened"):
+            Service(config).index()
+    assert Service(config).index().embedded_chunks == 0

@@ -82,12 +82,31 @@ def test_eval_from_feedback_writes_gold_items_for_review(index_dir, monkeypatch,
     assert run(monkeypatch, capsys, "eval", "--from-feedback", str(target), "--rating", "up")[1].startswith("Wrote 0 items")
 
 
+def test_a_thumbs_up_item_keeps_only_facts_its_answer_holds(index_dir, monkeypatch, capsys, tmp_path):
+    database = open_database(Config.from_env())
+    cite = Citation(1, "doc-a", "Headline", "Medinsky led it.", "https://example.org", "Reuters")
+    text = "**Vladimir Medinsky** — Despite the rain, Medinsky led it [1].\n\nMore [1]."
+    alice = Accounts(database, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)).add("alice", "password-1").id
+    saved = Conversations(database).save_turn(alice, None, Answer("Who led it?", text, [cite], True, "extractive"))
+    FeedbackStore(database).rate(alice, saved.turn_id, "up")
+    database.close()
+    target = tmp_path / "up.yaml"
+    assert run(monkeypatch, capsys, "eval", "--from-feedback", str(target))[0] == 0
+    (item,) = load_gold(target)
+    assert item.facts == [[r"\bvladimir\W+medinsky\b", r"\bmedinsky\b"]] and item.docs == ["doc-a"]
+
+
 @pytest.mark.parametrize("correction, question, expected", [
     ("It was Vladimir Medinsky.", "Who led it?", [[r"\bvladimir\W+medinsky\b", r"\bmedinsky\b"]]),
     ("The talks were on 16 May 2025 in Istanbul.", "When were the talks?", [[r"\b16\W+may\W+2025\b"], [r"\bistanbul\b"]]),
     ("About 12% of them, roughly 3 million people.", "How many?", [[r"\b12\b"], [r"\b3\W+million\b"]]),
     ("Merz met Macron.", "What did Merz say?", [[r"\bmacron\b"]]),  # the question's name is no fact
     ("The talks were postponed indefinitely", "What happened to the talks?", [[r"\bindefinitely\b"], [r"\bpostponed\b"]]),
+    # no fact from a citation marker, a function word opening a sentence, or a name the text denies
+    ("Despite the talks, Putin did not come to Istanbul [1].", "Who came?", [[r"\bistanbul\b"]]),
+    ("Putin did not come; Lavrov led it [2].", "Who led it?", [[r"\blavrov\b"]]),
+    ("It was not Lavrov but Vladimir Medinsky.", "Who led it?", [[r"\bvladimir\W+medinsky\b", r"\bmedinsky\b"]]),
+    ("Putin never came, so the talks were postponed.", "What happened?", [[r"\bpostponed\b"], [r"\btalks\b"]]),
 ])
 def test_facts_come_from_the_correction_minus_the_question(correction, question, expected):
     assert correction_facts(correction, question) == expected
