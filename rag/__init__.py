@@ -25,7 +25,6 @@ from rag.types import Answer, Citation, Document, FeedInfo, FetchReport, IndexSu
 if TYPE_CHECKING:
     import datetime as dt
 
-    from rag.ingest.feeds import Feeds
     from rag.service import History, Service
 
 __all__ = [
