@@ -15,6 +15,7 @@ from rag.web.chat import ALL_OUTLETS, ChatHandlers, Conversation
 from rag.web.links import ARTICLE, FEED, FEED_HEADERS, LinkHandlers
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
+from rag.web.uploads import UploadLedger
 
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
@@ -24,11 +25,12 @@ CSS = ".mode-line { font-size: 0.9em; opacity: 0.8; }"
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def build_ui(service: Service, team: Team) -> gr.Blocks:
+def build_ui(service: Service, team: Team, uploads: UploadLedger | None = None) -> gr.Blocks:
     """The chat, corpus, users and quality tabs over `service` and `team`, the conversations
-    sidebar, and the `/ask` API endpoints."""
+    sidebar, and the `/ask` API endpoints. `uploads` deletes uploaded files once indexed."""
     # Only files Gradio's upload route recorded count as uploads (`demo` is bound below).
-    handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
+    handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set,
+                            discard=uploads.discard if uploads else None)
     teamwork = TeamHandlers(service, handlers, team)
     fetching = LinkHandlers(service, handlers.corpus_rows, permit=teamwork.fetcher)
 
