@@ -133,7 +133,7 @@ class LoginThrottle:
         if len(recent) < free:
             return 0.0
         delay = min(self.max_wait, 2.0 ** (len(recent) - free))
-        return max(0.0, recent[-1] + delay - now)
+        return max(0.0, max(recent) + delay - now)
 
     def reserve(self, address: str, name: str) -> tuple[float, LoginAttempt | None]:
         """(0, the attempt) when `address` may try `name` now, counted as failed until `finish`
@@ -151,12 +151,16 @@ class LoginThrottle:
         return 0.0, LoginAttempt(address, name, now)
 
     def finish(self, attempt: LoginAttempt, succeeded: bool) -> None:
-        """A failure stays counted; a success clears its name's record and takes back its own
-        reservation from the address's (the address's other failures stay)."""
-        if not succeeded:
-            return
+        """A failure stays counted, its delay running from now (a slow check must not use up the
+        wait); a success clears its name's record and takes back its own reservation from the
+        address's (the address's other failures stay)."""
+        now = self.clock()
         with self._lock:
-            self._attempts.pop(self._name_key(attempt.name), None)
-            mine = self._attempts.get(("address", attempt.address), [])
-            if attempt.at in mine:
-                mine.remove(attempt.at)
+            if succeeded:
+                self._attempts.pop(self._name_key(attempt.name), None)
+            for key in (("address", attempt.address), self._name_key(attempt.name)):
+                mine = self._attempts.get(key)
+                if mine and attempt.at in mine:
+                    mine.remove(attempt.at)
+                    if not succeeded:
+                        mine.append(now)
