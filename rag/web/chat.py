@@ -183,18 +183,21 @@ class ChatHandlers:
             paths = guards.uploaded_paths(files, self.uploaded)
         except RagError as exc:
             return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+        # Added or refused, the uploads have served their purpose: they are deleted, so the file
+        # box is emptied too (else its stale files would be sent again with the next choice).
+        spent = gr.update(value=None) if self.discard is not None else gr.update()
         try:
             # add_files checks every file fully in a staging folder before it enters the corpus.
             summary = self.service.add_files(
                 paths, progress=lambda done, total: progress((done, total), desc="Embedding")
             )
         except RagError as exc:
-            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), spent
         except Exception:
             log.exception("adding files failed")
-            return "⚠️ Adding the files failed; the details are in the server log.", gr.update(), gr.update(), gr.update()
+            return "⚠️ Adding the files failed; the details are in the server log.", gr.update(), gr.update(), spent
         finally:
-            if self.discard is not None:  # added or refused, the upload has served its purpose
+            if self.discard is not None:
                 self.discard(paths)
         changed = summary.added or summary.updated
         head = f"**Added {len(summary.added)}, updated {len(summary.updated)}.**"
@@ -206,5 +209,5 @@ class ChatHandlers:
             parts.append("\n".join(f"- {md_text(s.source)}: {md_text(s.reason)}" for s in problems))
         if summary.notes:
             parts.append("\n".join(f"- {md_text(note)}" for note in summary.notes))
-        cleared = gr.update(value=None) if changed else gr.update()
+        cleared = gr.update(value=None) if changed else spent
         return "\n\n".join(parts), self.corpus_rows(), gr.update(choices=self.outlets()), cleared
