@@ -105,8 +105,8 @@ class LoginAttempt:
 class LoginThrottle:
     """Slows down password guessing, per client address and per account name.
 
-    An attempt is counted (reserved) before the password is checked, so parallel guesses cannot all
-    pass while the first ones are still being checked. After `free` failures from one address, or
+    An attempt at a name is counted (reserved) before the password is checked, so parallel guesses
+    cannot all pass while the first ones are still being checked. After `free` failures from one address, or
     `name_free` against one name, within `window` seconds, the next attempt waits an exponentially
     growing delay (capped at `max_wait`). A success takes back only its own reservation and clears
     its own name's record: logging in to one's own account does not reset the count of guesses
@@ -144,23 +144,25 @@ class LoginThrottle:
             wait = max(self._wait(keys[0], self.free, now), self._wait(keys[1], self.name_free, now))
             if wait > 0:
                 return wait, None
-            for key in keys:
-                self._attempts.setdefault(key, []).append(now)
+            # The name counts an attempt at once (parallel guesses at one password cannot all be
+            # checked); the address counts failures, so colleagues behind one address may log in together.
+            self._attempts.setdefault(keys[1], []).append(now)
             while len(self._attempts) > self.max_keys:  # a flood of addresses or names must not grow memory
                 del self._attempts[next(iter(self._attempts))]
         return 0.0, LoginAttempt(address, name, now)
 
     def finish(self, attempt: LoginAttempt, succeeded: bool) -> None:
-        """A failure stays counted, its delay running from now (a slow check must not use up the
-        wait); a success clears its name's record and takes back its own reservation from the
-        address's (the address's other failures stay)."""
+        """A failure counts for the address and stays counted for the name, its delay running from
+        now (a slow check must not use up the wait); a success clears its name's record only (the
+        address's failures stay)."""
         now = self.clock()
+        name = self._name_key(attempt.name)
         with self._lock:
             if succeeded:
-                self._attempts.pop(self._name_key(attempt.name), None)
-            for key in (("address", attempt.address), self._name_key(attempt.name)):
-                mine = self._attempts.get(key)
-                if mine and attempt.at in mine:
-                    mine.remove(attempt.at)
-                    if not succeeded:
-                        mine.append(now)
+                self._attempts.pop(name, None)
+                return
+            self._attempts.setdefault(("address", attempt.address), []).append(now)
+            mine = self._attempts.get(name)
+            if mine and attempt.at in mine:
+                mine.remove(attempt.at)
+                mine.append(now)
