@@ -171,7 +171,8 @@ def test_parallel_guesses_are_counted_before_they_are_checked(app):
 
     with concurrent.futures.ThreadPoolExecutor(30) as pool:
         codes = list(pool.map(guess, range(60)))
-    assert codes.count(400) <= 10 and codes.count(429) >= 50, codes  # before: 57 of 60 were checked
+    # 10 at once (the name's allowance), then one now and then as the growing delay allows; before: 57 of 60.
+    assert codes.count(400) <= 13 and codes.count(429) >= 47, codes
 
 
 def test_a_success_does_not_reset_guesses_at_another_name(app):
