@@ -147,6 +147,9 @@ class Web:
     trusted_proxies: str | None = setting(None, "RAG_TRUSTED_PROXIES", "addresses or networks (comma-separated) of the reverse proxies whose X-Forwarded-* headers are believed; unset: none")
     # One client's burst of questions or uploads must not fill the queue that everyone shares.
     rate_limit: int = setting(60, "RAG_RATE_LIMIT", "questions and uploads one logged-in user (else one client address) may start a minute (0: no limit)", 0, 1_000_000)
+    # Uploads wait in Gradio's upload folder until they are indexed; a user may not fill the disk.
+    upload_quota_bytes: int = setting(100 * 1024 * 1024, "RAG_UPLOAD_QUOTA_BYTES", "bytes of uploads one user may have stored and not yet indexed", 1, 1 << 40)
+    upload_max_age: int = setting(60, "RAG_UPLOAD_MAX_AGE", "minutes an upload that was never indexed is kept before it is deleted", 1, 10_080)
 
     @property
     def auth_pair(self) -> tuple[str, str] | None:

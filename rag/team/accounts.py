@@ -142,6 +142,11 @@ class Accounts:
             return None
         username = username.strip()
         if self.settings_admin and username == self.settings_admin[0]:
+            # One slow hash, as for every other name: the time taken must not tell which name this is.
+            try:
+                self._hasher.verify(self._dummy_hash, password)
+            except (VerificationError, InvalidHashError):
+                pass
             if hmac.compare_digest(password.encode(), self.settings_admin[1].encode()):
                 return self._settings_account()
             return None

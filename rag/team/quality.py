@@ -162,11 +162,17 @@ def quality_figure(report: QualityReport):
     for axes in (asked, thumbs):
         axes.tick_params(axis="x", labelrotation=45, labelsize=8)
         axes.yaxis.get_major_locator().set_params(integer=True)
-    names = [name[:28] for name, _ in report.outlets][::-1]
+    names = [_plain(name[:28]) for name, _ in report.outlets][::-1]
     outlets.barh(names, [count for _, count in report.outlets][::-1], color="tab:blue")
     outlets.set_title("Most cited outlets")
     outlets.tick_params(axis="y", labelsize=8)
     return figure
+
+
+def _plain(label: str) -> str:
+    """A label shown as it is written: matplotlib reads text between two `$` as math (an outlet
+    named "$5 $\\frac" fails to draw); an escaped dollar is drawn as a plain one."""
+    return label.replace("$", r"\$")
 
 
 def _date(value) -> dt.date | None:

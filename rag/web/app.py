@@ -9,11 +9,13 @@ Routes: /          the chat (Gradio, rag/web/ui.py)
         /feeds/follows/{token}   a user's private Atom feed of their followed questions' updates (no login: the token is the key)
         /health    "ok" once the index is loaded (for scripts and tests)
         /openapi.json   the schema, behind the login when there is one
+        POST /logout   ends this login (GET /logout only asks whether to)
 API:    gradio_client.Client(url).predict("question", [["q", "a"], ...], 5, api_name="/ask")
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import html
@@ -52,11 +54,37 @@ from rag.service import Service
 from rag.team.conversations import NotFound, citation_notes
 from rag.web import guards
 from rag.web.middleware import (
-    LOOPBACK_NAMES, ForwardedHeaders, RequestLimits, ResponseHeaders, SameOrigin, call_name, client_address,
+    LOOPBACK_NAMES, ForwardedHeaders, LoginGuard, RequestLimits, ResponseHeaders, Route, SameOrigin, client_address,
 )
 from rag.web.render import login_path, passage_csp, passage_page, shared_page
 from rag.web.team import Team
 from rag.web.ui import CSS, THEME, build_ui
+from rag.web.uploads import UploadLedger
+
+# In the page: the "Log out" link posts to /logout in the same tab, and once a request of the page
+# is refused for want of a login (logged out, or the session ended), the tab goes to the login page
+# instead of showing bare "Error" badges. Gradio's client calls the global fetch on every request.
+SESSION_SCRIPT = """<script>
+(() => {
+  const home = () => window.location.replace("/");
+  const fetchFirst = window.fetch.bind(window);
+  window.fetch = async (resource, init) => {
+    const response = await fetchFirst(resource, init);
+    const url = new URL(resource instanceof Request ? resource.url : String(resource), window.location.href);
+    if (response.status === 401 && url.origin === window.location.origin && url.pathname.startsWith("/gradio_api/")) {
+      home();
+    }
+    return response;
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[href$="/logout"]') : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    fetchFirst("/logout", {method: "POST", credentials: "same-origin"}).finally(home);
+  }, true);
+})();
+</script>"""
 
 
 def logged_in_user(gradio_app, request: Request) -> str | None:
@@ -107,20 +135,29 @@ def allowed_hosts(web) -> list[str] | None:
     return sorted(LOOPBACK_NAMES | {web.host} | public)
 
 
+def api_names(demo: gr.Blocks) -> list[str]:
+    """The public API endpoints of `demo` (/gradio_api/call/NAME); the page's own events are private."""
+    return sorted(fn.api_name for fn in demo.fns.values() if fn.api_name and fn.api_visibility != "private")
+
+
 def input_counts(demo: gr.Blocks):
     """How many values each event of `demo` takes, for RequestLimits: by API name for
-    /gradio_api/call/NAME, by fn_index for the page's queue requests."""
+    /gradio_api/call/[v2/]NAME, by fn_index for the page's queue requests."""
     by_index = {index: len(fn.inputs) for index, fn in demo.fns.items()}
     by_name = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
 
-    def count(path: str, body: dict) -> int | None:
-        name = call_name(path)
-        if name is not None:
-            return by_name.get(name)
+    def count(route: Route, body: dict) -> int | None:
+        if route.api_name is not None:
+            return by_name.get(route.api_name)
         index = body.get("fn_index")
-        return by_index.get(index) if path.rstrip("/").endswith("/queue/join") and isinstance(index, int) else None
+        return by_index.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
 
     return count
+
+
+LOGOUT_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Log out</title>
+<form method="post" action="/logout"><p>Log out of this app?</p><button type="submit">Log out</button></form>
+<p><a href="/">Back to the app</a></p></html>"""
 
 
 def build_app(service: Service, started: float, team: Team | None = None) -> FastAPI:
@@ -131,7 +168,6 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     team = team or Team.open(service)
     # Gradio's login form asks the accounts (and RAG_AUTH's admin) when there is a login.
     auth = team.check_login if team.login else None
-    throttle = guards.LoginThrottle()
     follows = FollowStore(team.database)
     watch(service, team.database)  # re-answer followed questions after each indexing run, in the background
 
@@ -144,32 +180,19 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(_app):
         async with tools.session_manager.run():
+            # Uploads never indexed are deleted after RAG_UPLOAD_MAX_AGE, those of an earlier run at once.
+            await asyncio.to_thread(uploads.sweep)
+            sweeping = asyncio.create_task(_sweep_uploads(uploads))
             print(f"Ready after {time.perf_counter() - started:.1f} s: open {config.web.app_url}", flush=True)
-            yield
+            try:
+                yield
+            finally:
+                sweeping.cancel()
 
     # FastAPI's /docs and /redoc load their scripts from a CDN (useless offline) and would be
     # public under RAG_AUTH; the schema is served below, behind the login.
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app = None  # set after mounting; the routes below read it at request time
-
-    @app.middleware("http")
-    async def slow_down_password_guessing(request: Request, call_next):
-        if not (auth and request.method == "POST" and request.url.path.rstrip("/").endswith("/login")):
-            return await call_next(request)
-        address = request.client.host if request.client else "unknown"
-        wait = throttle.wait_seconds(address)
-        if wait > 0:
-            return JSONResponse(
-                {"detail": f"Too many failed logins; try again in {wait:.0f} s."},
-                status_code=429, headers={"Retry-After": str(int(wait) + 1)},
-            )
-        response = await call_next(request)
-        if response.status_code == 200:
-            throttle.succeeded(address)
-        else:
-            throttle.failed(address)
-            metrics.login_failed("password")
-        return response
 
     @app.get("/health", response_class=PlainTextResponse)
     def health() -> str:
@@ -217,16 +240,33 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
                          config.web.app_url, dt.datetime.now(dt.timezone.utc))
         return Response(body, media_type=ATOM_TYPE, headers={"Cache-Control": "private, no-store"})
 
-    @app.get("/logout")
+    @app.get("/logout", response_class=HTMLResponse)
+    def logout_page():
+        # In place of Gradio's GET /logout: a link or an image on another site must not log anyone
+        # out. This page only asks; its form posts to /logout (refused from other sites' pages).
+        return HTMLResponse(LOGOUT_PAGE, headers={"Content-Security-Policy": "default-src 'none'; form-action 'self'"})
+
+    @app.post("/logout")
     def logout(request: Request):
-        # In place of Gradio's, which would look for the user's tokens in its own table.
-        user = logged_in_user(gradio_app, request) if auth else None
-        if user:
-            team.sessions.end_all(user)
-        response = RedirectResponse("/", status_code=302)
+        """End this login (its token, in every process serving the team) and go to the login page."""
+        if auth:
+            for prefix in ("access-token-", "access-token-unsecure-"):
+                token = request.cookies.get(f"{prefix}{gradio_app.cookie_id}")
+                if token:
+                    try:
+                        del team.sessions[token]
+                    except KeyError:
+                        pass
+        response = RedirectResponse("/", status_code=303)
         for prefix in ("access-token-", "access-token-unsecure-"):
             response.delete_cookie(f"{prefix}{gradio_app.cookie_id}", path="/")
         return response
+
+    @app.get("/gradio_api/token")
+    @app.get("/gradio_api/token/")
+    def token(request: Request):
+        # Gradio's answers with the login cookie's value, which HttpOnly keeps from the page's scripts.
+        return JSONResponse({"token": None, "user": logged_in_user(gradio_app, request) if auth else None})
 
     @app.get("/shared/{token}", response_class=HTMLResponse)
     def shared(token: str, request: Request):
@@ -249,15 +289,17 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         page = shared_page(owner.username, answer.turn, notes, nonce)
         return HTMLResponse(page, headers={"Content-Security-Policy": passage_csp(nonce)})
 
-    demo = build_ui(service, team)
+    upload_folder = get_upload_folder()
+    uploads = UploadLedger(upload_folder, config.web.upload_quota_bytes, config.web.upload_max_age * 60.0)
+    demo = build_ui(service, team, uploads)
+    uploads.recorded = demo.upload_file_set
     # Concurrent users are queued; several answers may run at once (the service is read-only
     # while answering), uploads are limited to one at a time in build_ui.
     demo.queue(default_concurrency_limit=4)
     # Our routes are registered first, so they win over the Gradio app mounted at "/".
-    upload_folder = get_upload_folder()
     gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in with your account.",
-        max_file_size=config.web.max_upload_bytes, css=CSS, footer_links=["api"], theme=THEME,
+        max_file_size=config.web.max_upload_bytes, css=CSS, head=SESSION_SCRIPT, footer_links=["api"], theme=THEME,
         allowed_paths=[], blocked_paths=blocked_paths(config, upload_folder),
         show_error=False,  # an unexpected error's text (paths, internals) stays in the server log
     )
@@ -280,18 +322,46 @@ def build_app(service: Service, started: float, team: Team | None = None) -> Fas
         allow_methods=["GET", "POST"], allow_headers=["*"],
     )
     app.add_middleware(ResponseHeaders, https=web.https)
+    def session_user(scope):
+        return logged_in_user(gradio_app, Request(scope)) if auth else None
+
+    def owner(scope) -> str | None:
+        """Whose page sessions, quota and allowance a request counts against: the logged-in account,
+        by its immutable id (None: no login)."""
+        account_id = getattr(session_user(scope), "account_id", None)
+        return f"account:{account_id}" if account_id is not None else None
+
     def requester(scope) -> str:
         # By account id: a token's user and the same user's browser share one allowance.
         account_id = bearer_account(team.tokens, scope)
-        if account_id is None and auth:
-            account_id = getattr(logged_in_user(gradio_app, Request(scope)), "account_id", None)
-        return f"account:{account_id}" if account_id is not None else client_address(scope)
+        if account_id is not None:
+            return f"account:{account_id}"
+        return owner(scope) or client_address(scope)
 
+    def uploader(scope) -> str | None:
+        """Whom an upload counts against: an editor or admin (without a login, the one local user)."""
+        user = session_user(scope)
+        account = team.account(user) if (user or not auth) else None
+        return (owner(scope) or "local") if account and account.role.can_upload else None
+
+    if auth:
+        app.add_middleware(LoginGuard, throttle=guards.LoginThrottle())
     app.add_middleware(RequestLimits, max_upload_bytes=web.max_upload_bytes, rate_limit=web.rate_limit,
-                       arity=input_counts(demo), requester=requester)
+                       api_names=api_names(demo), arity=input_counts(demo), requester=requester,
+                       uploader=uploader, uploads=uploads, owner=owner)
     app.add_middleware(SameOrigin, allowed=web.origins, public_origin=web.public_origin, hosts=allowed_hosts(web))
     app.add_middleware(ForwardedHeaders, proxies=web.proxies)
     return app
+
+
+async def _sweep_uploads(uploads: UploadLedger) -> None:
+    """Delete abandoned uploads every quarter of their allowed age (at most every 5 minutes)."""
+    while True:
+        await asyncio.sleep(min(300.0, uploads.max_age / 4))
+        try:
+            await asyncio.to_thread(uploads.sweep)
+        except Exception:
+            logging.getLogger("rag.app").exception("deleting old uploads failed")
 
 
 class Server(uvicorn.Server):

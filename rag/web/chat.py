@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
@@ -77,10 +78,13 @@ def _as_of(value: object):
 class ChatHandlers:
     """The event handlers of the web app, over one service (no layout here)."""
 
-    def __init__(self, service: Service, uploaded: Callable[[str], bool]):
-        """`uploaded(path)`: whether Gradio recorded `path` as a file a client uploaded."""
+    def __init__(self, service: Service, uploaded: Callable[[str], bool],
+                 discard: Callable[[list[Path]], None] | None = None):
+        """`uploaded(path)`: whether Gradio recorded `path` as a file a client uploaded;
+        `discard(paths)` deletes uploaded files once the corpus holds its own copies."""
         self.service = service
         self.uploaded = uploaded
+        self.discard = discard
 
     def outlets(self) -> list[str]:
         """Choices for the outlet filter: "All outlets", then every publisher in the corpus."""
@@ -177,15 +181,24 @@ class ChatHandlers:
             return "Choose one or more files first.", gr.update(), gr.update(), gr.update()
         try:
             paths = guards.uploaded_paths(files, self.uploaded)
+        except RagError as exc:
+            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+        # Added or refused, the uploads have served their purpose: they are deleted, so the file
+        # box is emptied too (else its stale files would be sent again with the next choice).
+        spent = gr.update(value=None) if self.discard is not None else gr.update()
+        try:
             # add_files checks every file fully in a staging folder before it enters the corpus.
             summary = self.service.add_files(
                 paths, progress=lambda done, total: progress((done, total), desc="Embedding")
             )
         except RagError as exc:
-            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), gr.update()
+            return f"⚠️ {md_text(str(exc))}", gr.update(), gr.update(), spent
         except Exception:
             log.exception("adding files failed")
-            return "⚠️ Adding the files failed; the details are in the server log.", gr.update(), gr.update(), gr.update()
+            return "⚠️ Adding the files failed; the details are in the server log.", gr.update(), gr.update(), spent
+        finally:
+            if self.discard is not None:
+                self.discard(paths)
         changed = summary.added or summary.updated
         head = f"**Added {len(summary.added)}, updated {len(summary.updated)}.**"
         parts = [head if changed else "**Nothing was added.**"]
@@ -196,5 +209,5 @@ class ChatHandlers:
             parts.append("\n".join(f"- {md_text(s.source)}: {md_text(s.reason)}" for s in problems))
         if summary.notes:
             parts.append("\n".join(f"- {md_text(note)}" for note in summary.notes))
-        cleared = gr.update(value=None) if changed else gr.update()
+        cleared = gr.update(value=None) if changed else spent
         return "\n\n".join(parts), self.corpus_rows(), gr.update(choices=self.outlets()), cleared

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import RagError, checked_text
@@ -92,38 +93,76 @@ def uploaded_paths(files: object, uploaded: Callable[[str], bool]) -> list[Path]
     return paths
 
 
-class LoginThrottle:
-    """Slows down password guessing: after `free` failed logins from one address within `window`
-    seconds, that address waits an exponentially growing delay (capped at `max_wait`) before it
-    may try again. A success clears its record. Addresses, not user names, so an attacker cannot
-    lock the real user out by failing on purpose from elsewhere."""
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One login attempt reserved by `LoginThrottle.reserve`: who tried which name, and when."""
 
-    def __init__(self, free: int = 5, window: float = 900.0, max_wait: float = 300.0, clock=time.monotonic):
-        self.free, self.window, self.max_wait, self.clock = free, window, max_wait, clock
-        self._failures: dict[str, list[float]] = {}
+    address: str
+    name: str
+    at: float
+
+
+class LoginThrottle:
+    """Slows down password guessing, per client address and per account name.
+
+    An attempt at a name is counted (reserved) before the password is checked, so parallel guesses
+    cannot all pass while the first ones are still being checked. After `free` failures from one address, or
+    `name_free` against one name, within `window` seconds, the next attempt waits an exponentially
+    growing delay (capped at `max_wait`). A success takes back only its own reservation and clears
+    its own name's record: logging in to one's own account does not reset the count of guesses
+    made from that address at someone else's. The name's allowance is larger than the address's,
+    so a real user who mistypes is not the first one slowed down."""
+
+    def __init__(self, free: int = 5, name_free: int = 10, window: float = 900.0, max_wait: float = 300.0,
+                 clock=time.monotonic, max_keys: int = 10_000):
+        self.free, self.name_free, self.window, self.max_wait, self.clock = free, name_free, window, max_wait, clock
+        self.max_keys = max_keys
+        self._attempts: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
-    def wait_seconds(self, address: str) -> float:
-        """How long `address` must still wait before its next attempt (0: it may try now)."""
-        now = self.clock()
-        with self._lock:
-            recent = [t for t in self._failures.get(address, []) if now - t < self.window]
-            if recent:
-                self._failures[address] = recent
-            else:
-                self._failures.pop(address, None)
-        if len(recent) < self.free:
+    @staticmethod
+    def _name_key(name: str) -> tuple[str, str]:
+        return ("name", name.strip().casefold()[:256])
+
+    def _wait(self, key: tuple[str, str], free: int, now: float) -> float:
+        recent = [t for t in self._attempts.get(key, []) if now - t < self.window]
+        if recent:
+            self._attempts[key] = recent
+        else:
+            self._attempts.pop(key, None)
+        if len(recent) < free:
             return 0.0
-        delay = min(self.max_wait, 2.0 ** (len(recent) - self.free))
-        return max(0.0, recent[-1] + delay - now)
+        delay = min(self.max_wait, 2.0 ** (len(recent) - free))
+        return max(0.0, max(recent) + delay - now)
 
-    def failed(self, address: str) -> None:
+    def reserve(self, address: str, name: str) -> tuple[float, LoginAttempt | None]:
+        """(0, the attempt) when `address` may try `name` now, counted as failed until `finish`
+        says otherwise; else (seconds to wait, None), and nothing is counted."""
+        now = self.clock()
+        keys = (("address", address), self._name_key(name))
         with self._lock:
-            self._failures.setdefault(address, []).append(self.clock())
-            if len(self._failures) > 10_000:  # a flood of addresses must not grow memory without end
-                oldest = min(self._failures, key=lambda a: self._failures[a][-1])
-                del self._failures[oldest]
+            wait = max(self._wait(keys[0], self.free, now), self._wait(keys[1], self.name_free, now))
+            if wait > 0:
+                return wait, None
+            # The name counts an attempt at once (parallel guesses at one password cannot all be
+            # checked); the address counts failures, so colleagues behind one address may log in together.
+            self._attempts.setdefault(keys[1], []).append(now)
+            while len(self._attempts) > self.max_keys:  # a flood of addresses or names must not grow memory
+                del self._attempts[next(iter(self._attempts))]
+        return 0.0, LoginAttempt(address, name, now)
 
-    def succeeded(self, address: str) -> None:
+    def finish(self, attempt: LoginAttempt, succeeded: bool) -> None:
+        """A failure counts for the address and stays counted for the name, its delay running from
+        now (a slow check must not use up the wait); a success clears its name's record only (the
+        address's failures stay)."""
+        now = self.clock()
+        name = self._name_key(attempt.name)
         with self._lock:
-            self._failures.pop(address, None)
+            if succeeded:
+                self._attempts.pop(name, None)
+                return
+            self._attempts.setdefault(("address", attempt.address), []).append(now)
+            mine = self._attempts.get(name)
+            if mine and attempt.at in mine:
+                mine.remove(attempt.at)
+                mine.append(now)

@@ -19,6 +19,7 @@ from rag.web.links import ARTICLE, FEED, FEED_HEADERS, FEEDS_REFRESH_SECONDS, Li
 from rag.web.render import md_text
 from rag.web.team import QUALITY_DAYS, Team, TeamHandlers
 from rag.web.tokens import TokenHandlers, token_panel
+from rag.web.uploads import UploadLedger
 
 UPLOAD_TYPES = list(SUPPORTED)
 EXAMPLES = ["What did Rubio say about Istanbul?", "Who led the Russian delegation?", "What did he warn?"]
@@ -80,11 +81,12 @@ CLOSE_SIDEBAR_JS = "(...inputs) => { window.ragCloseSidebarIfNarrow && window.ra
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def build_ui(service: Service, team: Team) -> gr.Blocks:
+def build_ui(service: Service, team: Team, uploads: UploadLedger | None = None) -> gr.Blocks:
     """The chat, corpus, users and quality tabs over `service` and `team`, the conversations
-    sidebar, and the `/ask` API endpoints."""
+    sidebar, and the `/ask` API endpoints. `uploads` deletes uploaded files once indexed."""
     # Only files Gradio's upload route recorded count as uploads (`demo` is bound below).
-    handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set)
+    handlers = ChatHandlers(service, uploaded=lambda path: path in demo.upload_file_set,
+                            discard=uploads.discard if uploads else None)
     teamwork = TeamHandlers(service, handlers, team)
     fetching = LinkHandlers(service, handlers.corpus_rows, permit=teamwork.fetcher)
     following = FollowPanel(teamwork, Follows(service, team.database))

@@ -12,7 +12,8 @@ from starlette.testclient import TestClient
 
 from rag.config import Config
 from rag.errors import ConfigError
-from rag.web.middleware import ResponseHeaders, ForwardedHeaders, RateLimiter, RequestLimits, SameOrigin
+from rag.web.middleware import ForwardedHeaders, RateLimiter, RequestLimits, ResponseHeaders, SameOrigin, post_route
+from rag.web.uploads import UploadLedger
 
 
 async def echo(request: Request):
@@ -77,8 +78,9 @@ def test_proxy_headers_are_believed_only_from_trusted_proxies():
     }  # uvicorn alone would have believed 127.0.0.1
 
 
-def limits(rate: int = 0, arity=lambda path, body: 2) -> TestClient:
-    return app_with((RequestLimits, {"max_upload_bytes": 1000, "rate_limit": rate, "arity": arity}))
+def limits(rate: int = 0, arity=lambda route, body: 2, **kwargs) -> TestClient:
+    return app_with((RequestLimits, {"max_upload_bytes": 1000, "rate_limit": rate, "arity": arity,
+                                     "api_names": ["ask"], **kwargs}))
 
 
 def test_request_bodies_are_bounded_in_size_depth_and_arity():
@@ -112,6 +114,107 @@ def test_one_client_is_rate_limited_without_affecting_another():
     codes = [web.post("/gradio_api/queue/join", json={"data": [1, 2]}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert web.post("/login", data={"username": "a"}).status_code == 200  # only work-starting routes count
+    assert web.post("/gradio_api/cancel", json={"session_hash": "s", "fn_index": 0}).status_code == 200
+
+
+SPELLINGS = ["/gradio_api/call/ask", "/gradio_api/call/ask/", "/gradio_api/call/v2/ask", "/gradio_api/call/v2/ask/",
+             "/gradio_api/queue/join", "/gradio_api/queue/join/"]
+
+
+def test_every_spelling_of_a_work_route_is_rate_limited_or_refused():
+    web = limits(rate=len(SPELLINGS))
+    for path in SPELLINGS:  # one allowance shared by every route that starts work
+        assert web.post(path, json={"data": [1, 2], "fn_index": 0}).status_code == 200, path
+    assert {web.post(path, json={"data": [1, 2]}).status_code for path in SPELLINGS} == {429}
+    # Percent-encoding is decoded before routing, so it is the same route and the same allowance.
+    assert web.post("/gradio_api/call/%61sk", json={"data": [1, 2]}).status_code == 429
+    # Other spellings reach no route of the page or the API: refused, whatever Gradio would do with them.
+    fresh = limits(rate=1000)
+    for path in ["http://news.example.org//gradio_api/call/ask", "/gradio_api//call/ask", "/gradio_api/call/ask//", "/GRADIO_API/call/ask",
+                 "/gradio_api/Call/ask", "/gradio_api/run/ask", "/gradio_api/api/ask", "/gradio_api/call/other",
+                 "/gradio_api/component_server", "/gradio_api/stream/abc", "/gradio_api/process_recording",
+                 "/gradio_api/vibe-edit", "/gradio_api/run/predict", "/anything"]:
+        assert fresh.post(path, json={"data": [1, 2]}).status_code == 404, path
+    assert fresh.put("/gradio_api/call/ask", json={"data": [1, 2]}).status_code == 405
+    assert fresh.get("http://news.example.org//gradio_api/token").status_code == 404
+    assert post_route("/gradio_api/call/v2/ask", ["ask"]).keywords
+    assert post_route("/gradio_api/reset", ["ask"]).kind == "control"
+
+
+@pytest.mark.parametrize("content_type", ["application/JSON", "Application/Json; charset=utf-8",
+                                          "application/vnd.api+JSON", "APPLICATION/JSON ; charset=UTF-8"])
+def test_json_checks_hold_whatever_the_content_types_spelling(content_type):
+    web = limits()
+    deep = '{"data": ["q", ' + "[" * 33 + "]" * 33 + "]}"
+    r = web.post("/gradio_api/call/ask", content=deep, headers={"Content-Type": content_type})
+    assert r.status_code == 400 and "nested" in r.json()["detail"]
+    r = web.post("/gradio_api/call/ask", content='{"data": ["q"]}', headers={"Content-Type": content_type})
+    assert r.json()["detail"] == "This endpoint takes 2 values in 'data'."
+
+
+def test_work_routes_take_only_json_and_keyword_calls_are_bounded_too():
+    web = limits()
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json"):
+        r = web.post("/gradio_api/call/ask", content='{"data": ["q", []]}', headers={"Content-Type": kind})
+        assert r.status_code == 415, kind
+    deep = '{"question": ' + "[" * 33 + "]" * 33 + "}"
+    assert "nested" in web.post("/gradio_api/call/v2/ask", content=deep).json()["detail"]
+    assert web.post("/gradio_api/call/v2/ask", json={"question": "q", "history": []}).status_code == 200
+    too_many = {f"k{n}": n for n in range(10)}
+    assert web.post("/gradio_api/call/v2/ask", json=too_many).json()["detail"] == "This endpoint takes at most 2 values."
+
+
+def test_a_page_session_belongs_to_the_user_who_opened_it():
+    user = {"name": "alice"}
+    web = limits(owner=lambda scope: user["name"])
+    join = {"data": [1, 2], "fn_index": 0, "session_hash": "s3cr3t"}
+    assert web.post("/gradio_api/queue/join", json=join).status_code == 200
+    assert web.get("/gradio_api/queue/data?session_hash=s3cr3t").status_code == 200
+    user["name"] = "mallory"
+    assert web.post("/gradio_api/queue/join", json=join).status_code == 403
+    for path in ("/gradio_api/queue/data?session_hash=s3cr3t", "/gradio_api/queue/data/?session_hash=s3cr3t",
+                 "/gradio_api/heartbeat/s3cr3t"):
+        assert web.get(path).status_code == 403, path
+    assert web.post("/gradio_api/cancel", json={"session_hash": "s3cr3t", "fn_index": 0}).status_code == 403
+    assert web.post("/gradio_api/queue/join", json={**join, "session_hash": "mine"}).status_code == 200
+
+
+def test_uploads_need_a_role_and_fit_the_users_quota(tmp_path):
+    who = {"user": None}
+    ledger = UploadLedger(tmp_path, quota=3000, max_age=60)
+    web = limits(uploader=lambda scope: who["user"], uploads=ledger)
+    assert web.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 100)}).status_code == 403
+    who["user"] = "user:alice"
+    stored = tmp_path / "a" / "a.txt"
+    stored.parent.mkdir()
+    stored.write_bytes(b"x" * 2000)
+    ledger.stored("user:alice", 0, [str(stored)])  # what an earlier upload left, not indexed yet
+    assert web.post("/gradio_api/upload", files={"files": ("b.txt", b"x" * 500)}).status_code == 200
+    refused = web.post("/gradio_api/upload", files={"files": ("c.txt", b"x" * 1500)})
+    assert refused.status_code == 413 and "allowance" in refused.json()["detail"]
+    who["user"] = "user:bob"  # another user's allowance is their own
+    assert web.post("/gradio_api/upload", files={"files": ("c.txt", b"x" * 1500)}).status_code == 200
+    who["user"] = "user:alice"
+    ledger.discard([stored])  # indexed: deleted, and its bytes are free again
+    assert not stored.exists() and not stored.parent.exists()
+    assert web.post("/gradio_api/upload", files={"files": ("c.txt", b"x" * 1500)}).status_code == 200
+
+
+def test_abandoned_uploads_are_swept(tmp_path):
+    import os
+
+    now = [10_000.0]
+    recorded = set()
+    ledger = UploadLedger(tmp_path, quota=10, max_age=600, recorded=recorded, clock=lambda: now[0])
+    old, new = tmp_path / "h1" / "old.txt", tmp_path / "h2" / "new.txt"
+    for path, age in ((old, 601), (new, 10)):
+        path.parent.mkdir()
+        path.write_text("x")
+        os.utime(path, (now[0] - age, now[0] - age))
+        recorded.add(str(path))
+    assert ledger.sweep() == 1
+    assert not old.exists() and not old.parent.exists() and new.exists() and recorded == {str(new)}
+    assert tmp_path.is_dir()
 
 
 def test_web_settings_are_checked_at_start():

@@ -57,21 +57,48 @@ def test_only_files_recorded_as_uploads_are_accepted(tmp_path):
     assert messages == {"Uploads must be files sent through the upload button.", "At most 20 files at a time."}
 
 
-def test_login_throttle_waits_grow_after_free_attempts_and_success_clears():
+def test_login_throttle_waits_grow_after_free_attempts_and_success_clears_its_name():
     now = [1000.0]
-    throttle = guards.LoginThrottle(free=3, window=60, max_wait=10, clock=lambda: now[0])
+    throttle = guards.LoginThrottle(free=3, name_free=5, window=60, max_wait=10, clock=lambda: now[0])
     for _ in range(3):
-        assert throttle.wait_seconds("a") == 0
-        throttle.failed("a")
-    assert throttle.wait_seconds("a") == pytest.approx(1.0)
-    assert throttle.wait_seconds("b") == 0  # another address is not affected
-    throttle.failed("a")
-    assert throttle.wait_seconds("a") == pytest.approx(2.0)
+        wait, attempt = throttle.reserve("a", "alice")
+        assert wait == 0 and attempt is not None
+        throttle.finish(attempt, succeeded=False)
+    wait, attempt = throttle.reserve("a", "bob")
+    assert wait == pytest.approx(1.0) and attempt is None
+    assert throttle.reserve("b", "carol")[0] == 0  # another address and name are not affected
     now[0] += 61  # outside the window: forgotten
-    assert throttle.wait_seconds("a") == 0
-    throttle.failed("a"), throttle.failed("a"), throttle.failed("a")
-    throttle.succeeded("a")
-    assert throttle.wait_seconds("a") == 0
+    wait, attempt = throttle.reserve("a", "alice")
+    assert wait == 0
+    throttle.finish(attempt, succeeded=True)
+    assert throttle.reserve("a", "alice")[0] == 0
+
+
+def test_login_attempts_are_counted_before_they_are_checked():
+    """Parallel guesses: reserved one after another, none finished yet; only `free` get through."""
+    throttle = guards.LoginThrottle(free=5, name_free=10, clock=lambda: 1000.0)
+    granted = [throttle.reserve("203.0.113.9", "boss")[1] for _ in range(60)]
+    assert sum(a is not None for a in granted) == 10
+    # Colleagues behind one address logging in at once are not held up by each other.
+    assert all(throttle.reserve("203.0.113.9", f"user{n}")[1] for n in range(20))
+
+
+def test_a_success_clears_only_its_own_names_record():
+    """A reader logging in between guesses at the admin's password resets nothing about the admin."""
+    now = [1000.0]
+    throttle = guards.LoginThrottle(free=5, name_free=10, window=900, clock=lambda: now[0])
+    checked = 0
+    for round_ in range(40):
+        now[0] += 1
+        wait, attempt = throttle.reserve("203.0.113.9", "boss" if round_ % 4 else "reader")
+        if attempt is None:
+            continue
+        checked += attempt.name == "boss"
+        throttle.finish(attempt, succeeded=attempt.name == "reader")
+    assert checked <= 10  # of 30 guesses (all 30 were checked when a success cleared the address)
+    # Guesses at one name from many addresses are throttled by the name.
+    spread = [throttle.reserve(f"198.51.100.{n}", "admin")[1] for n in range(30)]
+    assert sum(a is not None for a in spread) == 10
 
 
 def test_bad_settings_are_one_line_config_errors(monkeypatch):
