@@ -229,11 +229,13 @@ def speaker_reported(question: Question, read: list[tuple[str, str, set[str]]], 
     if not speaker:
         return None
     # Half the speaker's words: "the senior European diplomat involved in the negotiations" is
-    # "a senior European diplomat" in the article; "Petra Lund" may be "Lund".
+    # "a senior European diplomat" in the article. A speaker the question names is found by any of
+    # the names: "the lighthouse keeper Tomas Lind" is "Lind" when he speaks.
     enough = (len(speaker) + 1) // 2
+    named = set(terms(" ".join(w for w in words(match["speaker"]) if w[:1].isupper())))
     topic = set(terms(match["topic"] or ""))
-    return any(len(speaker & present) >= enough and (not topic or topic & doc_terms[doc]) and REPORTS_SPEECH.search(text)
-               for doc, text, present in read)
+    return any((len(speaker & present) >= enough or named & present) and (not topic or topic & doc_terms[doc])
+               and REPORTS_SPEECH.search(text) for doc, text, present in read)
 
 
 def score_sentences(question: Question, passages: list[Passage], stats: CorpusStats) -> Support:

@@ -33,6 +33,11 @@ ARTICLES = {
         "January flood destroyed 12,000 books in its basement store.\n\n"
         "Residents donated 3,200 books to replace some of those lost, the librarian Anna Moss said.\n"
     ),
+    "skerry-lighthouse.txt": (
+        "Lighthouse keeper retires\n\n"
+        "The last keeper of the Skerry lighthouse, Tomas Lind, retired on Friday after thirty-one years. "
+        "\u201cThe lamp never went dark on my watch,\u201d Lind said.\n"
+    ),
     "brennick-festival.txt": (
         "Brennick harbour festival returns with a bigger budget\n\n"
         "The Brennick harbour festival will cost 400,000 euros this year, twice last year's budget, the organisers said.\n\n"
@@ -95,6 +100,8 @@ def test_a_speaker_the_corpus_never_reports_on_the_topic_is_declined(invented, q
 @pytest.mark.parametrize("question, doc", [
     ("What did Petra Lund say about the ferry?", "kelmar-ferry"),
     ("What did Tomas Rieder say about the sea wall?", "brennick-sea-wall"),
+    # Named with a title and a full name, quoted by surname only.
+    ("What did the lighthouse keeper Tomas Lind say when he retired?", "skerry-lighthouse"),
     ("What did Rubio say about Istanbul?", None),
 ])
 def test_a_speaker_reported_on_the_topic_is_answered(invented, question, doc):
