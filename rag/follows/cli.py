@@ -84,6 +84,9 @@ def keep_follows_current(service) -> None:
         from rag.follows.api import watch
         from rag.team.db import open_database
 
+        config = service.config
+        if config.team.database_url is None and not (config.paths.index_dir / "team.sqlite3").exists():
+            return  # no team database yet, so no follows: indexing must not create one
         try:
             database = open_database(service.config)
         except RagError as exc:
