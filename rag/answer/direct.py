@@ -51,6 +51,11 @@ TIME_SINCE = re.compile(r"\b(?:first|last|highest|lowest|biggest|largest|worst|b
                         r"(?:(?:over|more than|nearly|almost|about|some|the past|the last) )?$", re.I)
 ASKS_TIME_SINCE = re.compile(r"\bsince\b|\b(?:has|have)\b[^?]*\bbeen\b|\bin how (?:many|long)\b", re.I)
 TIME_SINCE_FIT = 0.2
+# "Who is Germany's chancellor?": a person named inside someone's quoted words is what the speaker
+# talks about ("'Putin put himself in the wrong,' the German chancellor said"), rarely the holder
+# of the role asked for.
+QUOTED_FOR_ROLE = 0.3
+ASKS_WHO_IS = re.compile(r"\s*who\s+(?:is|was|are|were)\b", re.I)
 
 # Right now: news is asked about as of a day, and a value stated by a newer article ("90 seconds to
 # midnight" this week) replaces the one older articles state for the same thing ("100 seconds" last
@@ -467,7 +472,17 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     if cand.kind == DURATION_K and TIME_SINCE.search(cand.sentence.text[max(0, cand.start - 80) : cand.start]) \
             and not ASKS_TIME_SINCE.search(question.text):
         fit *= TIME_SINCE_FIT  # "the first talks in three years" is how long since, not how long they lasted
+    if question.answer_type == PERSON and ASKS_WHO_IS.match(question.text) and _quoted(cand):
+        fit *= QUOTED_FOR_ROLE
     return fit
+
+
+def _quoted(cand: Candidate) -> bool:
+    """The candidate stands inside a quotation of its sentence: more quotation marks open than
+    close before it (curly marks counted apart, straight ones by parity)."""
+    before = cand.sentence.text[: cand.start]
+    curly = before.count("\u201c") - before.count("\u201d")
+    return curly > 0 or (curly == 0 and before.count('"') % 2 == 1)
 
 
 def _outlet(cand: Candidate) -> bool:

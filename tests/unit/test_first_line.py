@@ -200,3 +200,11 @@ def test_a_name_followed_by_where_is_a_place_whatever_the_model_read():
     )
     groups = answer_groups(analyse("Where is the prime minister due to lay the keel of a new submarine?"), support)
     assert groups[0].lead.text == "Barrow" and groups[0].lead.kind == "place" and groups[0].lead.fit == 1.0
+
+
+def test_a_person_inside_someone_elses_quoted_words_does_not_hold_the_role_asked_for():
+    text = "\u201cVolkov put himself in the wrong by not showing up,\u201d Anna Berg, the Danish prime minister, said."
+    support = support_of((text, 0.8, 1), entities={"Volkov": "PERSON", "Anna Berg": "PERSON"})
+    assert best("Who is Denmark's prime minister?", support) == "Anna Berg"
+    # Asked about whom she spoke, the quoted name is still an answer.
+    assert best("Who did Anna Berg say put himself in the wrong?", support) == "Volkov"
