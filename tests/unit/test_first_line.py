@@ -204,7 +204,9 @@ def test_a_name_followed_by_where_is_a_place_whatever_the_model_read():
 
 def test_a_person_inside_someone_elses_quoted_words_does_not_hold_the_role_asked_for():
     text = "\u201cVolkov put himself in the wrong by not showing up,\u201d Anna Berg, the Danish prime minister, said."
-    support = support_of((text, 0.8, 1), entities={"Volkov": "PERSON", "Anna Berg": "PERSON"})
+    support = support_of((text, 0.8, 1), ("“Volkov chose to stay away,” the prime minister said.", 0.8, 1),
+                         ("“Volkov must answer for it,” the prime minister added.", 0.8, 1),
+                         entities={"Volkov": "PERSON", "Anna Berg": "PERSON"})
     assert best("Who is Denmark's prime minister?", support) == "Anna Berg"
     # Asked about whom she spoke, the quoted name is still an answer.
     assert best("Who did Anna Berg say put himself in the wrong?", support) == "Volkov"
