@@ -97,9 +97,15 @@ def post_route(path: str, api_names: Iterable[str]) -> Route | None:
     return None
 
 
-def refuse(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    # "detail" as FastAPI and Gradio clients read errors, "error" as the JSON API (rag/api) does.
-    return JSONResponse({"detail": message, "error": message}, status_code=status, headers=headers)
+def refuse(status: int, message: str, headers: dict | None = None):
+    """An ASGI response with `message` as one line of JSON: `{"error": ...}` on the JSON API and MCP
+    (rag/api), `{"detail": ...}` elsewhere, as FastAPI and Gradio clients read errors."""
+
+    async def respond(scope, receive, send):
+        key = "error" if scope["path"].startswith(("/api/", "/mcp")) else "detail"
+        await JSONResponse({key: message}, status_code=status, headers=headers)(scope, receive, send)
+
+    return respond
 
 
 def client_address(scope) -> str:
