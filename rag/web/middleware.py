@@ -71,6 +71,9 @@ _POSTS = [
     (re.compile(r"/login/?"), "login"),
     (re.compile(r"/logout"), "logout"),
     (re.compile(r"/gradio_api/queue/join/?"), "work"),
+    # The page's events that skip the queue (queue=False: Clear, New conversation) post here with
+    # their fn_index; other run/ names stay refused.
+    (re.compile(r"/gradio_api/run/predict/?"), "work"),
     (re.compile(r"/gradio_api/upload/?"), "upload"),
     (re.compile(r"/gradio_api/(?:cancel|reset)/?"), "control"),
     (re.compile(r"/gradio_api/call/(v2/)?([\w-]+)/?"), "work"),

@@ -106,7 +106,7 @@ def test_every_spelling_of_a_question_shares_one_rate_limit(app):
     # Spellings that are no route of the page or the API are refused before Gradio sees them.
     other = client(app, "sam")
     for path in ["//gradio_api/call/ask", "/gradio_api//call/ask", "/gradio_api/call//ask", "/GRADIO_API/call/ask",
-                 "/gradio_api/CALL/ask", "/gradio_api/run/ask", "/gradio_api/api/ask", "/gradio_api/run/predict",
+                 "/gradio_api/CALL/ask", "/gradio_api/run/ask", "/gradio_api/api/ask", "/gradio_api/run/other",
                  "/gradio_api/call/v2/nonesuch", "/gradio_api/component_server", "/gradio_api/stream/x",
                  "/gradio_api/process_recording", "/gradio_api/vibe-edit", "/gradio_api/run-history/connect",
                  "/gradio_api/profiling/clear", "/gradio_api/queue/join//"]:

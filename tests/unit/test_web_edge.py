@@ -133,12 +133,14 @@ def test_every_spelling_of_a_work_route_is_rate_limited_or_refused():
     for path in ["http://news.example.org//gradio_api/call/ask", "/gradio_api//call/ask", "/gradio_api/call/ask//", "/GRADIO_API/call/ask",
                  "/gradio_api/Call/ask", "/gradio_api/run/ask", "/gradio_api/api/ask", "/gradio_api/call/other",
                  "/gradio_api/component_server", "/gradio_api/stream/abc", "/gradio_api/process_recording",
-                 "/gradio_api/vibe-edit", "/gradio_api/run/predict", "/anything"]:
+                 "/gradio_api/vibe-edit", "/gradio_api/run/other", "/anything"]:
         assert fresh.post(path, json={"data": [1, 2]}).status_code == 404, path
     assert fresh.put("/gradio_api/call/ask", json={"data": [1, 2]}).status_code == 405
     assert fresh.get("http://news.example.org//gradio_api/token").status_code == 404
     assert post_route("/gradio_api/call/v2/ask", ["ask"]).keywords
     assert post_route("/gradio_api/reset", ["ask"]).kind == "control"
+    # The page's events that skip the queue (Clear, New conversation) post to run/predict with their fn_index.
+    assert post_route("/gradio_api/run/predict", ["ask"]).kind == "work"
 
 
 @pytest.mark.parametrize("content_type", ["application/JSON", "Application/Json; charset=utf-8",
