@@ -30,12 +30,11 @@ from rag.team.accounts import Account
 from rag.team.conversations import NotFound
 from rag.types import Answer
 from rag.web import guards
-from rag.web.chat import ALL_OUTLETS, _as_of
+from rag.web.chat import ALL_OUTLETS, ANSWER_KEYS, _as_of
 
 log = logging.getLogger("rag.api")
 MAX_URLS = 20
 MAX_URL_CHARS = 2000
-ANSWER_KEYS = ("text", "citations", "answerable", "mode", "notice", "supported", "short_answer", "short_answer_confidence")
 
 
 class ApiError(Exception):

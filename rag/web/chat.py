@@ -24,6 +24,8 @@ from rag.web.render import md_text, render_answer, render_sources
 log = logging.getLogger("rag.app")
 ALL_OUTLETS = "All outlets"
 SHOWN_TURNS = 50  # turns a session's chat keeps on screen (and in the server's memory)
+# What an answer is made of for a program (the /ask endpoint here, the JSON API in rag/api).
+ANSWER_KEYS = ("text", "citations", "answerable", "mode", "notice", "supported", "short_answer", "short_answer_confidence")
 OOPS = "⚠️ Something went wrong while answering; the details are in the server log."
 
 
@@ -164,8 +166,7 @@ class ChatHandlers:
             log.exception("answering failed")
             return self._refusal(OOPS.removeprefix("⚠️ "))
         out = answer.to_dict()
-        keys = ("text", "citations", "answerable", "mode", "notice", "supported", "short_answer", "short_answer_confidence")
-        return {k: out[k] for k in keys} | kept | {"error": None}
+        return {k: out[k] for k in ANSWER_KEYS} | kept | {"error": None}
 
     def _refusal(self, message: str) -> dict:
         return {
