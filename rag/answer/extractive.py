@@ -127,7 +127,8 @@ def select_sentences(support: Support, max_sentences: int, lead: Sentence | None
             continue
         if len(chosen) >= max_sentences or sentence.score < MIN_RELATIVE * best:
             break
-        if per_doc.get(sentence.doc_id, 0) >= per_article or not support.bears_on(sentence, one_fact):
+        # The best sentence always answers; the others must come from articles about the question.
+        if per_doc.get(sentence.doc_id, 0) >= per_article or (chosen and not support.bears_on(sentence, one_fact)):
             continue
         sh = shingles(sentence.text)
         if any(jaccard(sh, shingles(other.text)) > 0.5 for other in chosen):

@@ -37,3 +37,20 @@ def test_a_slight_second_part_does_not_stand_for_the_question():
 
 def test_a_two_part_question_without_content_words_is_declined_not_an_error():
     assert not support_for("Who and what?").answerable
+
+
+def test_the_best_sentence_answers_even_from_an_article_covering_less_of_the_question():
+    from rag.answer.extractive import select_sentences
+    from rag.answer.support import Sentence, Support
+
+    def sentence(doc: str, text: str, score: float) -> Sentence:
+        passage = Passage(f"{doc}:0", doc, text, 0, len(text), doc)
+        return Sentence(doc, 0, len(text), text, score, score, passage)
+
+    answer = sentence("ft", "The front line is 1,000km long, the FT reported.", 0.9)
+    other = sentence("essay", "Russia and Ukraine have fought along the front for years.", 0.8)
+    # The essay covers more of the question's words; the FT article holds the answer.
+    support = Support(sentences=[answer, other], coverage=0.6, closeness=0.6,
+                      doc_coverage={"essay": 0.8, "ft": 0.3}, doc_names={"essay": frozenset(), "ft": frozenset()})
+    chosen = [s for group in select_sentences(support, 3) for s in group]
+    assert chosen[0] is answer and other in chosen
