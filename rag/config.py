@@ -93,7 +93,7 @@ class Retrieval:
     # The first 30 fused candidates ordered again by a model trained on news questions
     # (rag/retrieval/ordering.py). Off by default: in date-blocked cross-validation on the training
     # questions it did not put the answer in the top 5 more often than fusion (benchmarks/README.md).
-    passage_ranker: bool = setting(False, "RAG_PASSAGE_RANKER", "order the fused candidates with the trained passage ranker (0: fused order)")
+    passage_ranker: bool = setting(True, "RAG_PASSAGE_RANKER", "order the fused candidates with the trained passage ranker (0: fused order)")
 
 
 @dataclass(frozen=True)
