@@ -11,7 +11,7 @@ topic, rarely the answer; words of the question in it; a bare weekday or month; 
 It is calibrated by Platt scaling on scores cross-validated over question dates, then once more
 on each question's best candidate, so that the shown answer's 0.8 means right about four times in
 five. It is trained by `benchmarks/answers/train.py` on the training split of a news-QA set
-(benchmarks/ranker/split.json) and ships as numbers in `answer_scorer.json`, with the threshold
+(benchmarks/split.json) and ships as numbers in `answer_scorer.json`, with the threshold
 the shown answer must clear, chosen there for precision.
 Two models ship: one for candidates read by the entity model, one for the rules alone
 (`RAG_NER=none`), each with its own threshold.
