@@ -217,7 +217,7 @@ def main() -> int:
                         help="use --index as it stands (a snapshot of one being built): only the questions whose articles it holds")
     parser.add_argument("--min-share", type=float, default=0.9,
                         help="with --as-indexed: the share of a question's articles the index must hold")
-    parser.add_argument("--precision", type=float, default=0.75, help="share of shown answers that must be right")
+    parser.add_argument("--precision", type=float, default=0.8, help="share of shown answers that must be right")
     parser.add_argument("--C", type=float, default=None, help="the regularisation to use (default: chosen by cross-validation)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
