@@ -108,11 +108,11 @@ class Answering:
     max_history_answer_chars: int = setting(20_000, "RAG_MAX_HISTORY_ANSWER_CHARS", "longest earlier answer a conversation's history may hold", 1, 1_000_000)
     ranker: bool = setting(True, "RAG_RANKER", "order the answer's sentences with the trained ranker (0: the hand-made score)")
     short_answer: bool = setting(True, "RAG_SHORT_ANSWER", "lead with the short answer (a name, number or date) when one is convincing")
-    # The trained threshold (0.40) was chosen on 239 training questions; on later news its shown
-    # answers were right less often than their confidence says (benchmarks/README.md), so a
-    # deployment that wants fewer, surer bold answers can ask for more.
+    # The trained threshold is chosen on the training questions for four in five shown answers
+    # right (benchmarks/README.md); a deployment can ask for fewer, surer bold answers, or more.
     short_answer_min_confidence: float = setting(0.0, "RAG_SHORT_ANSWER_MIN_CONFIDENCE", "confidence a bold short answer needs (0: the trained threshold, 79% right at 9% shown on held-out news)", 0.0, 1.0)
     ner: str = setting("spacy", "RAG_NER", "named entities for short answers: spacy (en_core_web_sm) or none (capitalisation and number rules only)")
+    ner_at_index: bool = setting(True, "RAG_NER_AT_INDEX", "find every sentence's named entities when indexing (about 30% more indexing time; questions then skip the entity model)")
 
 
 @dataclass(frozen=True)

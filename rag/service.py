@@ -23,6 +23,7 @@ from rag.answer.question import NONE, Question, analyse
 from rag.answer.ranking import rerank
 from rag.answer.support import Support, decline_text, score_sentences
 from rag.backends.llm import LLM, GenerationFailed
+from rag.backends.entity_store import StoredEntities
 from rag.backends.ner import EntityRecognizer
 from rag.backends.registry import make_embedder, make_llm, make_ner
 from rag.backends.store import Store, StoredIndex
@@ -115,6 +116,7 @@ class Service:
         summary = IndexSummary(skipped=skipped, duplicates=duplicates)
         update_index(self.config, self.store, self.embedder, documents, rebuild=rebuild, progress=progress, summary=summary)
         self._search = None  # reload on next use
+        self._read_entities(changed=bool(summary.added or summary.updated))
         if summary.added or summary.updated or summary.removed:
             for listener in self.index_listeners:
                 try:
@@ -122,6 +124,24 @@ class Service:
                 except Exception:  # the run's work is done and committed whatever a listener does
                     log.exception("an index listener failed")
         return summary
+
+    def _read_entities(self, changed: bool) -> None:
+        """Find the named entities of the articles not read yet, so that questions need not
+        (rag/backends/entity_store.py): after a change, or the first time (an index from before the
+        store). An unchanged index opens nothing. The index is committed already: a failure here
+        costs only speed."""
+        if not (self.config.answering.ner_at_index and isinstance(self.ner, StoredEntities)):
+            return
+        if not changed and self.ner.store.path.exists():
+            return
+        try:
+            # The stored index, not `search_index`: a first question builds a missing index from
+            # inside `search_index`, which must not be entered again from here.
+            sparse = self.store.open(self.embedder.name).sparse
+            todo = self.ner.store.unread((i.doc_id, i.version) for i in sparse.document_infos())
+            self.ner.read_ahead(doc for d, v in todo if (doc := sparse.document(d, v)) is not None)
+        except Exception:
+            log.exception("reading the articles' entities failed; questions will read them")
 
     def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> IndexSummary:
         """Check uploaded files fully in a staging folder, move the good ones into the corpus

@@ -71,13 +71,29 @@ def _cached_terms(text: str) -> tuple[str, ...]:
 
 
 def _terms(text: str) -> tuple[str, ...]:
+    # `words` and `normalize_word` inlined, with the apostrophe folded once for the whole text: this
+    # runs for every new sentence a question reads (a tenth of an ask).
     stop = stopwords()
-    lowered = [normalize_word(part) for w in words(text) for part in w.split("-")]
-    return tuple(_stemmer().stemWords([w for w in lowered if w not in stop and len(w) > 1]))
+    kept = []
+    for word in _WORD.findall(text.replace("’", "'")):
+        for part in word.strip("'-").split("-"):
+            part = part.lower().removesuffix("'s")
+            if len(part) > 1 and part not in stop:
+                kept.append(part)
+    return tuple(_stemmer().stemWords(kept))
 
 
 def names(text: str) -> list[str]:
     """Capitalised words that are not at the start of a sentence: a cheap proper-noun detector."""
+    return list(_cached_names(text) if len(text) <= CACHED_TEXT_CHARS else _names(text))
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _cached_names(text: str) -> tuple[str, ...]:
+    return _names(text)
+
+
+def _names(text: str) -> tuple[str, ...]:
     found = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         tokens = words(sentence)
@@ -85,7 +101,7 @@ def names(text: str) -> list[str]:
             if i == 0 or not token[:1].isupper() or normalize_word(token) in stopwords():
                 continue
             found.append(normalize_word(token))
-    return found
+    return tuple(found)
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

