@@ -115,12 +115,6 @@ class EntityStore:
             with db:
                 db.execute("INSERT OR IGNORE INTO articles VALUES (?, ?)", article)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
 
 class StoredEntities:
     """A recognizer whose answers are looked up in an `EntityStore` first; `read_ahead` fills the
