@@ -10,7 +10,8 @@ not (a window cut mid-sentence, an index from before this store) go to the model
 Keys are hashes of text, values offsets and labels: no article text is kept twice, and a removed
 article leaves no text behind. Rows are tied to the model that found them; another model (an
 upgrade of the package) starts an empty table. Articles not yet read (an index built before this
-store, a run cut short) are read at the next `index`.
+store, a run cut short, articles another machine put on a shared Chroma server) are read at this
+machine's next `index` that changes something; until then their questions read the model.
 """
 
 from __future__ import annotations
