@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 def rag(tmp_path, *args, allow_private: bool = True):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_", "OPENAI_"))}
-    env.update(RAG_EMBED_MODEL="fake:hashing", RAG_CORPUS_DIR=str(tmp_path / "corpus"),
+    env.update(RAG_EMBED_MODEL="fake:hashing", RAG_NER="none", RAG_CORPUS_DIR=str(tmp_path / "corpus"),
                RAG_INDEX_DIR=str(tmp_path / "index"), RAG_FETCH_HOST_DELAY="0", RAG_FETCH_DEADLINE="3")
     if allow_private:
         env["RAG_FETCH_ALLOW_PRIVATE"] = "1"
