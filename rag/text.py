@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 _WORD = re.compile(r"[\w’'-]+", re.U)
 # Sentence ends: . ! ? (optionally closed by quotes or brackets) before whitespace and a capital,
@@ -60,17 +60,25 @@ CACHED_PASSAGE_CHARS = 4000
 CACHED_PASSAGES = 4096
 
 
+def _kept_when_short(longest: int, entries: int):
+    """Keep the results of `compute(text, ...)` (a list) for texts of at most `longest` characters,
+    as tuples; callers get a fresh list either way, so none can change what is kept."""
+
+    def wrap(compute):
+        kept = lru_cache(maxsize=entries)(lambda text, *args, **kwargs: tuple(compute(text, *args, **kwargs)))
+
+        @wraps(compute)
+        def call(text: str, *args, **kwargs):
+            return list(kept(text, *args, **kwargs)) if len(text) <= longest else compute(text, *args, **kwargs)
+
+        return call
+
+    return wrap
+
+
+@_kept_when_short(CACHED_TEXT_CHARS, CACHED_TEXTS)
 def terms(text: str) -> list[str]:
     """Stemmed content terms (stopwords and question words dropped); hyphenated words split."""
-    return list(_cached_terms(text) if len(text) <= CACHED_TEXT_CHARS else _terms(text))
-
-
-@lru_cache(maxsize=CACHED_TEXTS)
-def _cached_terms(text: str) -> tuple[str, ...]:
-    return _terms(text)
-
-
-def _terms(text: str) -> tuple[str, ...]:
     # `words` and `normalize_word` inlined, with the apostrophe folded once for the whole text: this
     # runs for every new sentence a question reads (a tenth of an ask).
     stop = stopwords()
@@ -80,20 +88,12 @@ def _terms(text: str) -> tuple[str, ...]:
             part = part.lower().removesuffix("'s")
             if len(part) > 1 and part not in stop:
                 kept.append(part)
-    return tuple(_stemmer().stemWords(kept))
+    return _stemmer().stemWords(kept)
 
 
+@_kept_when_short(CACHED_TEXT_CHARS, CACHED_TEXTS)
 def names(text: str) -> list[str]:
     """Capitalised words that are not at the start of a sentence: a cheap proper-noun detector."""
-    return list(_cached_names(text) if len(text) <= CACHED_TEXT_CHARS else _names(text))
-
-
-@lru_cache(maxsize=CACHED_TEXTS)
-def _cached_names(text: str) -> tuple[str, ...]:
-    return _names(text)
-
-
-def _names(text: str) -> tuple[str, ...]:
     found = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         tokens = words(sentence)
@@ -101,20 +101,12 @@ def _names(text: str) -> tuple[str, ...]:
             if i == 0 or not token[:1].isupper() or normalize_word(token) in stopwords():
                 continue
             found.append(normalize_word(token))
-    return tuple(found)
+    return found
 
 
+@_kept_when_short(CACHED_PASSAGE_CHARS, CACHED_PASSAGES)
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `text`, shifted by `offset`; whitespace trimmed."""
-    return list(_cached_spans(text, offset) if len(text) <= CACHED_PASSAGE_CHARS else _sentence_spans(text, offset))
-
-
-@lru_cache(maxsize=CACHED_PASSAGES)
-def _cached_spans(text: str, offset: int) -> tuple[tuple[int, int], ...]:
-    return _sentence_spans(text, offset)
-
-
-def _sentence_spans(text: str, offset: int) -> tuple[tuple[int, int], ...]:
     spans = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
@@ -133,7 +125,7 @@ def _sentence_spans(text: str, offset: int) -> tuple[tuple[int, int], ...]:
         trail = len(chunk) - len(chunk.rstrip())
         if e - trail > s + lead:
             out.append((offset + s + lead, offset + e - trail))
-    return tuple(out)
+    return out
 
 
 def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
