@@ -32,6 +32,10 @@ ENTITIES_FILE = "entities.sqlite3"
 # Sentences per model call while indexing: small enough that a question asked meanwhile (the
 # model is shared and takes one call at a time) waits a tenth of a second, not seconds.
 READ_BATCH = 64
+# A question reads sentences cut from a passage window (a few chunks, about 3,000 characters), so a
+# longer "sentence" (a hostile file's text without full stops) is never asked for; spaCy's NER would
+# take about 1 GB of memory per 100,000 characters of it.
+LONGEST_SENTENCE = 4000
 _LOOKUP_BATCH = 500
 
 log = logging.getLogger(__name__)
@@ -138,8 +142,14 @@ class StoredEntities:
         articles, an index older than this store, a run cut short); the number of sentences read."""
         read = 0
         for doc in documents:
-            for start in range(0, len(spans := sentence_spans(doc.text)), READ_BATCH):
-                read += self._read([doc.text[s:e] for s, e in spans[start : start + READ_BATCH]])
+            spans = [(s, e) for s, e in sentence_spans(doc.text) if e - s <= LONGEST_SENTENCE]
+            try:
+                for start in range(0, len(spans), READ_BATCH):
+                    read += self._read([doc.text[s:e] for s, e in spans[start : start + READ_BATCH]])
+            except Exception:
+                # One article the model cannot read (a "sentence" over spaCy's length limit, say)
+                # must not stop the others; it is not tried again, and its questions read the model.
+                log.warning("entities of %s could not be read; its questions will read them", doc.doc_id, exc_info=True)
             self.store.mark_read((doc.doc_id, doc.content_hash))
         return read
 

@@ -69,3 +69,25 @@ def test_a_question_never_creates_the_file_and_a_damaged_one_reads_as_empty(tmp_
     assert not path.exists()
     path.write_bytes(b"not a database" * 100)
     assert StoredEntities(inner, EntityStore(path, "m")).entities(["We met in Oslo."]) == [[Entity(10, 14, "GPE")]]
+
+
+def test_an_article_the_model_cannot_read_does_not_stop_the_others(tmp_path):
+    class Refusing(Counting):
+        def entities(self, texts):
+            if any("poison" in t for t in texts):
+                raise ValueError("text too long")
+            return super().entities(texts)
+
+    inner = Refusing({"Oslo": "GPE"})
+    store = EntityStore(tmp_path / "entities.sqlite3", "m")
+    stored = StoredEntities(inner, store)
+    read = stored.read_ahead([_article("bad", text="A poison sentence here."), _article("good", text="We met in Oslo today.")])
+    assert read == 1 and inner.read == ["We met in Oslo today."]
+    assert store.unread([("bad", "v1"), ("good", "v1")]) == []  # neither is tried again at every index
+
+
+def test_a_sentence_longer_than_any_passage_is_not_read_when_indexed(tmp_path):
+    inner = Counting({})
+    stored = StoredEntities(inner, EntityStore(tmp_path / "entities.sqlite3", "m"))
+    stored.read_ahead([_article(text="word " * 5000 + ". Then a short one.")])
+    assert inner.read == ["Then a short one."]
