@@ -244,6 +244,19 @@ def test_without_a_short_answer_the_best_sentence_comes_first():
     assert all(line.startswith("- ") for line in lines[1:])
 
 
+def test_a_likely_short_answer_not_sure_enough_to_show_still_picks_the_first_line():
+    support, docs = _support(
+        ("a", "Officials in Kyiv said the talks in Turkey would be difficult for the Russian delegation.", 0.8),
+        ("b", "The Russian delegation was led by Vladimir Medinsky, a former culture minister.", 0.6),
+    )
+    question = analyse("Who led the Russian delegation?")
+    led = compose(question, support, docs, 5, "", min_confidence=1.0, lead_confidence=0.0)
+    assert led.short_answer is None and "**" not in led.text
+    assert led.text.splitlines()[0].startswith("The Russian delegation was led by Vladimir Medinsky")
+    ranked = compose(question, support, docs, 5, "", min_confidence=1.0, lead_confidence=1.01)
+    assert ranked.text.splitlines()[0].startswith("Officials in Kyiv said")
+
+
 def test_a_quote_opening_with_a_pronoun_brings_the_sentence_before_it():
     text = "Elina Valtonen spoke to CNN on Sunday. She said a lot was still missing from the talks."
     doc = Document("d", text, "t", "d.txt", "h")
