@@ -2,7 +2,8 @@
 each followed by its [n].
 
 The first line is the best sentence, led by the short answer in bold (a name, number or date,
-verbatim from that sentence) when the scorer (rag/answer/scorer.py) is sure enough of it. The best-scored sentences
+verbatim from that sentence) when the scorer (rag/answer/scorer.py) is sure enough of it; a short
+answer that is likely but not that sure still makes its sentence the first line, without bold. The best-scored sentences
 (rag/answer/support.py), from several articles where they agree, follow as support; a quotation is
 never cut off, a quote that leans on the sentence before it brings that sentence, and every quote
 is a citation into its document.
