@@ -25,8 +25,10 @@ def shared_index(service):
 
 
 def llm_pipeline(config: Config, base_url: str, model: str, timeout: float = 60.0) -> Service:
+    # About three sources rather than the default five: reading the prompt is most of SmolLM2's
+    # time on 2 cores, and three sources still give the citation checks several to tell apart.
     return Service(config.with_(openai_base_url=base_url, openai_api_key="sk-local", llm_model=model,
-                                 llm_timeout=timeout, llm_max_tokens=200))
+                                 llm_timeout=timeout, llm_max_tokens=200, context_tokens=1200))
 
 
 @pytest.fixture(scope="module")
