@@ -109,6 +109,7 @@ _NUMBER_WORDS = "|".join(_SMALL + _TENS + ["hundred", "thousand", "dozen", "a", 
 TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century", "centuries", "night"}
 LENGTH_UNITS = {"km", "kilometre", "kilometer", "mile", "metre", "meter", "m", "ft", "feet", "foot", "yard", "inch", "cm", "mm"}
 MONEY_UNITS = {"dollar", "euro", "pound", "yen", "yuan", "rouble", "ruble", "rupee", "franc", "cent"}
+IRREGULAR_PLURALS = {"people", "children", "men", "women", "police", "staff", "cattle", "sheep", "fish", "troops", "deer"}
 
 NUMBER_EXPR = re.compile(
     rf"(?<![\w.,])(?P<num>[$£€]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*)"
@@ -179,6 +180,8 @@ ORG_WORDS = {
 }
 PLACE_WORDS = {"park", "city", "county", "island", "islands", "river", "mountains", "valley", "coast", "sea", "ocean",
                "bay", "state", "province", "region", "republic", "kingdom", "street", "square", "airport", "port"}
+KIND_WORDS = {"national", "international", "memorial", "stadium", "hospital", "museum", "prize", "award", "awards",
+              "festival", "championship", "cup", "airlines", "bridge", "lake", "falls", "canyon", "reef", "glacier"}
 PLACES = frozenset(p.lower() for p in """
 Africa Asia Europe Antarctica Australia Oceania America Americas Arctic Middle-East
 Afghanistan Albania Algeria Angola Argentina Armenia Austria Azerbaijan Bahrain Bangladesh Belarus Belgium Bolivia
@@ -645,14 +648,26 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
         kind = LENGTH
     else:
         kind = COUNT
-    if unit and not pct and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and unit not in stopwords())):
+    if unit and not pct and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and _counted(m.group("unit")))):
         end = m.end("unit")
     if normalize_word(num.replace(",", "")) in asked or (num.isalpha() and num.lower() in asked and kind == COUNT):
         return None
     qualifier = QUALIFIED.search(sentence.text[max(0, m.start() - 25) : m.start()])
     start = m.start() - (len(qualifier.group()) if qualifier else 0)
+    article = re.match(r"an? (?!hundred|thousand|dozen)(?=\w)", num, re.I)
+    if article and not qualifier:
+        start += article.end()  # "a two-hour call": the number is "two-hour" ("a hundred" stays)
     text = sentence.text[start:end].rstrip(" -")
     return Candidate(text, kind, sentence, start, start + len(text))
+
+
+def _counted(word: str) -> bool:
+    """The word after a number says what it counts: a plural noun ("1,000 prisoners", "420 fires"),
+    not whatever else follows ("63 hot dogs", "61 Delaware farms", "two televised debates")."""
+    lowered = word.lower()
+    if word != lowered or lowered in stopwords():
+        return False
+    return lowered in IRREGULAR_PLURALS or (lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")))
 
 
 def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -686,15 +701,21 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
             _filler(tokens[0]) or _name_tokens(tokens[0]) <= asked or TITLES.match(tokens[0] + " ")):
         lead += len(tokens[0]) + 1
         tokens = tokens[1:]
+    cut: list[str] = []
     while tokens and (_filler(tokens[-1]) or _name_tokens(tokens[-1]) <= asked):
         if _name_tokens(tokens[-1]) & question_names:
             return None  # "Donald [Trump]": what is left only qualifies a name the question gave
+        cut.insert(0, tokens[-1])
         tokens = tokens[:-1]
     if not tokens:
         return None
-    name = " ".join(tokens)
-    if set(_name_tokens(name)) & asked or MONTH_OR_DAY.match(name):
+    if set(_name_tokens(" ".join(tokens))) & asked or MONTH_OR_DAY.match(" ".join(tokens)):
         return None
+    # "Salt Lake City", asked which city; "Yellowstone National Park", asked which national park: the
+    # kind the question names, said as the end of the name, is part of it (and of the answer).
+    if cut and all(kind_word(t) for t in cut):
+        tokens = tokens + cut
+    name = " ".join(tokens)
     first_in_sentence = not text[opening : start + lead].strip(" -—–")
     if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and _common(name.lower()))):
         return None
@@ -705,6 +726,12 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
     if following and normalize_word(following.group(1)) in topic_nouns:
         return None
     return Candidate(name, _name_kind(text, begin, begin + len(name), name), sentence, begin, begin + len(name))
+
+
+def kind_word(token: str) -> bool:
+    """A word that says what kind of thing a name is ("City", "University", "National", "Park")."""
+    word = normalize_word(token)
+    return word in KIND_WORDS or word in ORG_WORDS or word in PLACE_WORDS
 
 
 def _place_starts(tokens: list[str]) -> bool:
@@ -805,5 +832,5 @@ def _agreement(group: list[Candidate]) -> float:
     return ranked[0] + AGREEMENT * sum(score / rank for rank, score in enumerate(ranked[1:], 1))
 
 
-__all__ = ["ASKS_NOW", "AnswerGroup", "Candidate", "article_age", "ENTITY_KINDS", "FIT", "answer_groups", "answer_key", "candidate_fit", "candidates", "proximity",
+__all__ = ["ASKS_NOW", "AnswerGroup", "Candidate", "article_age", "ENTITY_KINDS", "FIT", "answer_groups", "answer_key", "candidate_fit", "candidates", "kind_word", "proximity",
            "question_cues", "recognise", "word_stems"]

@@ -27,14 +27,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answer.direct import ASKS_NOW, ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups, article_age
+from rag.answer.direct import (
+    ASKS_NOW, ENTITY_KINDS, FIT, MAX_SENTENCES, MONTHS, WEEKDAYS, AnswerGroup, answer_groups, article_age, kind_word,
+)
 from rag.answer.linear import Model, shipped
 from rag.answer.question import DATE, DURATION, NAME, NUMBER, ORGANISATION, PERSON, PLACE, Question
 from rag.answer.ranking import POOL
 from rag.answer.support import Sentence, Support
 from rag.retrieval.dates import time_window
 from rag.retrieval.stats import CorpusStats
-from rag.text import normalize_word, terms, words
+from rag.text import normalize_word, stopwords, terms, words
 
 SCORER_FILE = "answer_scorer.json"
 TYPES = (PERSON, ORGANISATION, PLACE, NAME, DATE, NUMBER, DURATION)
@@ -52,7 +54,7 @@ FEATURES = (
     "share",  # its evidence over all candidates' evidence
     "margin",  # its evidence over its own and the best other candidate's
     "group_rank",  # 1 / (1 + its place by evidence)
-    "question_words",  # share of its words that the question has
+    "question_words",  # share of its own words (not stopwords, not the kind it names: "City") that the question has
     "length",  # log of its word count
     "opening",  # it opens its sentence
     "weekday",  # it is only a weekday or a month ("Friday"): when something was said, rarely what was asked
@@ -113,6 +115,7 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
         lead = group.lead
         best_other = max((g.weight for j, g in enumerate(groups) if j != i), default=0.0)
         tokens = [normalize_word(w) for w in words(lead.text)]
+        own = [t for t in tokens if t not in stopwords() and not kind_word(t)]
         before = lead.sentence.text[: lead.start].strip(" \"“‘'-—–(")
         rows[i] = (
             lead.fit,
@@ -128,7 +131,7 @@ def features(question: Question, support: Support, groups: list[AnswerGroup]) ->
             group.weight / total,
             group.weight / (group.weight + best_other) if group.weight + best_other else 0.0,
             1.0 / (1 + i),
-            sum(t in question.asked for t in tokens) / len(tokens) if tokens else 0.0,
+            sum(t in question.asked for t in own) / len(own) if own else 0.0,
             math.log1p(len(tokens)),
             float(not before or before.endswith(")")),
             float(bool(_BARE_DAY.fullmatch(lead.text.strip()))),

@@ -126,6 +126,18 @@ LASTED = "The meeting between the delegations lasted less than two hours on Frid
         pytest.param(
             [("a", "Of those polled, 38% agreed, and 2,000 people said they avoid the news entirely.", 0.8)],
             "What percentage of people avoid the news?", "38%", id="what percentage: a share, not a count"),
+        pytest.param(
+            [("a", "The storm flooded streets across Salt Lake City on Tuesday, officials said.", 0.8)],
+            "Which city did the storm flood this week?", "Salt Lake City", id="the asked kind ending the name stays"),
+        pytest.param(
+            [("a", "Rangers closed Yellowstone National Park after the floods washed out roads.", 0.8)],
+            "Which national park closed after the floods?", "Yellowstone National Park", id="a national park whole"),
+        pytest.param(
+            [("a", "The champion ate 63 hot dogs in ten minutes to keep his title.", 0.8)],
+            "How many hot dogs did the champion eat?", "63", id="a number, not the adjective after it"),
+        pytest.param(
+            [("a", "The candidates agreed to two televised debates before the vote.", 0.8)],
+            "How many debates did the candidates agree to?", "two", id="a number, not the participle after it"),
     ],
 )
 def test_short_answer(rows, question, expected):
