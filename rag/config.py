@@ -110,7 +110,7 @@ class Answering:
     short_answer: bool = setting(True, "RAG_SHORT_ANSWER", "lead with the short answer (a name, number or date) when one is convincing")
     # The trained threshold is chosen on the training questions for four in five shown answers
     # right (benchmarks/README.md); a deployment can ask for fewer, surer bold answers, or more.
-    short_answer_min_confidence: float = setting(0.0, "RAG_SHORT_ANSWER_MIN_CONFIDENCE", "confidence a bold short answer needs (0: the trained threshold, 79% right at 9% shown on held-out news)", 0.0, 1.0)
+    short_answer_min_confidence: float = setting(0.0, "RAG_SHORT_ANSWER_MIN_CONFIDENCE", "confidence a bold short answer needs (0: the trained threshold, 77% right at 10% shown on held-out news)", 0.0, 1.0)
     ner: str = setting("spacy", "RAG_NER", "named entities for short answers: spacy (en_core_web_sm) or none (capitalisation and number rules only)")
     ner_at_index: bool = setting(True, "RAG_NER_AT_INDEX", "find every sentence's named entities when indexing (about a quarter more indexing time; questions then skip the entity model)")
 
