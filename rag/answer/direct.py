@@ -181,7 +181,7 @@ ORG_WORDS = {
 PLACE_WORDS = {"park", "city", "county", "island", "islands", "river", "mountains", "valley", "coast", "sea", "ocean",
                "bay", "state", "province", "region", "republic", "kingdom", "street", "square", "airport", "port"}
 KIND_WORDS = {"national", "international", "memorial", "stadium", "hospital", "museum", "prize", "award", "awards",
-              "festival", "championship", "cup", "airlines", "bridge", "lake", "falls", "canyon", "reef", "glacier"}
+              "festival", "championship", "cup", "bridge", "lake", "falls", "canyon", "reef", "glacier"}
 PLACES = frozenset(p.lower() for p in """
 Africa Asia Europe Antarctica Australia Oceania America Americas Arctic Middle-East
 Afghanistan Albania Algeria Angola Argentina Armenia Austria Azerbaijan Bahrain Bangladesh Belarus Belgium Bolivia
@@ -709,13 +709,14 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
         tokens = tokens[:-1]
     if not tokens:
         return None
-    if set(_name_tokens(" ".join(tokens))) & asked or MONTH_OR_DAY.match(" ".join(tokens)):
+    name = " ".join(tokens)
+    if set(_name_tokens(name)) & asked or MONTH_OR_DAY.match(name):
         return None
     # "Salt Lake City", asked which city; "Yellowstone National Park", asked which national park: the
     # kind the question names, said as the end of the name, is part of it (and of the answer).
     if cut and all(kind_word(t) for t in cut):
         tokens = tokens + cut
-    name = " ".join(tokens)
+        name = " ".join(tokens)
     first_in_sentence = not text[opening : start + lead].strip(" -—–")
     if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and _common(name.lower()))):
         return None
