@@ -97,6 +97,16 @@ DISEASE_FIT = {DISEASE: 1.0, NAME_K: 0.4, TITLE: 0.2, ORG: 0.05, PERSON_K: 0.02,
 # The outlet that published a story is who reported it ("CNN"), rarely the group it reports on;
 # unless the question asks for a newspaper or a network.
 OUTLET_FIT = 0.1
+# Asked for a company, a government body or court named in the story is who acted on it.
+COMPANY_NOUNS = {"company", "firm", "business", "corporation", "brand", "automaker", "carmaker", "airline", "bank",
+                 "retailer", "manufacturer", "startup", "chain", "platform", "label", "studio", "maker", "giant"}
+PUBLIC_BODIES = {"FAA", "FDA", "CDC", "EPA", "FBI", "CIA", "NASA", "SEC", "FTC", "FCC", "DOJ", "NHTSA", "NTSB", "IRS",
+                 "WHO", "UN", "EU", "NATO", "IMF", "CONGRESS", "SENATE", "PENTAGON", "WHITE HOUSE", "FED",
+                 "FEDERAL RESERVE", "KREMLIN", "PARLIAMENT", "OSHA", "USDA", "DHS", "ICE", "CBP", "FEMA"}
+PUBLIC_BODY_WORDS = {"administration", "agency", "department", "commission", "bureau", "ministry", "court", "committee",
+                     "council", "board", "authority", "police", "parliament", "congress", "senate", "government",
+                     "regulator", "office", "service"}
+PUBLIC_BODY_FIT = 0.3
 # The kind a name has when the sentence calls it what the question asks for ("the think tank Orbis").
 ASKED_KINDS = {PERSON: PERSON_K, ORGANISATION: ORG, PLACE: PLACE_K, NAME: TITLE}
 
@@ -109,10 +119,14 @@ _NUMBER_WORDS = "|".join(_SMALL + _TENS + ["hundred", "thousand", "dozen", "a", 
 TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century", "centuries", "night"}
 LENGTH_UNITS = {"km", "kilometre", "kilometer", "mile", "metre", "meter", "m", "ft", "feet", "foot", "yard", "inch", "cm", "mm"}
 MONEY_UNITS = {"dollar", "euro", "pound", "yen", "yuan", "rouble", "ruble", "rupee", "franc", "cent"}
+# What may follow a number's last digit with no space: "5km", "10bn", "5th", "1980s".
+JOINED_UNITS = {"km", "m", "mm", "cm", "ft", "kg", "g", "lb", "lbs", "mph", "bn", "k", "st", "nd", "rd", "th", "s", "am", "pm",
+                "ml", "mw", "gw", "kw", "gb", "tb", "h"}
 IRREGULAR_PLURALS = {"people", "children", "men", "women", "police", "staff", "cattle", "sheep", "fish", "troops", "deer"}
 
 NUMBER_EXPR = re.compile(
-    rf"(?<![\w.,])(?P<num>[$£€]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*)"
+    rf"(?<![\w.,])(?P<num>[$£€]\s?\d(?:[\d,]*\d)?(?:\.\d+)?|\d(?:[\d,]*\d)?(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*)"
+    r"(?!\d|\([a-z]\))"  # "401(k)", "501(c)": a name, not a number
     r"(?:\s?(?P<scale>million|billion|trillion|thousand|hundred|bn)\b)?"
     r"(?:\s?(?P<pct>%|percent\b|per cent\b|percentage points?\b))?"
     r"(?:(?P<sep>[- ]|\s?)(?P<unit>[A-Za-z]+)\b)?",
@@ -162,12 +176,13 @@ COUNTRY_ALIASES = (
 NAME_RUN = re.compile(
     r"(?:[A-Z][\w’'.&-]*|(?<!\d)\d+[A-Z][\w-]*)(?:[ ](?:(?:of|for|on|de|del|da|von|van|al|bin|the|&)[ ])?(?:[A-Z][\w’'&.-]*))*"
 )
-QUOTED_TITLE = re.compile(r"[“\"‘]((?:[A-Z0-9][\w’'&:!?.,-]*)(?:[ ][\w’'&:!?.,-]+){0,6})[”\"’]")
+# The closing mark is followed by no letter: the ’ of "I’d" closes nothing.
+QUOTED_TITLE = re.compile(r"[“\"‘]((?:[A-Z0-9][\w’'&:!?.,-]*)(?:[ ][\w’'&:!?.,-]+){0,6})[”\"’](?!\w)")
 TITLES = re.compile(
     r"^(?:(?:Former|Deputy|Vice|Acting|Prime|Foreign|Defen[cs]e|Finance|Culture|Interior|Chief|Senior|Special|"
     r"Secretary(?: of State)?|Minister|President|Chancellor|Premier|Sen|Senator|Rep|Representative|Gov|Governor|"
     r"Mayor|Mr|Mrs|Ms|Dr|Prof|Gen|General|Judge|Justice|Ambassador|Envoy|Spokesman|Spokeswoman|Director|Chairman|"
-    r"Chairwoman|CEO|Lt|Col|Adm|Rev|Coach|Officer|Agent|Leader|Commander)\.?\s+)+"
+    r"Chairwoman|CEO|COO|CFO|CTO|Lt|Col|Adm|Rev|Coach|Officer|Agent|Leader|Commander)\.?\s+)+"
 )
 ORG_WORDS = {
     "inc", "corp", "corporation", "company", "co", "ltd", "plc", "llc", "group", "ministry", "party", "council",
@@ -226,6 +241,9 @@ QUALIFIER = 0.2
 TITLE_WORDS = {"sir", "dame", "lord", "lady", "minister", "president", "leader", "secretary", "foreign", "prime", "chief"}
 MEASURE_KINDS = {PERCENT_MEASURE: PERCENT, MONEY_MEASURE: MONEY}
 OTHER_MEASURE = 0.5
+HOW_MANY = re.compile(r"\bhow many\b", re.I)
+# "Flight 1282", "Boeing 737", "Apollo 11": a number after a name is part of the name.
+LABEL_BEFORE = re.compile(r"(?<=[a-z,;:] )(?:[A-Z][A-Za-z-]+|No\.) $")
 
 WHERE_AFTER = re.compile(r",? where\b")
 PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|across|outside|inside|into|of) (?:the )?$")
@@ -237,6 +255,7 @@ PERSON_BEFORE = re.compile(
 )
 MONTH_OR_DAY = re.compile(rf"^(?:{MONTHS}|{WEEKDAYS})$")
 # "Russian", "Finnish", "European": adjectives of nationality are not names of anything asked for.
+I_CONTRACTION = re.compile(r"i(?:[’'](?:d|m|ve|ll))?")  # "I’d" opens a quotation, it names nobody
 DEMONYM = re.compile(r"^[A-Z][a-z]{3,}(?:ian|ean|ese|ish)$")
 DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "israeli", "iraqi", "saudi",
             "pakistani", "afghan", "kazakh", "uzbek", "yemeni", "kuwaiti", "qatari", "emirati", "somali", "filipino",
@@ -450,6 +469,9 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     if question.unit and cand.kind in (COUNT, DURATION_K):
         # "How many prisoners": "1,000 prisoners" counts them, "two sides" counts something else.
         fit = 1.0 if _unit_matches(cand.text, question.unit) else fit * OTHER_UNIT
+    if question.unit and cand.kind in (MONEY, PERCENT) and HOW_MANY.search(question.text) \
+            and question.unit.lower().removesuffix("s") not in MONEY_UNITS:
+        fit *= OTHER_MEASURE  # "how many jurors": a count, not the sum the trial was about
     if not fit:
         return 0.0
     if cand.kind in NAME_KINDS and _qualifies_asked_name(question, cand):
@@ -462,6 +484,8 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
             fit *= OTHER_PLACE
     if cand.kind in NAME_KINDS and question.focus not in OUTLET_NOUNS and _outlet(cand):
         fit *= OUTLET_FIT
+    if question.focus in COMPANY_NOUNS and cand.kind in NAME_KINDS and _public_body(cand.text):
+        fit *= PUBLIC_BODY_FIT  # "which company was grounded": not the FAA that grounded it
     measure = MEASURE_KINDS.get(question.measure)
     if measure and cand.kind in (COUNT, MONEY, PERCENT):
         fit = 1.0 if cand.kind == measure else fit * OTHER_MEASURE  # "what percentage": "38%", not "2,000 people"
@@ -478,6 +502,13 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
     if question.answer_type == PERSON and ASKS_WHO_IS.match(question.text) and _quoted(cand):
         fit *= QUOTED_FOR_ROLE
     return fit
+
+
+def _public_body(name: str) -> bool:
+    """A government body, court or international organisation by name ("FAA", "Supreme Court",
+    "Food and Drug Administration"): what regulates, rules on or reports about a company."""
+    words_ = name.split()
+    return name.replace(".", "").upper() in PUBLIC_BODIES or (len(words_) > 1 and words_[-1].lower() in PUBLIC_BODY_WORDS)
 
 
 def _quoted(cand: Candidate) -> bool:
@@ -602,6 +633,9 @@ def _labelled(sentence: Sentence, entities: list[Entity], found: list[Candidate]
         tokens = _name_tokens(span) - stopwords()
         if not tokens or (kind in NAME_KINDS and tokens & question.asked) or tokens <= question.asked | asked_times:
             continue
+        title = TITLES.match(span + " ")
+        if kind in NAME_KINDS and title and title.end() > len(span):
+            continue  # "the former COO of Theranos": a title, labelled as an organisation
         extra.append(Candidate(span, kind, sentence, start, end, label=entity.label))
     return extra
 
@@ -633,6 +667,11 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
     unit = (m.group("unit") or "").lower()
     singular = unit[:-1] if unit.endswith("s") and len(unit) > 3 else unit
     scale, pct = m.group("scale"), m.group("pct")
+    if unit and not m.group("sep") and not scale and num[-1].isdigit() and singular not in JOINED_UNITS:
+        return None  # "49ers", "3M", "G7": a name written with digits
+    # "a 101-year-old man", "a 20-year sentence", "a two-hour call": the unit qualifies a noun, and
+    # the number alone answers (joined, "101-year" would match no answer once the hyphen is dropped).
+    adjective = m.group("sep") == "-" and unit == singular and singular in TIME_UNITS | LENGTH_UNITS
     if num.lower() in ("a", "an") and not (scale or singular in TIME_UNITS):
         return None
     if re.fullmatch(r"(?:1[89]|20)\d\d", num) and not (scale or pct) and singular not in TIME_UNITS | LENGTH_UNITS:
@@ -648,9 +687,12 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
         kind = LENGTH
     else:
         kind = COUNT
-    if unit and not pct and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and _counted(m.group("unit")))):
+    if unit and not pct and not adjective and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and _counted(m.group("unit")))):
         end = m.end("unit")
     if normalize_word(num.replace(",", "")) in asked or (num.isalpha() and num.lower() in asked and kind == COUNT):
+        return None
+    label = LABEL_BEFORE.search(sentence.text[max(0, m.start() - 30) : m.start()])
+    if kind == COUNT and num.isdigit() and label and not MONTH_OR_DAY.match(label.group().strip()):
         return None
     qualifier = QUALIFIED.search(sentence.text[max(0, m.start() - 25) : m.start()])
     start = m.start() - (len(qualifier.group()) if qualifier else 0)
@@ -744,7 +786,8 @@ def _place_starts(tokens: list[str]) -> bool:
 
 def _filler(token: str) -> bool:
     lowered = token.lower()
-    return lowered in stopwords() or lowered in CONNECTORS or bool(DEMONYM.match(token)) or lowered in DEMONYMS
+    return (lowered in stopwords() or lowered in CONNECTORS or bool(DEMONYM.match(token)) or lowered in DEMONYMS
+            or bool(I_CONTRACTION.fullmatch(lowered)))
 
 
 def _name_kind(text: str, start: int, end: int, name: str) -> str:

@@ -52,6 +52,13 @@ PERSON_NOUNS = {
     "queen", "prince", "princess", "duke", "general", "commander", "adviser", "advisor", "aide", "scholar", "expert",
     "analyst", "economist", "scientist", "researcher", "artist", "musician", "rapper", "athlete", "coach", "billionaire",
     "investor", "entrepreneur", "chief", "head", "deputy", "successor", "predecessor", "representative", "negotiator",
+    "poet", "novelist", "playwright", "painter", "sculptor", "photographer", "filmmaker", "producer", "composer",
+    "comedian", "dancer", "host", "presenter", "anchor", "chef", "astronaut", "pilot", "activist", "lawyer", "attorney",
+    "prosecutor", "officer", "soldier", "priest", "bishop", "cardinal", "monarch", "emperor", "dictator", "tycoon",
+    "mogul", "heir", "heiress", "footballer", "golfer", "boxer", "swimmer", "gymnast", "skater", "sprinter", "runner",
+    "cyclist", "jockey", "quarterback", "pitcher", "driver", "rider", "climber", "explorer", "inventor", "philanthropist",
+    "influencer", "chairman", "chairwoman", "commissioner", "congressman", "congresswoman", "whistleblower",
+    "suspect", "defendant", "nominee", "laureate", "frontrunner", "challenger", "incumbent", "runner-up",
 }
 ORGANISATION_NOUNS = {
     "company", "companies", "firm", "business", "corporation", "brand", "automaker", "carmaker", "airline", "bank",
@@ -227,8 +234,13 @@ def _answer_type(question: str) -> tuple[str, str, str]:
         return NAME, "name", ""
     match = _WHICH_NOUN.search(clause)
     if match:
-        phrase = [normalize_word(w) for w in words(match.group(1))]
-        kind, focus = _kind_of(phrase)
+        raw = words(match.group(1))
+        phrase = [normalize_word(w) for w in raw]
+        # "Which state's Supreme Court", "which university's president": the owner is what is asked.
+        owner = next((i for i, w in enumerate(raw) if re.search(r"[’']s$", w)), None) if phrase[:1] != ["of"] else None
+        kind, focus = _kind_of(phrase[: owner + 1]) if owner is not None else ("", "")
+        if not kind:
+            kind, focus = _kind_of(phrase)
         if kind:
             return kind, focus, ""
     if _WHEN.search(clause):
@@ -238,7 +250,8 @@ def _answer_type(question: str) -> tuple[str, str, str]:
     if _WHO.search(clause):
         return (NONE, "", "") if _WHO_IS_NAME.search(clause) else (PERSON, "", "")
     if match and not re.search(rf"\b{_WH}\s+(did|does|do|is|are|was|were|has|have|happened|will|would|can|could)\b", clause, re.I):
-        return NAME, " ".join(words(match.group(1))[:1]).lower(), ""
+        head = " ".join(words(match.group(1))[:1]).lower()
+        return (NONE, head, "") if _plural(head) else (NAME, head, "")  # "what sports": several names
     return NONE, "", ""
 
 
@@ -257,6 +270,18 @@ DESCRIPTION_NOUNS = {"role", "reason", "impact", "effect", "result", "demand", "
                      "deal", "policy", "strategy", "argument", "view", "position", "response", "condition", "kind", "type"}
 
 
+_COUNTS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "several", "both"}
+_PLURALS = {"countries", "cities", "companies", "states", "people"}  # listed plurals the "-s" rule misses
+_NOT_PLURAL = {"series", "species", "news", "headquarters", "olympics", "games", "championships", "awards", "means"}
+
+
+def _plural(word: str) -> bool:
+    """A noun read as plural by its ending ("sports", "films"), not "series", "virus" or "news"."""
+    word = word.lower()
+    return (word in _PLURALS or (len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ics"))
+                                  and word not in _NOT_PLURAL))
+
+
 def _kind_of(phrase: list[str]) -> tuple[str, str]:
     """The answer type a "which/what <phrase>" asks for, from the phrase's first nouns. "What is the
     magnitude" asks for a number; "what did ..." or "what is Medinsky's ..." name no kind: the
@@ -272,9 +297,11 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
     # further: without a tagger the phrase may run on into the verb's object ("which retailer
     # lowered its gas prices").
     last = len(phrase)
+    several = False  # "which three countries": a list, not one name
     for i, word in enumerate(phrase):
         if word in _PHRASE_END or i > last:
             break
+        several = several or word in _COUNTS
         if word in _SKIP or len(word) <= 2:  # "U.S." reads as "u", "s"
             continue
         singular = word[:-1] if word.endswith("s") and len(word) > 3 else word
@@ -290,8 +317,9 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
         for kind, nouns in ((DATE, DATE_NOUNS), (NUMBER, NUMBER_NOUNS), (PLACE, PLACE_NOUNS),
                             (ORGANISATION, ORGANISATION_NOUNS), (PERSON, PERSON_NOUNS)):
             if word in nouns or singular in nouns:
-                if singular != word and singular in nouns and kind in (PERSON, ORGANISATION, PLACE) and not one_of:
-                    found = (NONE, singular)  # "which leaders": several names, an answer in sentences
+                plural = (singular != word and singular in nouns) or word in _PLURALS or several
+                if plural and kind in (PERSON, ORGANISATION, PLACE) and not one_of:
+                    found = (NONE, singular if singular in nouns else word)  # "which leaders": several names, an answer in sentences
                 else:
                     found = (kind, singular if singular in nouns else word)
                 last = min(last, i + 2)

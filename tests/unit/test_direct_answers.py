@@ -51,6 +51,13 @@ def find_answer(question, support):
         ("Which of these former party leadership candidates stayed in the race?", "person"),  # one of them
         ("Which retailer lowered its fuel prices?", "organisation"),  # not the verb's object
         ("Which island nation held elections?", "place"),
+        ("Which state’s Supreme Court ruled that embryos are children?", "place"),  # the owner is asked
+        ("Which university's president testified before Congress?", "organisation"),
+        ("Which famous poet is the singer related to?", "person"),
+        ("Which comedian will host the show?", "person"),
+        ("Which three countries recognised the state?", "none"),  # a list: sentences answer
+        ("What sports will not appear at the Games?", "none"),
+        ("Which series was renewed?", "name"),
     ],
 )
 def test_expected_answer_type(question, answer_type):
@@ -138,6 +145,16 @@ LASTED = "The meeting between the delegations lasted less than two hours on Frid
         pytest.param(
             [("a", "The candidates agreed to two televised debates before the vote.", 0.8)],
             "How many debates did the candidates agree to?", "two", id="a number, not the participle after it"),
+        pytest.param(
+            [("a", "A 101-year-old man was convicted by a German court on Tuesday.", 0.8)],
+            "How old is the man the court convicted?", "101", id="an age: the number of a hyphened unit"),
+        pytest.param(
+            [("a", "The couple reported income of $619,976, according to the tax return released on Monday.", 0.8)],
+            "How much did the couple report in income?", "$619,976", id="no comma after a number"),
+        pytest.param(
+            [("a", "“If I ate at Wendy’s, I’d wait for the surge to end,” wrote one customer about the chain.", 0.8),
+             ("b", "Wendy’s plans to test dynamic pricing on its menu boards.", 0.7)],
+            "Which fast food chain will test dynamic pricing?", "Wendy", id="an apostrophe closes no quoted title"),
     ],
 )
 def test_short_answer(rows, question, expected):
@@ -145,6 +162,19 @@ def test_short_answer(rows, question, expected):
     answer = find_answer(analyse(question), support)
     assert answer is not None and answer.text == expected
     assert answer.sentence.text[answer.start : answer.end] == answer.text
+
+
+def test_a_name_written_with_digits_is_no_number():
+    support, _ = _support(("a", "Fans of the 49ers moved savings out of a 401(k) to fly on Flight 1282 to the G7 summit.", 0.8))
+    assert answer_groups(analyse("How many fans watched the game?"), support) == []
+
+
+def test_how_many_asks_for_a_count_not_a_sum():
+    support, _ = _support(("a", "The $130,000 payment trial was heard by 12 jurors and six alternates.", 0.8))
+    groups = answer_groups(analyse("The hush money trial was heard by a panel of how many jurors?"), support)
+    fit = {g.lead.text: g.lead.fit for g in groups}
+    assert groups[0].lead.text == "12 jurors"
+    assert fit["$130,000"] < fit["six alternates"]  # a sum fits less than even a count of something else
 
 
 @pytest.mark.parametrize("opening", ["(CNN)", "New York (CNN Business)", "LONDON (Reuters) -"])
@@ -202,6 +232,21 @@ def test_entity_labels_decide_a_names_kind_and_add_what_the_rules_miss():
     assert found["Witkoff"].kind == "person" and found["Witkoff"].fit < found["Middle East"].fit
     assert "Trump" not in found  # the question's own name
     assert support.sentences[0].text[found["Middle East"].start : found["Middle East"].end] == "Middle East"
+
+
+def test_a_title_the_entity_model_calls_an_organisation_is_no_answer():
+    support, _ = _support(("a", "Balwani, the former COO of the blood testing startup Theranos, was convicted.", 0.8))
+    recognise(support, ListedEntities({"COO": "ORG", "Theranos": "ORG"}))
+    found = [g.lead.text for g in answer_groups(analyse("Which company was Balwani an executive of?"), support)]
+    assert found == ["Theranos"]
+
+
+def test_asked_for_a_company_the_agency_that_acted_on_it_fits_less():
+    support, _ = _support(("a", "The FAA grounded Virgin Galactic on Friday after a part fell off in flight.", 0.8))
+    recognise(support, ListedEntities({"FAA": "ORG", "Virgin Galactic": "ORG"}))
+    groups = answer_groups(analyse("Which company has been grounded from operating?"), support)
+    assert [g.lead.text for g in groups] == ["Virgin Galactic", "FAA"]
+    assert groups[1].lead.fit < groups[0].lead.fit
 
 
 def test_the_scorer_shows_an_answer_only_above_its_threshold():
