@@ -669,9 +669,10 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
     scale, pct = m.group("scale"), m.group("pct")
     if unit and not m.group("sep") and not scale and num[-1].isdigit() and singular not in JOINED_UNITS:
         return None  # "49ers", "3M", "G7": a name written with digits
-    # "a 101-year-old man", "a 20-year sentence", "a two-hour call": the unit qualifies a noun, and
-    # the number alone answers (joined, "101-year" would match no answer once the hyphen is dropped).
-    adjective = m.group("sep") == "-" and unit == singular and singular in TIME_UNITS | LENGTH_UNITS
+    # "a 101-year-old man": an age, the number alone ("a 30-day ceasefire" keeps its unit: "30" says
+    # too little of how long).
+    age = m.group("sep") == "-" and unit == singular and singular in TIME_UNITS \
+        and sentence.text.startswith("-old", m.end("unit"))
     if num.lower() in ("a", "an") and not (scale or singular in TIME_UNITS):
         return None
     if re.fullmatch(r"(?:1[89]|20)\d\d", num) and not (scale or pct) and singular not in TIME_UNITS | LENGTH_UNITS:
@@ -687,7 +688,7 @@ def _number(m: re.Match, sentence: Sentence, asked: set[str]) -> Candidate | Non
         kind = LENGTH
     else:
         kind = COUNT
-    if unit and not pct and not adjective and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and _counted(m.group("unit")))):
+    if unit and not pct and not age and (singular in TIME_UNITS | LENGTH_UNITS | MONEY_UNITS or (kind == COUNT and _counted(m.group("unit")))):
         end = m.end("unit")
     if normalize_word(num.replace(",", "")) in asked or (num.isalpha() and num.lower() in asked and kind == COUNT):
         return None

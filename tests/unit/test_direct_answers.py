@@ -147,7 +147,10 @@ LASTED = "The meeting between the delegations lasted less than two hours on Frid
             "How many debates did the candidates agree to?", "two", id="a number, not the participle after it"),
         pytest.param(
             [("a", "A 101-year-old man was convicted by a German court on Tuesday.", 0.8)],
-            "How old is the man the court convicted?", "101", id="an age: the number of a hyphened unit"),
+            "How old is the man the court convicted?", "101", id="an age: the number before -year-old"),
+        pytest.param(
+            [("a", "Trump proposed a 30-day ceasefire to begin on Monday.", 0.8)],
+            "How long a ceasefire did Trump propose?", "30-day", id="a duration keeps its unit"),
         pytest.param(
             [("a", "The couple reported income of $619,976, according to the tax return released on Monday.", 0.8)],
             "How much did the couple report in income?", "$619,976", id="no comma after a number"),
