@@ -75,14 +75,16 @@ bench-heldout: install
 # Retrain the three shipped models on the training dates of 2022 + 2024 (benchmarks/split.json), in
 # the order each depends on the one before: the passage ranker, the sentence ranker (reads passages
 # in the passage ranker's order), the short-answer scorer (reads the ranked sentences). The training
-# index is built once and kept (about 20 min on 2 cores); each model then takes a few minutes.
+# index is built once and kept (about 20 min on 2 cores); each model then takes a few minutes. The
+# scorer's pooled target is 85% so that shown answers are right about 80% of the time on dates the
+# threshold never saw (its block-out check: 78% at 85%, 75% at 80%).
 TRAIN_INDEX ?= benchmarks/results/index-train
 BENCH_FILES = --documents $(BENCH_ROOT)/realtimeqa-2022/documents.jsonl.gz $(BENCH_ROOT)/realtimeqa-2024/documents.jsonl.gz \
 	--questions $(BENCH_ROOT)/realtimeqa-2022/questions.jsonl $(BENCH_ROOT)/realtimeqa-2024/questions.jsonl
 retrain: install-dev
 	$(BIN)/python benchmarks/ranker/passages.py $(BENCH_FILES) --index $(TRAIN_INDEX)
 	$(BIN)/python benchmarks/ranker/train.py $(BENCH_FILES) --index $(TRAIN_INDEX) --as-is
-	$(BIN)/python benchmarks/answers/train.py $(BENCH_FILES) --index $(TRAIN_INDEX) --precision 0.8
+	$(BIN)/python benchmarks/answers/train.py $(BENCH_FILES) --index $(TRAIN_INDEX) --precision 0.85
 
 clean:
 	rm -rf index/chroma reports test-artifacts
