@@ -227,12 +227,25 @@ def load_text(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Doc
     yield _record(doc_id, source, body, {**meta, **front})
 
 
+PRECISE_SHARE = 0.6  # the least of a single-line extraction's length its paragraph form may keep
+
+
 def load_html(data: bytes, doc_id: str, source: str, meta: dict) -> Iterator[Document]:
     import trafilatura
 
     html = decode(data)
+    options = {"include_comments": False, "include_tables": False, "with_metadata": True}
     try:
-        extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+        extracted = trafilatura.bare_extraction(html, **options)
+        if extracted is not None and "\n" not in (getattr(extracted, "text", None) or "").strip():
+            # On a short article trafilatura falls back to its baseline, which joins the headline,
+            # the byline and the paragraphs with spaces: "Engineers confirm the timetable By Tom
+            # Berg Engineers confirmed ..." would then be the first sentence, scored and quoted.
+            # Its precise mode keeps the paragraphs; taken when it keeps most of the text.
+            precise = trafilatura.bare_extraction(html, favor_precision=True, **options)
+            text = getattr(precise, "text", None) or ""
+            if "\n" in text.strip() and len(text) >= PRECISE_SHARE * len(extracted.text):
+                extracted.text = text
     except Exception as exc:  # lxml and trafilatura raise all sorts on broken markup
         raise BadFile(f"unreadable HTML ({exc.__class__.__name__})") from None
     if extracted is None or not getattr(extracted, "text", None):

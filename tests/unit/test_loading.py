@@ -56,6 +56,18 @@ def test_html_uses_trafilatura_for_text_and_metadata(tmp_path):
     assert doc.publisher == "Harbour Times"
 
 
+def test_a_short_html_article_keeps_its_headline_byline_and_paragraphs_apart(tmp_path):
+    (tmp_path / "brief.html").write_text(
+        "<html><head><title>Bridge timetable | Coastal Times</title></head><body><article>"
+        "<h1>Engineers confirm the bridge timetable</h1><p class='byline'>By Tom Berg</p>"
+        "<p>Engineers confirmed again that the harbour bridge will reopen in May.</p>"
+        "<p>The work on the supports is on schedule, they said.</p></article></body></html>", encoding="utf-8")
+    docs, skipped, _ = load(tmp_path)
+    lines = docs["brief"].text.splitlines()
+    assert "Engineers confirmed again that the harbour bridge will reopen in May." in lines
+    assert not any("timetable By Tom" in line for line in lines)
+
+
 def test_pdf_text_per_page(tmp_path):
     (tmp_path / "ferry.pdf").write_bytes(text_pdf("The ferry timetable changes on Monday for all islands.", title="Ferry timetable"))
     docs, skipped, _ = load(tmp_path)
