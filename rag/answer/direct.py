@@ -120,8 +120,8 @@ TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decad
 LENGTH_UNITS = {"km", "kilometre", "kilometer", "mile", "metre", "meter", "m", "ft", "feet", "foot", "yard", "inch", "cm", "mm"}
 MONEY_UNITS = {"dollar", "euro", "pound", "yen", "yuan", "rouble", "ruble", "rupee", "franc", "cent"}
 # What may follow a number's last digit with no space: "5km", "10bn", "5th", "1980s".
-JOINED_UNITS = {"km", "m", "mm", "cm", "ft", "kg", "g", "lb", "lbs", "mph", "bn", "k", "st", "nd", "rd", "th", "s", "am", "pm",
-                "ml", "mw", "gw", "kw", "gb", "tb", "h"}
+JOINED_UNITS = {"km", "m", "mm", "cm", "ft", "kg", "g", "lb", "lbs", "mph", "bn", "k", "st", "nd", "rd", "th", "s",
+                "am", "pm", "ml", "mw", "gw", "kw", "gb", "tb", "h"}
 IRREGULAR_PLURALS = {"people", "children", "men", "women", "police", "staff", "cattle", "sheep", "fish", "troops", "deer"}
 
 NUMBER_EXPR = re.compile(
@@ -254,8 +254,8 @@ PERSON_BEFORE = re.compile(
     r"adviser|advisor|envoy|ambassador|official|director|chief|leader|star|actor|actress|singer)\.? $"
 )
 MONTH_OR_DAY = re.compile(rf"^(?:{MONTHS}|{WEEKDAYS})$")
-# "Russian", "Finnish", "European": adjectives of nationality are not names of anything asked for.
 I_CONTRACTION = re.compile(r"i(?:[’'](?:d|m|ve|ll))?")  # "I’d" opens a quotation, it names nobody
+# "Russian", "Finnish", "European": adjectives of nationality are not names of anything asked for.
 DEMONYM = re.compile(r"^[A-Z][a-z]{3,}(?:ian|ean|ese|ish)$")
 DEMONYMS = {"german", "american", "french", "dutch", "greek", "thai", "swiss", "israeli", "iraqi", "saudi",
             "pakistani", "afghan", "kazakh", "uzbek", "yemeni", "kuwaiti", "qatari", "emirati", "somali", "filipino",
@@ -507,8 +507,8 @@ def candidate_fit(question: Question, cand: Candidate) -> float:
 def _public_body(name: str) -> bool:
     """A government body, court or international organisation by name ("FAA", "Supreme Court",
     "Food and Drug Administration"): what regulates, rules on or reports about a company."""
-    words_ = name.split()
-    return name.replace(".", "").upper() in PUBLIC_BODIES or (len(words_) > 1 and words_[-1].lower() in PUBLIC_BODY_WORDS)
+    parts = name.split()
+    return name.replace(".", "").upper() in PUBLIC_BODIES or (len(parts) > 1 and parts[-1].lower() in PUBLIC_BODY_WORDS)
 
 
 def _quoted(cand: Candidate) -> bool:

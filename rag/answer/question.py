@@ -250,8 +250,9 @@ def _answer_type(question: str) -> tuple[str, str, str]:
     if _WHO.search(clause):
         return (NONE, "", "") if _WHO_IS_NAME.search(clause) else (PERSON, "", "")
     if match and not re.search(rf"\b{_WH}\s+(did|does|do|is|are|was|were|has|have|happened|will|would|can|could)\b", clause, re.I):
-        head = " ".join(words(match.group(1))[:1]).lower()
-        return (NONE, head, "") if _plural(head) else (NAME, head, "")  # "what sports": several names
+        head = " ".join(words(match.group(1))[:1])
+        # "What sports": several names. "Which Paris museum": a name's own "s" says nothing.
+        return (NONE, head.lower(), "") if head.islower() and _plural(head) else (NAME, head.lower(), "")
     return NONE, "", ""
 
 
@@ -319,7 +320,8 @@ def _kind_of(phrase: list[str]) -> tuple[str, str]:
             if word in nouns or singular in nouns:
                 plural = (singular != word and singular in nouns) or word in _PLURALS or several
                 if plural and kind in (PERSON, ORGANISATION, PLACE) and not one_of:
-                    found = (NONE, singular if singular in nouns else word)  # "which leaders": several names, an answer in sentences
+                    # "which leaders", "which three countries": several names, an answer in sentences
+                    found = (NONE, singular if singular in nouns else word)
                 else:
                     found = (kind, singular if singular in nouns else word)
                 last = min(last, i + 2)

@@ -58,6 +58,7 @@ def find_answer(question, support):
         ("Which three countries recognised the state?", "none"),  # a list: sentences answer
         ("What sports will not appear at the Games?", "none"),
         ("Which series was renewed?", "name"),
+        ("Which Paris museum reopened this week?", "name"),  # a name's "s" is no plural
     ],
 )
 def test_expected_answer_type(question, answer_type):
