@@ -242,6 +242,11 @@ TITLE_WORDS = {"sir", "dame", "lord", "lady", "minister", "president", "leader",
 MEASURE_KINDS = {PERCENT_MEASURE: PERCENT, MONEY_MEASURE: MONEY}
 OTHER_MEASURE = 0.5
 HOW_MANY = re.compile(r"\bhow many\b", re.I)
+# After a name ending in "’s", a verb or a stop shows the "’s" is its own ("Wendy’s plans to test",
+# "Domino’s, Papa John’s and"): a possessive is followed by what it owns.
+OWN_NAME_AFTER = re.compile(
+    r"\s*(?:[,.;:!?)\]”\"]|$|(?:said|says|announced|plans|planned|is|was|has|had|will|would|said|reported|"
+    r"confirmed|added|and|or|which|who|did|does|also|recently|now)\b)")
 # "Flight 1282", "Boeing 737", "Apollo 11": a number after a name is part of the name.
 LABEL_BEFORE = re.compile(r"(?<=[a-z,;:] )(?:[A-Z][A-Za-z-]+|No\.) $")
 
@@ -652,12 +657,13 @@ def _widen(cand: Candidate, entity: Entity, question: Question) -> None:
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    """An entity's span less a leading "the" and a trailing possessive ("the Kremlin's")."""
+    """An entity's span less a leading "the" and a trailing possessive ("the Kremlin's"), unless
+    what follows shows the "'s" is the name's own ("Wendy’s plans to", "Domino’s, Papa John’s")."""
     m = re.match(r"(?:the|The)\s+", text[start:end])
     if m and end - start > m.end():
         start += m.end()
     m = re.search(r"[’']s?$", text[start:end])
-    if m and m.start() > 0:
+    if m and m.start() > 0 and not (m.group().endswith("s") and OWN_NAME_AFTER.match(text, end)):
         end = start + m.start()
     return start, end
 
@@ -728,8 +734,9 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
     """The name in `text[start:end]` less the titles, fillers and question words around it, or None.
     `opening` is where the sentence's own words begin (after a dateline)."""
     name = text[start:end]
-    # Trailing possessive or sentence stop: "Medinsky's", "Kyiv."
-    trimmed = re.sub(r"(?:[’']s?|\.)$", "", name) if not re.fullmatch(r"(?:[A-Z]\.)+", name) else name
+    # Trailing possessive or sentence stop: "Medinsky's", "Kyiv." ("Wendy’s said" is a name).
+    ending = r"\.$" if OWN_NAME_AFTER.match(text, end) else r"(?:[’']s?|\.)$"
+    trimmed = re.sub(ending, "", name) if not re.fullmatch(r"(?:[A-Z]\.)+", name) else name
     title = TITLES.match(trimmed)
     lead = title.end() if title else 0
     tokens = trimmed[lead:].split(" ")
@@ -761,7 +768,8 @@ def _name(text: str, start: int, end: int, sentence: Sentence, asked: set[str], 
         tokens = tokens + cut
         name = " ".join(tokens)
     first_in_sentence = not text[opening : start + lead].strip(" -—–")
-    if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and _common(name.lower()))):
+    own_s = re.search(r"[’']s$", name) is not None  # kept above: "Domino’s said" names a business
+    if len(tokens) == 1 and (len(name) < 2 or (first_in_sentence and not own_s and _common(name.lower()))):
         return None
     begin = start + lead
     # "the Istanbul talks", asked about "the talks": a name that qualifies the question's own topic
