@@ -245,7 +245,7 @@ HOW_MANY = re.compile(r"\bhow many\b", re.I)
 # After a name ending in "’s", a verb or a stop shows the "’s" is its own ("Wendy’s plans to test",
 # "Domino’s, Papa John’s and"): a possessive is followed by what it owns.
 OWN_NAME_AFTER = re.compile(
-    r"\s*(?:[,.;:!?)\]”\"]|$|(?:said|says|announced|plans|planned|is|was|has|had|will|would|said|reported|"
+    r"\s*(?:[,.;:!?)\]”\"]|$|(?:said|says|announced|plans|planned|is|was|has|had|will|would|reported|"
     r"confirmed|added|and|or|which|who|did|does|also|recently|now)\b)")
 # "Flight 1282", "Boeing 737", "Apollo 11": a number after a name is part of the name.
 LABEL_BEFORE = re.compile(r"(?<=[a-z,;:] )(?:[A-Z][A-Za-z-]+|No\.) $")
