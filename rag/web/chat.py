@@ -98,11 +98,16 @@ class ChatHandlers:
         return [[s.title, s.publisher or "", s.author or "", s.published or "", s.chunks] for s in sources]
 
     def respond(self, question, conversation, top_k, outlet, as_of=None,
-                keep: Callable[[Answer], None] | None = None) -> Iterator[tuple[list, str, Conversation]]:
+                keep: Callable[[Answer], None] | None = None) -> Iterator[tuple[list, str | dict, Conversation]]:
         """Stream one answer into the chat, yielding (chat messages, question box, conversation).
         `conversation` is this session's `Conversation` (server-side state); `as_of`: the Settings
         date box (empty: today). `keep(answer)` is called with the final answer before it is
-        shown (to save it)."""
+        shown (to save it).
+
+        The question box is emptied once, by the first update, when the question is taken; the
+        later updates leave it alone (`gr.update()`): a reader who starts typing the next question
+        while this answer streams or is saved would otherwise lose it to a later update. A refused
+        question stays in the box, to be corrected."""
         service = self.service
         limits = service.config.answering
         conversation = conversation if isinstance(conversation, Conversation) else Conversation()
@@ -113,7 +118,7 @@ class ChatHandlers:
             outlet = guards.choice(outlet if outlet not in (None, "") else ALL_OUTLETS, self.outlets(), "outlet")
             as_of = _as_of(as_of)
         except RagError as exc:  # BadRequest, or QuestionError for a bad date
-            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", conversation
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], gr.update(), conversation
             return
         asked = {"role": "user", "content": md_text(question)}
         if question.strip():
@@ -128,13 +133,13 @@ class ChatHandlers:
                     answer = event
                 else:
                     partial += event
-                    yield chat + [say(md_text(partial, emphasis=True))], "", conversation
+                    yield chat + [say(md_text(partial, emphasis=True))], gr.update(), conversation
         except RagError as exc:  # the message is written for the user
-            yield chat + [say(f"⚠️ {md_text(str(exc))}")], "", conversation
+            yield chat + [say(f"⚠️ {md_text(str(exc))}")], gr.update(), conversation
             return
         except Exception:
             log.exception("answering failed")
-            yield chat + [say(OOPS)], "", conversation
+            yield chat + [say(OOPS)], gr.update(), conversation
             return
         # The final Answer replaces the streamed text: markers were checked and renumbered.
         if keep is not None:
@@ -142,7 +147,7 @@ class ChatHandlers:
         shown = [asked, *answer_messages(answer.text, answer.answerable, answer.notice, answer.citations,
                                          service.config.web.app_url)]
         conversation.record(shown, question, answer.text)
-        yield list(conversation.messages), "", conversation
+        yield list(conversation.messages), gr.update(), conversation
 
     # Gradio shows this docstring as the endpoint's description on the app's API page.
     def ask(self, question: str, history: list | str | None = None, top_k: int | None = None,

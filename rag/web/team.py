@@ -167,7 +167,7 @@ class TeamHandlers:
             account = self.user(request)
         except Forbidden as exc:
             shown = list(getattr(session, "messages", [])) + [_say(str(exc))]
-            yield shown, "", session, conversation, turns, gr.update(), gr.update()
+            yield shown, gr.update(), session, conversation, turns, gr.update(), gr.update()
             return
         saved: list[SavedTurn] = []
         failed: list[RagError] = []
@@ -195,11 +195,13 @@ class TeamHandlers:
         turns = (turns + [None] + [turn_id] * (added[0] - 1))[-len(session.messages):]
         if failed:
             shown = shown + [_say(f"This answer was not saved: {failed[0]}")]
-            yield shown, "", session, conversation, turns, gr.update(), gr.update()
+            yield shown, gr.update(), session, conversation, turns, gr.update(), gr.update()
             return
         conversation = saved[0].conversation_id
         sidebar, answers = self._sidebar(account, selected=conversation), self._answers(account, conversation)
-        yield shown, "", session, conversation, turns, sidebar, answers
+        # The box was emptied when the question was taken (rag.web.chat): what the reader has
+        # typed since stays.
+        yield shown, gr.update(), session, conversation, turns, sidebar, answers
 
     def _save(self, account: Account, conversation: str | None, answer: Answer, top_k, outlet, as_of) -> SavedTurn:
         return self.team.save_answer(self.service, account, conversation, answer, top_k, outlet, as_of)

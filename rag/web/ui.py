@@ -93,8 +93,11 @@ def build_ui(service: Service, team: Team, uploads: UploadLedger | None = None) 
 
     def respond_to(question, session, top_k, outlet, as_of, conversation, turns, event: gr.EventData,
                    request: gr.Request):
-        if isinstance(event.target, gr.Button):  # an example question
-            question = event.target.value
+        if isinstance(event.target, gr.Button):  # an example question: what is typed in the box stays
+            for chat, _, *rest in teamwork.respond(event.target.value, session, top_k, outlet, as_of, conversation,
+                                                    turns, request):
+                yield chat, gr.update(), *rest
+            return
         yield from teamwork.respond(question, session, top_k, outlet, as_of, conversation, turns, request)
 
     with gr.Blocks(title="News Q&A") as demo:

@@ -40,6 +40,21 @@ def test_delete_asks_first_then_says_what_it_deleted(handlers):  # noqa: F811
     assert handlers.team.conversations.list(IDS["alice"]) == []
 
 
+def test_only_the_first_update_empties_the_question_box(handlers):  # noqa: F811
+    """A reader may type the next question while an answer streams or is saved: no later update
+    of the same answer may wipe it (the browser suite once sent an empty question that way). A
+    refused question stays in the box, to be corrected."""
+    updates = list(handlers.respond("Who led the Russian delegation?", ChatSession(), 5, "All outlets", "", None, [],
+                                    as_user("alice")))
+    boxes = [update[1] for update in updates]
+    assert len(boxes) >= 2 and boxes[0] == ""
+    assert all(box == {"__type__": "update"} for box in boxes[1:]), boxes
+    for refused in ("Why? " * 1000, "Who led the Russian delegation?"):
+        as_of = "not a date" if refused.startswith("Who") else ""
+        (update,) = handlers.respond(refused, ChatSession(), 5, "All outlets", as_of, None, [], as_user("alice"))
+        assert update[1] == {"__type__": "update"} and "⚠️" in update[0][-1]["content"]
+
+
 def test_rating_another_answer_clears_the_thank_you_without_emoji(handlers):  # noqa: F811
     _, _, session, _, turns, _, _ = ask(handlers, "alice", "Who led the Russian delegation?")
     *_, heading, _, _, _, sent = handlers.rate(turns, SimpleNamespace(index=len(turns) - 1, liked=True), as_user("alice"))
