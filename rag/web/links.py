@@ -70,9 +70,11 @@ class LinkHandlers:
 
     def add(self, url, kind, request: gr.Request) -> Iterator[tuple]:
         """Add an article link or a feed, streaming what it is doing. Yields (report markdown,
-        feed rows, url box update, corpus rows); a component that need not change gets an empty
-        `gr.update()`."""
-        unchanged = (gr.update(), gr.update(), gr.update())
+        feed rows, the address added, corpus rows); a component that need not change gets an
+        empty `gr.update()`. The address added is `url` once it is in, else "": the page then
+        empties the address box if it still holds that address (`CLEAR_ADDED_JS` in
+        rag/web/ui.py), so an address typed during a long fetch is not lost to its end."""
+        unchanged = (gr.update(), "", gr.update())
         if refusal := self._refusal(request):
             yield refusal, *unchanged
             return
@@ -94,7 +96,7 @@ class LinkHandlers:
 
         for text, done in self._streamed(work):
             if done and not text.startswith("⚠️"):
-                yield text, self.feed_rows(), gr.update(value=""), self.corpus_rows()
+                yield text, self.feed_rows(), url, self.corpus_rows()
             else:
                 yield text, *unchanged
 

@@ -39,6 +39,9 @@ CSS = FOLLOW_CSS + """
 NARROW_PX = 768
 # Runs once the page (logged in) has loaded: the sidebar opens on wide screens only; a safe
 # `next` (a path on this site, from a share link's login) is opened; opened sources scroll into view.
+# After an address is added, its box empties only if it still holds that address: a fetch can take
+# a while, and what was typed meanwhile must stay.
+CLEAR_ADDED_JS = "(now, added) => (added && now.trim() === added.trim() ? '' : now)"
 PAGE_JS = """
 () => {
   const narrow = () => window.matchMedia("(max-width: %(narrow)dpx)").matches;
@@ -179,6 +182,7 @@ def build_ui(service: Service, team: Team, uploads: UploadLedger | None = None) 
             with gr.Accordion("Add a link or feed", open=False, elem_id="add-link"):
                 with gr.Column(visible=False) as web_controls:  # editors and admins (checked again on a click)
                     web_url = gr.Textbox(placeholder="https://...", label="Address", elem_id="web-url")
+                    web_added = gr.Textbox(visible=False)  # the address last added, for CLEAR_ADDED_JS
                     web_kind = gr.Radio([ARTICLE, FEED], value=ARTICLE, label="It is", elem_id="web-kind")
                     with gr.Row():
                         add_web = gr.Button("Add link or feed", variant="primary")
@@ -259,9 +263,10 @@ def build_ui(service: Service, team: Team, uploads: UploadLedger | None = None) 
         )
         # Fetching and indexing: one at a time, like uploads.
         # Their progress streams into the report: the table and the address box keep their looks.
-        add_web.click(fetching.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_url, table],
+        add_web.click(fetching.add, inputs=[web_url, web_kind], outputs=[web_report, feed_table, web_added, table],
                       concurrency_limit=1, concurrency_id="corpus-writes", api_visibility="private",
-                      show_progress_on=[web_report])
+                      show_progress_on=[web_report]
+                      ).then(None, inputs=[web_url, web_added], outputs=web_url, js=CLEAR_ADDED_JS)
         poll_web.click(fetching.poll, outputs=[web_report, feed_table, table], concurrency_limit=1,
                        concurrency_id="corpus-writes", api_visibility="private", show_progress_on=[web_report])
         remove_web.click(fetching.remove, inputs=[gone_url, gone_articles], outputs=[web_report, feed_table, gone_url, table],

@@ -19,11 +19,11 @@ def test_adding_streams_progress_then_the_report(service, site):
     statuses = [update[0] for update in updates[:-1]]
     assert statuses and all(text.startswith("⏳") for text in statuses)
     assert any("Reading" in text for text in statuses)
-    text, feeds, box, corpus = updates[-1]
+    text, feeds, added, corpus = updates[-1]
     assert text.startswith("**Following Coastal Times**") and "Added 3, updated 0" in text
-    assert feeds[0][0].endswith(f"({site.url('/feed.xml')})") and box == gr.update(value="") and len(corpus) == 3
+    assert feeds[0][0].endswith(f"({site.url('/feed.xml')})") and added == site.url("/") and len(corpus) == 3
     refused = list(tab.add("https://", FEED, None))
-    assert refused[-1][0].startswith("⚠️ Cannot add https&#58;//")
+    assert refused[-1][0].startswith("⚠️ Cannot add https&#58;//") and refused[-1][2] == ""
 
 
 def test_a_feed_is_removed_from_the_tab_with_its_articles(service, site):

@@ -27,13 +27,16 @@ def test_a_logged_in_user_adds_a_feed_and_its_articles_answer(browser, app_folde
 
         page.get_by_role("tab", name="Corpus").click()
         page.get_by_text("Add a link or feed").click()
-        page.locator("#web-url textarea, #web-url input").first.fill(site.url("/"))  # the home page: feeds discovered
+        address = page.locator("#web-url textarea, #web-url input").first
+        address.fill(site.url("/"))  # the home page: feeds discovered
         page.get_by_label("Feed, sitemap or site").check()
         page.get_by_role("button", name="Add link or feed").click()
         report = page.locator("#web-report")
         expect(report).to_contain_text("⏳")  # what it is doing, while it fetches and indexes
+        address.fill("https://next.example/feed")  # typed while it works: the end of the fetch keeps it
         expect(report).to_contain_text("Following Coastal Times", timeout=ANSWER_TIMEOUT_MS)
         expect(report).to_contain_text("Added 3, updated 0")
+        expect(address).to_have_value("https://next.example/feed")
         expect(page.locator("#feeds-table")).to_contain_text(site.url("/feed.xml"))
         expect(page.get_by_role("gridcell", name="Riverton maritime museum reopens after flood")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
@@ -53,3 +56,9 @@ def test_a_logged_in_user_adds_a_feed_and_its_articles_answer(browser, app_folde
         expect(report).to_contain_text("Deleted 3 articles", timeout=ANSWER_TIMEOUT_MS)
         expect(page.locator("#feeds-table")).not_to_contain_text(site.url("/feed.xml"))
         expect(page.get_by_role("gridcell", name="Riverton maritime museum reopens after flood")).to_have_count(0)
+
+        address.fill(site.url("/articles/museum-reopens"))  # one article by its link: then the box empties
+        page.get_by_label("Article link").check()
+        page.get_by_role("button", name="Add link or feed").click()
+        expect(report).to_contain_text("Added 1", timeout=ANSWER_TIMEOUT_MS)
+        expect(address).to_have_value("")
