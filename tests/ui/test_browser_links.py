@@ -1,8 +1,8 @@
 """The Corpus tab's "Add a link or feed" in a real browser: a logged-in user adds a feed from a
 news site on 127.0.0.1 (the report shows what it is doing meanwhile, and an address typed
-meanwhile stays in the box), its articles are indexed and
-cited with their own links, then removes the feed with its articles; without a login the section
-refuses (tests/ui/test_browser.py's app has none)."""
+meanwhile stays in the box), its articles are indexed and cited with their own links, then removes
+the feed with its articles; without a login the section refuses (tests/ui/test_browser.py's app
+has none)."""
 
 from __future__ import annotations
 
