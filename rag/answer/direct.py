@@ -24,8 +24,8 @@ from functools import lru_cache
 from dataclasses import dataclass
 
 from rag.answer.question import (
-    DATE, DISEASE_NOUNS, DURATION, MONEY_MEASURE, NAME, NUMBER, OUTLET_NOUNS, ORGANISATION, PERCENT_MEASURE, PERSON, PLACE,
-    TYPE_NOUNS, Question,
+    COMPANY_NOUNS, DATE, DISEASE_NOUNS, DURATION, MONEY_MEASURE, NAME, NUMBER, OUTLET_NOUNS, ORGANISATION, PERCENT_MEASURE,
+    PERSON, PLACE, TYPE_NOUNS, Question,
 )
 from rag.answer.support import Sentence, Support, is_common_word
 from rag.backends.ner import Entity, EntityRecognizer
@@ -97,9 +97,7 @@ DISEASE_FIT = {DISEASE: 1.0, NAME_K: 0.4, TITLE: 0.2, ORG: 0.05, PERSON_K: 0.02,
 # The outlet that published a story is who reported it ("CNN"), rarely the group it reports on;
 # unless the question asks for a newspaper or a network.
 OUTLET_FIT = 0.1
-# Asked for a company, a government body or court named in the story is who acted on it.
-COMPANY_NOUNS = {"company", "firm", "business", "corporation", "brand", "automaker", "carmaker", "airline", "bank",
-                 "retailer", "manufacturer", "startup", "chain", "platform", "label", "studio", "maker", "giant"}
+# Asked for a company (COMPANY_NOUNS), a government body or court named in the story is who acted on it.
 PUBLIC_BODIES = {"FAA", "FDA", "CDC", "EPA", "FBI", "CIA", "NASA", "SEC", "FTC", "FCC", "DOJ", "NHTSA", "NTSB", "IRS",
                  "WHO", "UN", "EU", "NATO", "IMF", "CONGRESS", "SENATE", "PENTAGON", "WHITE HOUSE", "FED",
                  "FEDERAL RESERVE", "KREMLIN", "PARLIAMENT", "OSHA", "USDA", "DHS", "ICE", "CBP", "FEMA"}
