@@ -39,7 +39,7 @@ CSS = FOLLOW_CSS + """
 NARROW_PX = 768
 # After an address is added, its box empties only if it still holds that address: a fetch can take
 # a while, and what was typed meanwhile must stay.
-CLEAR_ADDED_JS = "(now, added) => (added && now.trim() === added.trim() ? '' : now)"
+CLEAR_ADDED_JS = "(now, added) => (added && (now || '').trim() === added.trim() ? '' : now)"
 # Runs once the page (logged in) has loaded: the sidebar opens on wide screens only; a safe
 # `next` (a path on this site, from a share link's login) is opened; opened sources scroll into view.
 PAGE_JS = """
